@@ -1,0 +1,328 @@
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  CallToolResultSchema,
+  GetPromptResultSchema,
+  ListPromptsResultSchema,
+  ListResourcesResultSchema,
+  ListResourceTemplatesResultSchema,
+  ListToolsResultSchema,
+  PromptListChangedNotificationSchema,
+  ReadResourceResultSchema,
+  ResourceListChangedNotificationSchema,
+  ToolListChangedNotificationSchema,
+  type CallToolResult,
+  type GetPromptRequest,
+  type GetPromptResult,
+  type Prompt,
+  type ReadResourceRequest,
+  type ReadResourceResult,
+  type Resource,
+  type ResourceTemplate,
+  type ServerCapabilities,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { ServerConfig } from '../src/config/schema.js';
+import { createLogger, type Logger } from '../src/util/log.js';
+
+/** Connection state of a downstream server. */
+export type DownstreamState = 'starting' | 'up' | 'down' | 'stopped';
+
+/** Which cached list changed. */
+export type ListKind = 'tools' | 'resources' | 'prompts';
+
+/** A call to a server that is not up: it never reached the server. */
+export class DownstreamUnavailableError extends Error {
+  constructor(readonly server: string) {
+    super(`server "${server}" is unavailable (restarting)`);
+    this.name = 'DownstreamUnavailableError';
+  }
+}
+
+export interface RestartPolicy {
+  initialDelayMs: number;
+  maxDelayMs: number;
+  factor: number;
+}
+
+export interface DownstreamOptions {
+  log?: Logger;
+  clientInfo?: { name: string; version: string };
+  restart?: Partial<RestartPolicy>;
+  /** Base folder for a relative `cwd` in the server config. */
+  cwd?: string;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  onprogress?: (p: { progress: number; total?: number; message?: string }) => void;
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 300_000;
+/** A connection that stays up this long resets the backoff, so a flapping server backs off for real. */
+const STABLE_AFTER_MS = 10_000;
+
+/**
+ * One downstream MCP server: connects, caches its tools, resources and prompts, forwards calls without
+ * re-validating results, and restarts it with exponential backoff and jitter when it goes away. The
+ * last known lists survive an outage, so the gateway can answer its tools with a clear error meanwhile.
+ */
+export class Downstream extends EventEmitter {
+  state: DownstreamState = 'starting';
+  tools: Tool[] = [];
+  resources: Resource[] = [];
+  resourceTemplates: ResourceTemplate[] = [];
+  prompts: Prompt[] = [];
+  capabilities?: ServerCapabilities;
+  serverInfo?: { name: string; version: string };
+
+  private client?: Client;
+  private transport?: Transport;
+  private attempt = 0;
+  private restartTimer?: NodeJS.Timeout;
+  private stableTimer?: NodeJS.Timeout;
+  private readonly log: Logger;
+  private readonly restart: RestartPolicy;
+
+  constructor(
+    readonly name: string,
+    readonly config: ServerConfig,
+    private readonly opts: DownstreamOptions = {},
+  ) {
+    super();
+    this.log = opts.log ?? createLogger('downstream');
+    this.restart = { initialDelayMs: 250, maxDelayMs: 30_000, factor: 2, ...opts.restart };
+  }
+
+  /** Process id of a stdio server's child, while it runs. */
+  get pid(): number | undefined {
+    return this.transport instanceof StdioClientTransport ? (this.transport.pid ?? undefined) : undefined;
+  }
+
+  /** Connects and loads the lists. Never throws: a server that fails to start is retried in the background. */
+  async start(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.setState('starting');
+    const client = new Client(this.opts.clientInfo ?? { name: 'mcpgov', version: '0' });
+    const transport = this.createTransport();
+    this.client = client;
+    this.transport = transport;
+    client.onclose = () => {
+      if (this.client === client) this.lost('connection closed');
+    };
+    client.onerror = (err) =>
+      this.log('debug', 'downstream transport error', { server: this.name, error: err.message });
+    try {
+      await client.connect(transport);
+      this.capabilities = client.getServerCapabilities();
+      this.serverInfo = client.getServerVersion();
+      this.watchListChanges(client);
+      await this.refresh(['tools', 'resources', 'prompts']);
+    } catch (err) {
+      this.log('warn', 'downstream server failed to start', {
+        server: this.name,
+        error: (err as Error).message,
+      });
+      if (this.client === client) {
+        this.client = undefined;
+        await client.close().catch(() => {});
+        this.scheduleRestart();
+      }
+      return;
+    }
+    if (this.client !== client) return;
+    this.setState('up');
+    this.log('info', 'downstream server up', { server: this.name, tools: this.tools.length });
+    this.stableTimer = setTimeout(() => (this.attempt = 0), STABLE_AFTER_MS);
+    this.stableTimer.unref();
+  }
+
+  /** Closes the connection and stops restarting. */
+  async stop(): Promise<void> {
+    this.setState('stopped');
+    clearTimeout(this.restartTimer);
+    clearTimeout(this.stableTimer);
+    const client = this.client;
+    this.client = undefined;
+    await client?.close().catch(() => {});
+  }
+
+  /** Forwards `tools/call`; the result is returned as received. */
+  async callTool(
+    params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> },
+    opts: CallOptions = {},
+  ): Promise<CallToolResult> {
+    return this.up().request(
+      { method: 'tools/call', params },
+      CallToolResultSchema,
+      this.requestOptions(opts),
+    );
+  }
+
+  /** Forwards `resources/read`. */
+  async readResource(
+    params: ReadResourceRequest['params'],
+    opts: CallOptions = {},
+  ): Promise<ReadResourceResult> {
+    return this.up().request(
+      { method: 'resources/read', params },
+      ReadResourceResultSchema,
+      this.requestOptions(opts),
+    );
+  }
+
+  /** Forwards `prompts/get`. */
+  async getPrompt(params: GetPromptRequest['params'], opts: CallOptions = {}): Promise<GetPromptResult> {
+    return this.up().request(
+      { method: 'prompts/get', params },
+      GetPromptResultSchema,
+      this.requestOptions(opts),
+    );
+  }
+
+  private up(): Client {
+    if (this.state !== 'up' || !this.client) throw new DownstreamUnavailableError(this.name);
+    return this.client;
+  }
+
+  private requestOptions(opts: CallOptions) {
+    return {
+      signal: opts.signal,
+      onprogress: opts.onprogress,
+      resetTimeoutOnProgress: true,
+      timeout: opts.timeoutMs ?? this.config.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+    };
+  }
+
+  private createTransport(): Transport {
+    const config = this.config;
+    if ('url' in config) {
+      return new StreamableHTTPClientTransport(new URL(config.url), {
+        requestInit: { headers: config.headers },
+      });
+    }
+    const base = this.opts.cwd ?? process.cwd();
+    const transport = new StdioClientTransport({
+      command: config.command === 'node' ? process.execPath : config.command,
+      args: config.args,
+      env: { ...getDefaultEnvironment(), ...config.env },
+      cwd: path.resolve(base, config.cwd ?? '.'),
+      stderr: 'pipe',
+    });
+    const stderr = transport.stderr;
+    if (stderr) {
+      createInterface({ input: stderr as Readable }).on('line', (line) =>
+        this.log('info', line, { server: this.name, stream: 'stderr' }),
+      );
+    }
+    return transport;
+  }
+
+  private watchListChanges(client: Client): void {
+    const on = (kind: ListKind) => () => void this.refresh([kind]).catch(() => {});
+    client.setNotificationHandler(ToolListChangedNotificationSchema, on('tools'));
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, on('resources'));
+    client.setNotificationHandler(PromptListChangedNotificationSchema, on('prompts'));
+  }
+
+  /** Reloads the given lists (all pages), emitting `listChanged` for each that differs. */
+  private async refresh(kinds: ListKind[]): Promise<void> {
+    const client = this.client;
+    const caps = this.capabilities ?? {};
+    if (!client) return;
+    for (const kind of kinds) {
+      let changed = false;
+      if (kind === 'tools' && caps.tools) {
+        changed = this.replace(
+          'tools',
+          await paginate(client, 'tools/list', ListToolsResultSchema, (r) => r.tools),
+        );
+      }
+      if (kind === 'resources' && caps.resources) {
+        changed = this.replace(
+          'resources',
+          await paginate(client, 'resources/list', ListResourcesResultSchema, (r) => r.resources),
+        );
+        changed =
+          this.replace(
+            'resourceTemplates',
+            await paginate(
+              client,
+              'resources/templates/list',
+              ListResourceTemplatesResultSchema,
+              (r) => r.resourceTemplates,
+            ),
+          ) || changed;
+      }
+      if (kind === 'prompts' && caps.prompts) {
+        changed = this.replace(
+          'prompts',
+          await paginate(client, 'prompts/list', ListPromptsResultSchema, (r) => r.prompts),
+        );
+      }
+      if (changed) this.emit('listChanged', kind);
+    }
+  }
+
+  private replace<K extends 'tools' | 'resources' | 'resourceTemplates' | 'prompts'>(
+    key: K,
+    value: this[K],
+  ): boolean {
+    const changed = JSON.stringify(this[key]) !== JSON.stringify(value);
+    this[key] = value;
+    return changed;
+  }
+
+  private lost(why: string): void {
+    if (this.state === 'stopped') return;
+    this.log('warn', 'downstream server went away', { server: this.name, why });
+    this.client = undefined;
+    clearTimeout(this.stableTimer);
+    this.scheduleRestart();
+  }
+
+  private scheduleRestart(): void {
+    if (this.state === 'stopped') return;
+    this.setState('down');
+    clearTimeout(this.restartTimer);
+    const { initialDelayMs, maxDelayMs, factor } = this.restart;
+    const base = Math.min(maxDelayMs, initialDelayMs * factor ** this.attempt);
+    // Full jitter over the upper half, so many gateways restarting one server do not stampede it.
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.attempt += 1;
+    this.restartTimer = setTimeout(() => void this.start(), delay);
+    this.restartTimer.unref();
+  }
+
+  private setState(state: DownstreamState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit('state', state);
+  }
+}
+
+/** Fetches every page of a list method. */
+async function paginate<R extends { nextCursor?: string }, T>(
+  client: Client,
+  method: 'tools/list' | 'resources/list' | 'resources/templates/list' | 'prompts/list',
+  schema: { parse(v: unknown): R } & Parameters<Client['request']>[1],
+  items: (r: R) => T[],
+): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < 1000; page++) {
+    const result = (await client.request({ method, params: cursor ? { cursor } : {} }, schema)) as R;
+    out.push(...items(result));
+    cursor = result.nextCursor;
+    if (!cursor) break;
+  }
+  return out;
+}

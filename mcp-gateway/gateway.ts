@@ -1,0 +1,162 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { ResolvedConfig } from '../src/config/load-config.js';
+import { JsonlEvidenceStore } from '../src/evidence/jsonl-store.js';
+import { Authenticator } from '../src/identity/authenticate.js';
+import { Enforcer } from '../src/pep/enforcer.js';
+import type { PepInfo } from '../src/pep/records.js';
+import { loadPolicySet } from '../src/policy/policy-set.js';
+import type { Identity } from '../src/pipeline/types.js';
+import { createLogger, type Logger } from '../src/util/log.js';
+import { VERSION } from '../src/util/version.js';
+import { Catalog } from './catalog.js';
+import { Downstream } from './downstream.js';
+import { startHttpUpstream, type HttpUpstream } from './http-upstream.js';
+import { createSessionServer } from './session-server.js';
+import { LineStdioServerTransport } from './stdio-upstream.js';
+
+export interface GatewayOptions {
+  config: ResolvedConfig;
+  /** Serve one session over this process's stdin/stdout. */
+  stdio?: boolean;
+  /** Serve Streamable HTTP on HOST:PORT (port 0 picks a free one). */
+  http?: string;
+  log?: Logger;
+  /** Injected clock for the pipeline (tests). */
+  clock?: () => number;
+}
+
+/** A running gateway. */
+export interface Gateway {
+  /** `http://host:port/mcp` when serving HTTP. */
+  httpUrl?: string;
+  enforcer: Enforcer;
+  downstreams: ReadonlyMap<string, Downstream>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the gateway: evidence store and policy first (nothing is served without both), then the
+ * downstream servers, then the upstream transports.
+ */
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const { config } = opts;
+  const log = opts.log ?? createLogger('gateway');
+  const pep: PepInfo = { id: config.pep.id ?? `gateway@${hostname()}`, kind: 'gateway', version: VERSION };
+
+  const policy = await loadPolicySet({ registries: config.registries, policies: config.policies });
+  const authenticator = await Authenticator.create(config.identity);
+  const evidence = await JsonlEvidenceStore.open({ dir: config.evidence.dir, fsync: config.evidence.fsync });
+  const enforcer = new Enforcer({
+    policy,
+    evidence,
+    pep,
+    defaultMode: config.mode,
+    paths: config.paths,
+    log,
+    clock: opts.clock,
+  });
+
+  const downstreams = new Map<string, Downstream>();
+  for (const [name, server] of Object.entries(config.servers)) {
+    downstreams.set(
+      name,
+      new Downstream(name, server, {
+        log,
+        cwd: config.dir,
+        clientInfo: { name: 'mcpgov-gateway', version: VERSION },
+      }),
+    );
+  }
+  // A server that fails to start is retried in the background; it affects only its own tools.
+  await Promise.all([...downstreams.values()].map((ds) => ds.start()));
+  const catalog = new Catalog(downstreams);
+
+  const servers = new Set<Server>();
+  catalog.onChange((kind) => {
+    for (const server of servers) {
+      const notify =
+        kind === 'tools'
+          ? server.sendToolListChanged()
+          : kind === 'resources'
+            ? server.sendResourceListChanged()
+            : server.sendPromptListChanged();
+      notify.catch(() => {});
+    }
+  });
+  const serverInfo = { name: 'mcpgov-gateway', version: VERSION };
+  const connect = async (transport: Transport, identity: Identity, sessionId: string) => {
+    const session = enforcer.openSession(identity, sessionId);
+    const server = createSessionServer({ catalog, enforcer, serverInfo }, session);
+    servers.add(server);
+    server.onclose = () => servers.delete(server);
+    await server.connect(transport);
+    log('info', 'session opened', {
+      session: sessionId,
+      agent: identity.agentId,
+      verified: identity.verified,
+    });
+  };
+
+  let http: HttpUpstream | undefined;
+  if (opts.http) {
+    const { host, port } = parseHostPort(opts.http);
+    http = await startHttpUpstream({
+      host,
+      port,
+      maxMessageBytes: config.limits.max_message_bytes,
+      allowedHosts: config.listen.allowed_hosts,
+      allowedOrigins: config.listen.allowed_origins,
+      log,
+      authenticate: async (req: IncomingMessage) => {
+        const result = await authenticator.authenticate(bearerToken(req), enforcer.policy.agents);
+        if (result.ok) return { ok: true, principal: result.identity };
+        return {
+          ok: false,
+          status: 401,
+          message: result.message,
+          wwwAuthenticate: `Bearer error="${result.code === 'invalid_token' ? 'invalid_token' : 'invalid_request'}"`,
+        };
+      },
+      openSession: (transport, principal, sessionId) => connect(transport, principal as Identity, sessionId),
+    });
+    log('info', 'serving Streamable HTTP', { url: http.url });
+  }
+
+  let stdio: LineStdioServerTransport | undefined;
+  if (opts.stdio) {
+    const result = await authenticator.authenticate(process.env['MCPGOV_TOKEN'], enforcer.policy.agents);
+    if (!result.ok) throw new Error(`stdio caller not authenticated: ${result.message}`);
+    stdio = new LineStdioServerTransport({ maxMessageBytes: config.limits.max_message_bytes, log });
+    await connect(stdio, result.identity, randomUUID());
+  }
+
+  return {
+    httpUrl: http?.url,
+    enforcer,
+    downstreams,
+    async close() {
+      await http?.close();
+      await stdio?.close();
+      await Promise.all([...servers].map((s) => s.close().catch(() => {})));
+      await Promise.all([...downstreams.values()].map((ds) => ds.stop()));
+      await evidence.close();
+    },
+  };
+}
+
+function bearerToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  const match = header === undefined ? null : /^Bearer\s+(\S+)$/i.exec(header);
+  return match?.[1];
+}
+
+/** Splits `HOST:PORT` (IPv6 in brackets). */
+export function parseHostPort(value: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  if (!match) throw new Error(`expected HOST:PORT, got "${value}"`);
+  return { host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(match[2]) };
+}

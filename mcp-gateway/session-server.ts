@@ -1,0 +1,119 @@
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  type CallToolResult,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Enforcer, Session } from '../src/pep/enforcer.js';
+import { ServerUnavailableError } from '../src/pep/errors.js';
+import { Catalog, splitName } from './catalog.js';
+import { DownstreamUnavailableError, type Downstream } from './downstream.js';
+
+/** What a session's server needs from the gateway. */
+export interface SessionDeps {
+  catalog: Catalog;
+  enforcer: Enforcer;
+  serverInfo: { name: string; version: string };
+}
+
+/**
+ * The MCP server one upstream session talks to. Built on the SDK's low-level `Server` so that the
+ * downstream servers' JSON schemas and results pass through untouched. Every `tools/call` goes through
+ * the enforcer; lists show only what the session's agent may use.
+ */
+export function createSessionServer(deps: SessionDeps, session: Session): Server {
+  const { catalog, enforcer } = deps;
+  const server = new Server(deps.serverInfo, {
+    capabilities: {
+      tools: { listChanged: true },
+      resources: { listChanged: true },
+      prompts: { listChanged: true },
+    },
+    instructions: 'Tools of several MCP servers, named <server>__<tool>, governed by mcpgov policy.',
+  });
+
+  const visibleTools = async () => {
+    const tools = [...catalog.tools().values()];
+    const visible = await Promise.all(tools.map((t) => enforcer.isVisible(session, t)));
+    return tools.filter((_, i) => visible[i]);
+  };
+  // Resources and prompts of a server are offered only to agents that may use at least one of its tools.
+  const visibleServers = async () => new Set((await visibleTools()).map((t) => t.server));
+
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+    tools: (await visibleTools()).map(Catalog.exposedDefinition),
+  }));
+
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+    const { name, arguments: args = {}, _meta } = request.params;
+    const live = catalog.tools().get(name);
+    const ds = live ? catalog.downstreams.get(live.server) : undefined;
+    const progressToken = _meta?.progressToken;
+    return enforcer.call(session, name, args, live, async () => {
+      if (!live || !ds) throw new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
+      try {
+        const { progressToken: _drop, ...meta } = _meta ?? {};
+        return (await ds.callTool(
+          { name: live.tool, arguments: args, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) },
+          {
+            signal: extra.signal,
+            onprogress:
+              progressToken === undefined
+                ? undefined
+                : (p) =>
+                    void extra.sendNotification({
+                      method: 'notifications/progress',
+                      params: { ...p, progressToken },
+                    }),
+          },
+        )) as CallToolResult;
+      } catch (err) {
+        if (err instanceof DownstreamUnavailableError)
+          throw new ServerUnavailableError(live.server, err.message);
+        throw err;
+      }
+    });
+  });
+
+  server.setRequestHandler(ListResourcesRequestSchema, async () => ({
+    resources: catalog.resources(await visibleServers()),
+  }));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({
+    resourceTemplates: catalog.resourceTemplates(await visibleServers()),
+  }));
+  server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
+    const owner = catalog.resourceServer(request.params.uri, await visibleServers());
+    if (owner === undefined)
+      throw new McpError(ErrorCode.InvalidParams, `Resource ${request.params.uri} not found`);
+    return downstream(catalog, owner).readResource(request.params, { signal: extra.signal });
+  });
+
+  server.setRequestHandler(ListPromptsRequestSchema, async () => ({
+    prompts: catalog.prompts(await visibleServers()),
+  }));
+  server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
+    const parts = splitName(request.params.name);
+    if (!parts || !(await visibleServers()).has(parts.server)) {
+      throw new McpError(ErrorCode.InvalidParams, `Prompt ${request.params.name} not found`);
+    }
+    return downstream(catalog, parts.server).getPrompt(
+      { ...request.params, name: parts.name },
+      { signal: extra.signal },
+    );
+  });
+
+  return server;
+}
+
+function downstream(catalog: Catalog, server: string): Downstream {
+  const ds = catalog.downstreams.get(server);
+  if (!ds) throw new McpError(ErrorCode.InvalidParams, `unknown server ${server}`);
+  return ds;
+}

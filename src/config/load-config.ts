@@ -1,0 +1,84 @@
+import path from 'node:path';
+import { ConfigError, YamlFile, type Problem } from './yaml-file.js';
+import { ConfigSchema, type Config, type ServerConfig } from './schema.js';
+
+/** The config after validation, with every relative path made absolute against the config's folder. */
+export interface ResolvedConfig extends Omit<Config, 'servers'> {
+  /** Absolute path of the config file. */
+  file: string;
+  /** Folder of the config file; the base of every relative path. */
+  dir: string;
+  servers: Record<string, ServerConfig>;
+}
+
+/**
+ * Replaces `${config_dir}` and `${env:NAME}` in server command lines and environment values, so a
+ * config can point a child server at files beside it whatever the working directory.
+ */
+export function interpolate(value: string, configDir: string, env: NodeJS.ProcessEnv = process.env): string {
+  return value.replace(
+    /\$\{(config_dir|env:([A-Za-z_][A-Za-z0-9_]*))\}/g,
+    (_m, what: string, name?: string) => (what === 'config_dir' ? configDir : (env[name ?? ''] ?? '')),
+  );
+}
+
+/** Reads, validates and resolves `mcpgov.yaml`; throws ConfigError listing every problem. */
+export async function loadConfig(file: string): Promise<ResolvedConfig> {
+  const abs = path.resolve(file);
+  const { yaml, problems } = await YamlFile.read(abs);
+  if (!yaml) throw new ConfigError(problems);
+  const { value, problems: invalid } = yaml.validate(ConfigSchema);
+  if (!value) throw new ConfigError(invalid);
+  return resolveConfig(value, abs);
+}
+
+/** Makes a validated config's paths absolute against the folder of `file`. */
+export function resolveConfig(config: Config, file: string): ResolvedConfig {
+  const dir = path.dirname(file);
+  const at = (p: string) => path.resolve(dir, p);
+  const servers: Record<string, ServerConfig> = {};
+  for (const [name, server] of Object.entries(config.servers)) {
+    servers[name] =
+      'command' in server
+        ? {
+            ...server,
+            command: interpolate(server.command, dir),
+            args: server.args.map((a) => interpolate(a, dir)),
+            env: Object.fromEntries(Object.entries(server.env).map(([k, v]) => [k, interpolate(v, dir)])),
+            cwd: at(interpolate(server.cwd ?? '.', dir)),
+          }
+        : {
+            ...server,
+            headers: Object.fromEntries(
+              Object.entries(server.headers).map(([k, v]) => [k, interpolate(v, dir)]),
+            ),
+          };
+  }
+  return {
+    ...config,
+    file,
+    dir,
+    registries: at(config.registries),
+    policies: at(config.policies),
+    evidence: { ...config.evidence, dir: at(config.evidence.dir) },
+    identity: {
+      ...config.identity,
+      jwks: config.identity.jwks === undefined ? undefined : at(config.identity.jwks),
+    },
+    paths: Object.fromEntries(Object.entries(config.paths).map(([k, v]) => [k, at(v)])),
+    servers,
+  };
+}
+
+/** Problems that zod cannot see: cross-field checks within the config file itself. */
+export function checkConfig(config: ResolvedConfig): Problem[] {
+  const problems: Problem[] = [];
+  if (config.identity.jwks === undefined && (config.identity.issuer || config.identity.audience)) {
+    problems.push({
+      file: config.file,
+      path: 'identity',
+      message: 'issuer/audience need identity.jwks to verify tokens',
+    });
+  }
+  return problems;
+}

@@ -1,0 +1,31 @@
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { ReasonCode } from '../pipeline/reason-codes.js';
+
+/** The decision summary attached to every answer the PEP makes itself, for clients that read `_meta`. */
+const META_KEY = 'mcpgov/decision';
+
+/** A tool error the model can read out: one line, the reason code and the decision id. */
+export function refusal(
+  kind: 'denied' | 'held' | 'failed',
+  message: string,
+  code: ReasonCode,
+  decisionId: string,
+): CallToolResult {
+  const lead = { denied: 'Denied by policy', held: 'Held for approval', failed: 'Call failed' }[kind];
+  const tail = kind === 'held' ? ' The call was not executed.' : '';
+  return {
+    content: [
+      { type: 'text', text: `${lead}: ${message} (reason: ${code}, decision: ${decisionId}).${tail}` },
+    ],
+    isError: true,
+    _meta: { [META_KEY]: { id: decisionId, outcome: kind, reason: code } },
+  };
+}
+
+/**
+ * The answer for a tool the caller may not see. It is byte-for-byte what the SDK's own server answers
+ * for a tool that does not exist, so a hidden tool cannot be told apart from a missing one.
+ */
+export function unknownToolAnswer(toolName: string): CallToolResult {
+  return { content: [{ type: 'text', text: `MCP error -32602: Tool ${toolName} not found` }], isError: true };
+}

@@ -1,0 +1,190 @@
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Mode } from '../config/schema.js';
+import type { EvidenceSink } from '../evidence/types.js';
+import type { PolicySet } from '../policy/policy-set.js';
+import { MemoryCounterStore, type CounterStore } from '../pipeline/counters.js';
+import { evaluate, evaluateStatic } from '../pipeline/evaluate.js';
+import type { StageEnv } from '../pipeline/stage.js';
+import type { CallContext, Decision, Identity, LiveTool, SessionState } from '../pipeline/types.js';
+import type { Logger } from '../util/log.js';
+import { refusal, unknownToolAnswer } from './answers.js';
+import { ServerUnavailableError } from './errors.js';
+import { actionRecord, decisionRecord, type PepInfo } from './records.js';
+
+/** Deny codes meaning "this agent may never call this tool": such tools are hidden and answer as unknown. */
+const HIDDEN_CODES = new Set([
+  'unknown_tool',
+  'unregistered_tool',
+  'definition_mismatch',
+  'tool_not_in_groups',
+  'missing_scope',
+  'data_class_not_cleared',
+]);
+
+/** How many earlier tool names a session keeps for rules to see. */
+const SESSION_HISTORY = 64;
+
+/** One caller's session at an enforcement point. */
+export interface Session {
+  identity: Identity;
+  state: SessionState;
+}
+
+/** Sends a call downstream; throws ServerUnavailableError when the server is down. */
+export type Forward = () => Promise<CallToolResult>;
+
+export interface EnforcerOptions {
+  policy: PolicySet;
+  evidence: EvidenceSink;
+  pep: PepInfo;
+  defaultMode: Mode;
+  paths?: Record<string, string>;
+  counters?: CounterStore;
+  log: Logger;
+  /** Milliseconds since the epoch; injectable for tests. */
+  clock?: () => number;
+}
+
+/**
+ * The enforcement point's core, shared by the gateway and the sidecar: decide, write the decision
+ * record, forward or refuse, then write the action record. Knows nothing of transports.
+ */
+export class Enforcer {
+  /** The policy in force; replaced as a whole, so a call in flight keeps the policy it started with. */
+  policy: PolicySet;
+  private readonly counters: CounterStore;
+  private readonly clock: () => number;
+
+  constructor(private readonly opts: EnforcerOptions) {
+    this.policy = opts.policy;
+    this.counters = opts.counters ?? new MemoryCounterStore();
+    this.clock = opts.clock ?? Date.now;
+  }
+
+  /** Starts a session for an authenticated caller. */
+  openSession(identity: Identity, id: string): Session {
+    return { identity, state: { id, callCount: 0, tools: [] } };
+  }
+
+  /** Whether the session's agent may ever call this tool; tools it may not are left out of `tools/list`. */
+  async isVisible(session: Session, tool: LiveTool): Promise<boolean> {
+    const ctx = this.context(session, tool.name, {}, tool, this.policy);
+    const result = await evaluateStatic(ctx, this.env(this.policy));
+    if (result.kind !== 'deny') return true;
+    return (ctx.toolEntry?.mode ?? this.opts.defaultMode) === 'observe';
+  }
+
+  /** Governs one `tools/call`: the only path by which a call reaches a downstream server. */
+  async call(
+    session: Session,
+    toolName: string,
+    args: Record<string, unknown>,
+    liveTool: LiveTool | undefined,
+    forward: Forward,
+  ): Promise<CallToolResult> {
+    const policy = this.policy;
+    const ctx = this.context(session, toolName, args, liveTool, policy);
+    // Rules see the session as it was before this call; the live state moves on for the next one.
+    session.state.callCount += 1;
+    session.state.tools.push(toolName);
+    if (session.state.tools.length > SESSION_HISTORY) session.state.tools.shift();
+
+    const env = this.env(policy);
+    const started = process.hrtime.bigint();
+    const decision = await evaluate(ctx, env, this.opts.defaultMode);
+    const evalUs = Number(process.hrtime.bigint() - started) / 1000;
+
+    try {
+      // The decision is durable before anything is forwarded (DESIGN: evidence before action).
+      await this.opts.evidence.append(decisionRecord(ctx, decision, policy.bundle, this.opts.pep, evalUs));
+    } catch (err) {
+      releaseAll(decision);
+      this.opts.log('error', 'decision record not written; refusing the call', {
+        error: (err as Error).message,
+      });
+      return refusal(
+        'failed',
+        'the decision record could not be written',
+        'evidence_unavailable',
+        decision.id,
+      );
+    }
+
+    // A tool that does not exist downstream has nothing to forward to, whatever the mode.
+    const blocked = (decision.effect !== 'allow' && decision.enforced) || liveTool === undefined;
+    if (blocked) {
+      releaseAll(decision);
+      return this.answerBlocked(decision, toolName);
+    }
+    return this.forward(ctx, decision, forward);
+  }
+
+  private async forward(ctx: CallContext, decision: Decision, forward: Forward): Promise<CallToolResult> {
+    const started = performance.now();
+    let result: CallToolResult | undefined;
+    let failure: unknown;
+    try {
+      result = await forward();
+    } catch (err) {
+      failure = err;
+    }
+    const durationMs = performance.now() - started;
+    const unavailable = failure instanceof ServerUnavailableError;
+    if (unavailable) releaseAll(decision);
+    await this.opts.evidence
+      .append(
+        actionRecord(ctx, decision.id, this.opts.pep, {
+          forwarded: !unavailable,
+          durationMs,
+          isError: failure !== undefined || result?.isError === true,
+          result,
+          error:
+            failure === undefined
+              ? undefined
+              : {
+                  code: unavailable ? 'server_unavailable' : 'downstream_error',
+                  message: (failure as Error).message,
+                },
+        }),
+      )
+      .catch((err: Error) => this.opts.log('error', 'action record not written', { error: err.message }));
+    if (unavailable) return refusal('failed', (failure as Error).message, 'server_unavailable', decision.id);
+    if (failure !== undefined) throw failure; // protocol errors from downstream stay protocol errors
+    return result as CallToolResult;
+  }
+
+  private answerBlocked(decision: Decision, toolName: string): CallToolResult {
+    const code = decision.reasons[0] ?? 'internal_error';
+    if (decision.effect === 'deny' && HIDDEN_CODES.has(code)) return unknownToolAnswer(toolName);
+    if (decision.effect === 'allow') return unknownToolAnswer(toolName);
+    return refusal(decision.effect === 'deny' ? 'denied' : 'held', decision.message, code, decision.id);
+  }
+
+  private context(
+    session: Session,
+    toolName: string,
+    args: Record<string, unknown>,
+    liveTool: LiveTool | undefined,
+    policy: PolicySet,
+  ): CallContext {
+    const agentId = session.identity.agentId;
+    return {
+      identity: session.identity,
+      agent: agentId === undefined ? undefined : policy.agents.get(agentId),
+      toolName,
+      toolEntry: policy.tools.match(toolName),
+      liveTool,
+      arguments: args,
+      session: { ...session.state, callCount: session.state.callCount + 1, tools: [...session.state.tools] },
+      now: this.clock(),
+    };
+  }
+
+  private env(policy: PolicySet): StageEnv {
+    return { policy, counters: this.counters, paths: this.opts.paths ?? {}, reservations: [] };
+  }
+}
+
+function releaseAll(decision: Decision): void {
+  for (const r of decision.reservations) r.release();
+}

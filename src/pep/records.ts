@@ -1,0 +1,117 @@
+import { EVIDENCE_VERSION, type RecordBody } from '../evidence/types.js';
+import { digest } from '../evidence/hash.js';
+import { maskArguments } from '../evidence/mask.js';
+import type { BundleRef } from '../policy/policy-set.js';
+import type { CallContext, Decision } from '../pipeline/types.js';
+import { randomUUIDv7 } from '../util/uuid.js';
+
+/** The enforcement point writing the records. */
+export interface PepInfo {
+  id: string;
+  kind: 'gateway' | 'sidecar' | 'cli';
+  version: string;
+}
+
+function subjectOf(ctx: CallContext): RecordBody['subject'] {
+  const { identity } = ctx;
+  return {
+    verified: identity.verified,
+    agent: identity.agentId,
+    iss: identity.iss,
+    sub: identity.sub,
+    spiffe_id: identity.spiffe_id,
+    client_id: identity.client_id,
+    scopes: identity.scopes,
+    token_jti_sha256: identity.token_jti_sha256,
+  };
+}
+
+/** The decision record: who asked for what, what was decided and under which policy. */
+export function decisionRecord(
+  ctx: CallContext,
+  decision: Decision,
+  bundle: BundleRef,
+  pep: PepInfo,
+  evalUs: number,
+): RecordBody {
+  const masked = maskArguments(ctx.arguments);
+  return {
+    v: EVIDENCE_VERSION,
+    id: decision.id,
+    kind: 'decision',
+    chain: ctx.session.id,
+    time: new Date(ctx.now).toISOString(),
+    pep,
+    subject: subjectOf(ctx),
+    request: {
+      method: 'tools/call',
+      server: ctx.liveTool?.server,
+      tool: ctx.toolName,
+      args_digest: digest(ctx.arguments),
+      args: masked.args,
+      masked: masked.masked,
+      definition_digest: ctx.liveTool?.digest,
+      session: { id: ctx.session.id, call_count: ctx.session.callCount, intent: ctx.session.intent },
+    },
+    decision: {
+      id: decision.id,
+      effect: decision.effect,
+      mode: decision.mode,
+      enforced: decision.enforced,
+      reasons: decision.reasons,
+      rules: decision.rules,
+      stages: decision.stages.map(({ stage, result }) => ({
+        stage,
+        kind: result.kind,
+        code: 'code' in result ? result.code : undefined,
+      })),
+      bundle,
+      eval_us: evalUs,
+    },
+  };
+}
+
+/** What happened when a call was forwarded (or could not be). */
+export interface ActionFacts {
+  forwarded: boolean;
+  durationMs: number;
+  isError: boolean;
+  result?: unknown;
+  error?: { code: string; message: string };
+}
+
+/** The action record that follows a forwarded call's decision record. */
+export function actionRecord(
+  ctx: CallContext,
+  decisionId: string,
+  pep: PepInfo,
+  facts: ActionFacts,
+): RecordBody {
+  const resultJson = facts.result === undefined ? undefined : JSON.stringify(facts.result);
+  return {
+    v: EVIDENCE_VERSION,
+    id: randomUUIDv7(),
+    kind: 'action',
+    chain: ctx.session.id,
+    time: new Date().toISOString(),
+    pep,
+    request: {
+      method: 'tools/call',
+      server: ctx.liveTool?.server,
+      tool: ctx.toolName,
+      args_digest: digest(ctx.arguments),
+      args: null,
+      masked: [],
+      session: { id: ctx.session.id, call_count: ctx.session.callCount },
+    },
+    action: {
+      decision_id: decisionId,
+      forwarded: facts.forwarded,
+      duration_ms: facts.durationMs,
+      is_error: facts.isError,
+      result_bytes: resultJson === undefined ? 0 : Buffer.byteLength(resultJson),
+      result_digest: facts.result === undefined ? undefined : digest(facts.result),
+      error: facts.error,
+    },
+  };
+}

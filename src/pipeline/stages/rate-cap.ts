@@ -1,0 +1,25 @@
+import { PASS, type Stage } from '../stage.js';
+
+/** Sliding one-minute window per agent and tool. */
+const WINDOW_MS = 60_000;
+
+/** Caps calls per minute per agent and tool; a denied call takes no slot. */
+export const checkRateCap: Stage = (ctx, env) => {
+  const limit = ctx.toolEntry?.caps.rate_per_minute;
+  if (limit === undefined) return PASS;
+  const reservation = env.counters.acquireRate(
+    `${ctx.agent?.id}\u0000${ctx.toolName}`,
+    ctx.now,
+    limit,
+    WINDOW_MS,
+  );
+  if (!reservation) {
+    return {
+      kind: 'deny',
+      code: 'rate_limited',
+      message: `more than ${limit} calls per minute to "${ctx.toolName}"`,
+    };
+  }
+  env.reservations.push(reservation);
+  return PASS;
+};

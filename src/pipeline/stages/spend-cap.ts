@@ -1,0 +1,24 @@
+import { PASS, type Stage } from '../stage.js';
+
+/**
+ * Daily spend per agent, in the registry's cost units, counted per UTC day: per tool when the tool sets
+ * `caps.spend_per_day`, and across all tools when the agent sets `spend_per_day`.
+ */
+export const checkSpendCap: Stage = (ctx, env) => {
+  const cost = ctx.toolEntry?.caps.cost_per_call ?? 0;
+  if (cost === 0 || !ctx.agent) return PASS;
+  const day = new Date(ctx.now).toISOString().slice(0, 10);
+  const caps: [string, number | undefined][] = [
+    [`${ctx.agent.id}\u0000${ctx.toolName}`, ctx.toolEntry?.caps.spend_per_day],
+    [ctx.agent.id, ctx.agent.spend_per_day],
+  ];
+  for (const [key, limit] of caps) {
+    if (limit === undefined) continue;
+    const reservation = env.counters.chargeSpend(key, day, cost, limit);
+    if (!reservation) {
+      return { kind: 'deny', code: 'spend_cap_exceeded', message: `daily spend cap of ${limit} reached` };
+    }
+    env.reservations.push(reservation);
+  }
+  return PASS;
+};

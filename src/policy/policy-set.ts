@@ -1,0 +1,172 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { digest } from '../evidence/hash.js';
+import { AgentsFileSchema, PolicyFileSchema, ToolsFileSchema, type RuleSource } from '../config/schema.js';
+import { ConfigError, YamlFile, type Problem } from '../config/yaml-file.js';
+import { AgentRegistry, ToolRegistry } from '../registry/registries.js';
+import { compileRules, type CompiledRule } from './rules.js';
+
+/** Which policy is deciding: cited by every decision record. */
+export interface BundleRef {
+  name: string;
+  revision: string;
+  /** `sha256:` over the canonical form of everything that decides (registries and rules). */
+  digest: string;
+}
+
+/** Everything stage 1 decides with, loaded and compiled once, then swapped as a whole. */
+export interface PolicySet {
+  tools: ToolRegistry;
+  agents: AgentRegistry;
+  rules: CompiledRule[];
+  bundle: BundleRef;
+}
+
+/** Folders to load a policy set from. */
+export interface PolicySources {
+  registries: string;
+  policies: string;
+}
+
+/** Loads registries and rule files and checks them together; problems are collected, never thrown. */
+export async function readPolicySet(
+  src: PolicySources,
+): Promise<{ policy?: PolicySet; problems: Problem[] }> {
+  const problems: Problem[] = [];
+  const toolsYaml = await readValidated(path.join(src.registries, 'tools.yaml'), ToolsFileSchema, problems);
+  const agentsYaml = await readValidated(
+    path.join(src.registries, 'agents.yaml'),
+    AgentsFileSchema,
+    problems,
+  );
+
+  const ruleSources: { rule: RuleSource; location: string }[] = [];
+  const ruleFiles = new Map<string, { yaml: YamlFile; index: number }>();
+  for (const file of await listPolicyFiles(src.policies, problems)) {
+    const parsed = await readValidated(file, PolicyFileSchema, problems);
+    parsed?.value.rules.forEach((rule, index) => {
+      const location = `${file}#${index}`;
+      ruleSources.push({ rule, location });
+      ruleFiles.set(location, { yaml: parsed.yaml, index });
+    });
+  }
+  const compiled = compileRules(ruleSources);
+  for (const p of compiled.problems) {
+    const at = ruleFiles.get(p.location);
+    const key = p.path.split(/[.[]/)[0] ?? 'when';
+    problems.push({
+      file: at?.yaml.file ?? p.location,
+      line: at?.yaml.lineOf(['rules', at.index, key]),
+      path: at ? `rules[${at.index}].${p.path}` : p.path,
+      message: p.message,
+    });
+  }
+  if (!toolsYaml || !agentsYaml) return { problems };
+
+  const tools = new ToolRegistry(toolsYaml.value);
+  const agents = new AgentRegistry(agentsYaml.value);
+  problems.push(...crossCheck(tools, agents, toolsYaml.yaml, agentsYaml.yaml));
+  if (problems.length > 0) return { problems };
+
+  const bundle: BundleRef = {
+    name: 'sources',
+    revision: 'unversioned',
+    digest: digest({
+      tools: toolsYaml.value,
+      agents: agentsYaml.value,
+      rules: ruleSources.map((r) => r.rule),
+    }),
+  };
+  return { policy: { tools, agents, rules: compiled.rules, bundle }, problems };
+}
+
+/** Like readPolicySet, but throws ConfigError when anything is wrong. */
+export async function loadPolicySet(src: PolicySources): Promise<PolicySet> {
+  const { policy, problems } = await readPolicySet(src);
+  if (!policy) throw new ConfigError(problems);
+  return policy;
+}
+
+async function readValidated<S extends Parameters<YamlFile['validate']>[0]>(
+  file: string,
+  schema: S,
+  problems: Problem[],
+) {
+  const { yaml, problems: syntax } = await YamlFile.read(file);
+  problems.push(...syntax);
+  if (!yaml) return undefined;
+  const { value, problems: invalid } = yaml.validate(schema);
+  problems.push(...invalid);
+  return value === undefined ? undefined : { yaml, value: value as ReturnType<S['parse']> };
+}
+
+/** Rule files are the `*.yaml` / `*.yml` files directly in the policies folder (tests live below it). */
+async function listPolicyFiles(dir: string, problems: Problem[]): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    return entries
+      .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+      .map((e) => path.join(dir, e.name))
+      .sort();
+  } catch (err) {
+    problems.push({ file: dir, path: '', message: `cannot read policies folder: ${(err as Error).message}` });
+    return [];
+  }
+}
+
+/** References between files: group members, agents' groups, duplicate names. */
+function crossCheck(
+  tools: ToolRegistry,
+  agents: AgentRegistry,
+  toolsYaml: YamlFile,
+  agentsYaml: YamlFile,
+): Problem[] {
+  const problems: Problem[] = [];
+  const seenTools = new Set<string>();
+  tools.file.tools.forEach((entry, i) => {
+    if (seenTools.has(entry.name)) {
+      problems.push({
+        file: toolsYaml.file,
+        line: toolsYaml.lineOf(['tools', i, 'name']),
+        path: `tools[${i}].name`,
+        message: `duplicate tool entry "${entry.name}"`,
+      });
+    }
+    seenTools.add(entry.name);
+  });
+  for (const [group, members] of Object.entries(tools.file.groups)) {
+    members.forEach((member, i) => {
+      if (!tools.memberKnown(member)) {
+        problems.push({
+          file: toolsYaml.file,
+          line: toolsYaml.lineOf(['groups', group, i]),
+          path: `groups.${group}[${i}]`,
+          message: `names unknown tool "${member}"`,
+        });
+      }
+    });
+  }
+  const seenAgents = new Set<string>();
+  agents.file.agents.forEach((agent, i) => {
+    if (seenAgents.has(agent.id)) {
+      problems.push({
+        file: agentsYaml.file,
+        line: agentsYaml.lineOf(['agents', i, 'id']),
+        path: `agents[${i}].id`,
+        message: `duplicate agent id "${agent.id}"`,
+      });
+    }
+    seenAgents.add(agent.id);
+    agent.tool_groups.forEach((group, j) => {
+      if (!Object.hasOwn(tools.file.groups, group)) {
+        problems.push({
+          file: agentsYaml.file,
+          line: agentsYaml.lineOf(['agents', i, 'tool_groups', j]),
+          path: `agents[${i}].tool_groups[${j}]`,
+          message: `names unknown tool group "${group}"`,
+        });
+      }
+    });
+  });
+  return problems;
+}

@@ -1,0 +1,85 @@
+import type { Mode, RuleSource } from '../config/schema.js';
+import { compileLogic, truthy } from './json-logic.js';
+
+/** A rule ready to evaluate. */
+export interface CompiledRule {
+  id: string;
+  description: string;
+  effect: 'allow' | 'deny' | 'escalate';
+  reason: string;
+  mode?: Mode;
+  /** Whether the rule's condition holds; throws when the condition fails on this input. */
+  evaluate(input: object): boolean;
+}
+
+/** A compile problem, located by the caller's `location` and a path inside the rule. */
+export interface RuleProblem {
+  location: string;
+  path: string;
+  message: string;
+}
+
+/** Compiles rules once, at load. Every problem in every rule is reported; duplicate ids are problems. */
+export function compileRules(sources: readonly { rule: RuleSource; location: string }[]): {
+  rules: CompiledRule[];
+  problems: RuleProblem[];
+} {
+  const rules: CompiledRule[] = [];
+  const problems: RuleProblem[] = [];
+  const seen = new Set<string>();
+  for (const { rule, location } of sources) {
+    if (seen.has(rule.id)) problems.push({ location, path: 'id', message: `duplicate rule id "${rule.id}"` });
+    seen.add(rule.id);
+    const compiled = compileLogic(rule.when);
+    if (!compiled.ok) {
+      for (const p of compiled.problems)
+        problems.push({ location, path: p.path ? `when.${p.path}` : 'when', message: p.message });
+      continue;
+    }
+    const { logic } = compiled;
+    rules.push({
+      id: rule.id,
+      description: rule.description,
+      effect: rule.effect,
+      reason: rule.reason,
+      mode: rule.mode,
+      evaluate: (input) => truthy(logic.evaluate(input)),
+    });
+  }
+  return { rules, problems };
+}
+
+/** What the rules concluded about one call. */
+export interface RuleSetOutcome {
+  effect: 'deny' | 'escalate' | 'allow' | 'none';
+  /** Rules whose condition held, in order. */
+  matched: CompiledRule[];
+  /** The rule whose effect decided: the first deny, else the first escalate, else the first allow. */
+  deciding?: CompiledRule;
+  /** Set when a rule threw: the outcome is then a deny (fail closed). */
+  error?: { ruleId: string; message: string };
+}
+
+const PRECEDENCE = ['deny', 'escalate', 'allow'] as const;
+
+/** Evaluates every rule; deny > escalate > allow, and a rule that throws denies. */
+export function evaluateRules(rules: readonly CompiledRule[], input: object): RuleSetOutcome {
+  const matched: CompiledRule[] = [];
+  for (const rule of rules) {
+    try {
+      if (rule.evaluate(input)) matched.push(rule);
+    } catch (err) {
+      return {
+        effect: 'deny',
+        matched,
+        deciding: rule,
+        error: { ruleId: rule.id, message: (err as Error).message },
+      };
+    }
+  }
+  for (const effect of PRECEDENCE) {
+    const deciding = matched.find((r) => r.effect === effect);
+    if (deciding) return { effect, matched, deciding };
+  }
+  return { effect: 'none', matched };
+}

@@ -1,0 +1,161 @@
+/**
+ * Throughput and latency of `tools/call echo` on server-everything, through (a) a direct SDK client
+ * over stdio and (b) the gateway over stdio with stage 1 and evidence on, measured in the same run,
+ * sequentially and with 16 concurrent callers. Reported as ratios against direct, never asserted.
+ *
+ *   npm run bench [-- --json] [-- --calls N]
+ */
+import { parseArgs } from 'node:util';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CLI, REFERENCE_SERVERS, writeFixture } from '../helpers/fixture.js';
+
+const CONCURRENCY = 16;
+const WARMUP = 100;
+
+interface Numbers {
+  seq_cps: number;
+  conc_cps: number;
+  p50_ms: number;
+  p99_ms: number;
+}
+
+async function connect(command: string, args: string[]): Promise<Client> {
+  const client = new Client({ name: 'mcpgov-bench', version: '0' });
+  await client.connect(new StdioClientTransport({ command, args, stderr: 'ignore' }));
+  return client;
+}
+
+async function measure(client: Client, tool: string, calls: number): Promise<Numbers> {
+  const call = (i: number) =>
+    client.request(
+      { method: 'tools/call', params: { name: tool, arguments: { message: `m${i}` } } },
+      CallToolResultSchema,
+    );
+  for (let i = 0; i < WARMUP; i++) await call(i);
+
+  const latencies: number[] = [];
+  let started = performance.now();
+  for (let i = 0; i < calls; i++) {
+    const t0 = performance.now();
+    const result = await call(i);
+    latencies.push(performance.now() - t0);
+    if (result.isError) throw new Error(`call failed: ${JSON.stringify(result.content)}`);
+  }
+  const seqSeconds = (performance.now() - started) / 1000;
+
+  let next = 0;
+  started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < calls) await call(next++);
+    }),
+  );
+  const concSeconds = (performance.now() - started) / 1000;
+
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  return {
+    seq_cps: round(calls / seqSeconds),
+    conc_cps: round(calls / concSeconds),
+    p50_ms: round(pct(0.5), 3),
+    p99_ms: round(pct(0.99), 3),
+  };
+}
+
+function round(n: number, digits = 0): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { json: { type: 'boolean', default: false }, calls: { type: 'string', default: '2000' } },
+  });
+  const calls = Number(values.calls);
+
+  const fixture = await writeFixture({
+    config: {
+      mode: 'enforce',
+      identity: { default_agent: 'bench' },
+      servers: { everything: { command: 'node', args: [REFERENCE_SERVERS.everything, 'stdio'] } },
+    },
+    tools: {
+      tools: [
+        {
+          name: 'everything__*',
+          owner: 'bench',
+          risk_tier: 'low',
+          scopes: ['demo'],
+          data_classes: ['internal'],
+        },
+      ],
+      groups: { all: ['everything__*'] },
+    },
+    agents: {
+      agents: [
+        { id: 'bench', owner: 'bench', tool_groups: ['all'], scopes: ['demo'], clearance: ['internal'] },
+      ],
+    },
+    rules: [
+      {
+        id: 'no-secrets-in-echo',
+        description: 'echo must not carry a private key',
+        when: { in: ['PRIVATE KEY', { var: 'call.arguments.message' }] },
+        effect: 'deny',
+        reason: 'secret_in_arguments',
+      },
+    ],
+  });
+
+  const direct = await connect(process.execPath, [REFERENCE_SERVERS.everything, 'stdio']);
+  const directNumbers = await measure(direct, 'echo', calls);
+  await direct.close();
+
+  const gateway = await connect(process.execPath, [
+    CLI,
+    'gateway',
+    '--stdio',
+    '--config',
+    fixture.configFile,
+  ]);
+  const gatewayNumbers = await measure(gateway, 'everything__echo', calls);
+  await gateway.close();
+
+  const report = {
+    calls,
+    concurrency: CONCURRENCY,
+    direct: directNumbers,
+    gateway: gatewayNumbers,
+    ratio: {
+      seq: round(gatewayNumbers.seq_cps / directNumbers.seq_cps, 3),
+      conc: round(gatewayNumbers.conc_cps / directNumbers.conc_cps, 3),
+    },
+  };
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return;
+  }
+  const rows = [
+    ['path', 'seq calls/s', `${CONCURRENCY}-conc calls/s`, 'p50 ms', 'p99 ms'],
+    ...(['direct', 'gateway'] as const).map((k) => {
+      const n = report[k];
+      return [k, String(n.seq_cps), String(n.conc_cps), String(n.p50_ms), String(n.p99_ms)];
+    }),
+    ['ratio', String(report.ratio.seq), String(report.ratio.conc), '', ''],
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const row of rows) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
+  process.stdout.write(
+    `(${calls} calls each, echo on server-everything over stdio; gateway with stage 1 + evidence fsync=batch)\n`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);

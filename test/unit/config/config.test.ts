@@ -1,0 +1,71 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { interpolate, resolveConfig } from '../../../src/config/load-config.js';
+import { ConfigSchema, ToolsFileSchema } from '../../../src/config/schema.js';
+import { formatProblem, YamlFile } from '../../../src/config/yaml-file.js';
+
+function problemsOf(text: string, schema = ToolsFileSchema) {
+  const { yaml, problems } = YamlFile.parse('/r/tools.yaml', text);
+  if (!yaml) return problems.map(formatProblem);
+  return yaml.validate(schema).problems.map(formatProblem);
+}
+
+describe('strict config files', () => {
+  it('names file, line and key path of an unknown key', () => {
+    const text =
+      'tools:\n  - name: a__b\n    owner: o\n    risk_tier: low\n    caps:\n      rate_per_min: 3\n';
+    expect(problemsOf(text)).toEqual(['/r/tools.yaml:6: tools[0].caps.rate_per_min: unknown key']);
+  });
+
+  it('reports every problem, not just the first', () => {
+    const text =
+      'tools:\n  - name: a__b\n    risk_tier: extreme\n  - name: c\n    owner: o\n    risk_tier: low\n    mode: block\n';
+    const problems = problemsOf(text);
+    expect(problems).toHaveLength(3);
+    expect(problems.join('\n')).toMatch(/tools\[0\]\.owner/);
+    expect(problems.join('\n')).toMatch(/:3: tools\[0\]\.risk_tier/);
+    expect(problems.join('\n')).toMatch(/:7: tools\[1\]\.mode/);
+  });
+
+  it('reports YAML syntax errors with a line', () => {
+    expect(problemsOf('tools:\n  - name: [unclosed\n')[0]).toMatch(/^\/r\/tools\.yaml:\d+: /);
+  });
+
+  it('rejects duplicate keys rather than silently keeping the last', () => {
+    expect(problemsOf('tools: []\ntools: []\n')).toHaveLength(1);
+  });
+
+  it('rejects server names that would break <server>__<tool> naming', () => {
+    const result = ConfigSchema.safeParse({ servers: { a__b: { command: 'node' } } });
+    expect(result.success).toBe(false);
+  });
+});
+
+describe('config paths', () => {
+  it('resolves relative paths against the config folder', () => {
+    const config = resolveConfig(
+      ConfigSchema.parse({
+        paths: { demo: './demo' },
+        servers: { fs: { command: 'node', args: ['${config_dir}/x.js'] } },
+      }),
+      '/etc/mcpgov/mcpgov.yaml',
+    );
+    expect(config.registries).toBe('/etc/mcpgov/registries');
+    expect(config.evidence.dir).toBe(path.resolve('/etc/mcpgov/.mcpgov/evidence'));
+    expect(config.paths['demo']).toBe('/etc/mcpgov/demo');
+    expect(config.servers['fs']).toMatchObject({ args: ['/etc/mcpgov/x.js'], cwd: '/etc/mcpgov' });
+  });
+
+  it('interpolates ${config_dir} and ${env:NAME}', () => {
+    expect(interpolate('${config_dir}/m.jsonl ${env:HOME_X}', '/c', { HOME_X: 'h' })).toBe('/c/m.jsonl h');
+  });
+
+  it('defaults to observe mode, batch fsync and a 1 MiB message limit', () => {
+    const config = ConfigSchema.parse({});
+    expect(config).toMatchObject({
+      mode: 'observe',
+      evidence: { fsync: 'batch' },
+      limits: { max_message_bytes: 1048576 },
+    });
+  });
+});

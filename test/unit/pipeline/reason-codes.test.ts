@@ -1,0 +1,14 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REASON_CODES } from '../../../src/pipeline/reason-codes.js';
+import { REPO } from '../../helpers/fixture.js';
+
+describe('reason codes', () => {
+  it('are documented in the README exactly as defined in code', () => {
+    const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
+    const table = /<!-- reason-codes:start -->([\s\S]*?)<!-- reason-codes:end -->/.exec(readme)?.[1] ?? '';
+    const documented = [...table.matchAll(/^\| `([a-z_]+)` \| (.+) \|$/gm)].map((m) => [m[1], m[2]]);
+    expect(documented).toEqual(Object.entries(REASON_CODES));
+  });
+});
