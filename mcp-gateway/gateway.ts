@@ -5,6 +5,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ResolvedConfig } from '../src/config/load-config.js';
 import { JsonlEvidenceStore } from '../src/evidence/jsonl-store.js';
+import type { EvidenceSink } from '../src/evidence/types.js';
 import { Authenticator } from '../src/identity/authenticate.js';
 import { Enforcer } from '../src/pep/enforcer.js';
 import type { PepInfo } from '../src/pep/records.js';
@@ -34,6 +35,7 @@ export interface Gateway {
   /** `http://host:port/mcp` when serving HTTP. */
   httpUrl?: string;
   enforcer: Enforcer;
+  evidence: EvidenceSink;
   downstreams: ReadonlyMap<string, Downstream>;
   close(): Promise<void>;
 }
@@ -137,6 +139,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   return {
     httpUrl: http?.url,
     enforcer,
+    evidence,
     downstreams,
     async close() {
       await http?.close();

@@ -1,11 +1,67 @@
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
 
-/** RFC 8785 (JCS) canonical JSON; throws on values JSON cannot represent. */
+/** Any UTF-16 surrogate; only strings containing one need the exact lone-surrogate check. */
+const SURROGATE = /[\uD800-\uDFFF]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function serializeString(s: string): string {
+  if (SURROGATE.test(s) && LONE_SURROGATE.test(s))
+    throw new TypeError('lone surrogate in string (RFC 8785 §3.2.2.2)');
+  return JSON.stringify(s);
+}
+
+function serialize(value: unknown, depth: number): string {
+  if (depth > 512) throw new TypeError('value nested too deeply to canonicalize');
+  switch (typeof value) {
+    case 'string':
+      return serializeString(value);
+    case 'number':
+      // RFC 8785 §3.2.2.3: numbers serialize as ECMAScript's Number.prototype.toString, which JSON.stringify uses.
+      if (!Number.isFinite(value)) throw new TypeError('non-finite number has no JSON form');
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (value === null) return 'null';
+      if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+        return serialize((value as { toJSON(): unknown }).toJSON(), depth + 1);
+      }
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          if (i > 0) out += ',';
+          out +=
+            item === undefined || typeof item === 'function' || typeof item === 'symbol'
+              ? 'null'
+              : serialize(item, depth + 1);
+        }
+        return `${out}]`;
+      }
+      // RFC 8785 §3.2.3: members sorted by the UTF-16 code units of their names, which is what sort() compares.
+      const keys = Object.keys(value).sort();
+      let out = '{';
+      let first = true;
+      for (const key of keys) {
+        const item: unknown = (value as Record<string, unknown>)[key];
+        if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+        out += `${first ? '' : ','}${serializeString(key)}:${serialize(item, depth + 1)}`;
+        first = false;
+      }
+      return `${out}}`;
+    }
+    default:
+      throw new TypeError(`${typeof value} has no JSON form`);
+  }
+}
+
+/**
+ * RFC 8785 (JCS) canonical JSON of JSON-like data. This is the writer's fast path; tests hold it to
+ * byte equality with the `canonicalize` package, which the offline verifier uses as an independent
+ * implementation, so a bug in either shows up as a verification failure rather than silently.
+ */
 export function canonicalJson(value: unknown): string {
-  const text = canonicalize(value);
-  if (text === undefined) throw new TypeError('value has no canonical JSON form');
-  return text;
+  return serialize(value, 0);
 }
 
 /** Hex SHA-256 of bytes or a UTF-8 string. */
@@ -22,4 +78,16 @@ export function digest(value: unknown): string {
 export function recordHash(record: Record<string, unknown>): string {
   const { hash: _hash, ...rest } = record;
   return digest(rest);
+}
+
+/**
+ * Hashes a record that has no `hash` yet and returns it with the JSON line to store, serializing it
+ * only once: the line is the canonical form with `hash` appended as the last member. Readers parse the
+ * line, so member order in the file does not matter; the hash is over the canonical form without it.
+ */
+export function sealRecord<T extends Record<string, unknown>>(unhashed: T): { hash: string; line: string } {
+  const canonical = canonicalJson(unhashed);
+  const hash = `sha256:${sha256Hex(canonical)}`;
+  const line = canonical === '{}' ? `{"hash":"${hash}"}\n` : `${canonical.slice(0, -1)},"hash":"${hash}"}\n`;
+  return { hash, line };
 }

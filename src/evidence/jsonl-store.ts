@@ -1,6 +1,7 @@
+import { ftruncateSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { recordHash } from './hash.js';
+import { sealRecord } from './hash.js';
 import { EvidenceRecordSchema, type EvidenceRecord, type EvidenceSink, type RecordBody } from './types.js';
 
 /** When an append resolves: after fsync of its own write, after the group's fsync, or after the write. */
@@ -12,8 +13,7 @@ export interface JsonlStoreOptions {
   fsync: FsyncMode;
 }
 
-interface Pending {
-  line: string;
+interface Waiter {
   record: EvidenceRecord;
   resolve: (record: EvidenceRecord) => void;
   reject: (err: Error) => void;
@@ -30,17 +30,19 @@ export class EvidenceUnavailableError extends Error {
 
 /**
  * The embedded evidence sink: one append-only JSONL log. `seq`, `prev` and `hash` are assigned at
- * append time, so file order is seq order. In `batch` mode records that arrive while a write is in
- * flight go out together in one write and one fdatasync (group commit); each append resolves only once
- * the fsync covering it is done.
+ * append time and the line is written at once, so file order is seq order. Durability follows
+ * `fsync`: `always` runs an fdatasync for each record; `batch` group-commits, one fdatasync covering
+ * every record written while the previous one ran; `none` leaves it to the OS. An append resolves only
+ * once its record is as durable as the mode promises.
  *
- * On a failed write or fsync, the records not yet durable are rejected, the file is cut back to the last
- * durable record and the chain continues from it, so the log on disk never has a gap or a broken link.
- * If the file cannot be cut back, every later append is refused: the store fails closed.
+ * Failure never leaves a gap or a broken link on disk: a failed write is cut back and the chain
+ * continues from the last good record; a failed fdatasync means the disk can no longer be trusted, so
+ * the store refuses every later append (fail closed) until it is reopened.
  */
 export class JsonlEvidenceStore implements EvidenceSink {
-  private pending: Pending[] = [];
-  private flushing?: Promise<void>;
+  /** Written, waiting for the next fdatasync. */
+  private unsynced: Waiter[] = [];
+  private syncing?: Promise<void>;
   private broken?: Error;
 
   private constructor(
@@ -49,7 +51,7 @@ export class JsonlEvidenceStore implements EvidenceSink {
     private readonly fsync: FsyncMode,
     private nextSeq: number,
     private prev: string | null,
-    private durable: { seq: number; prev: string | null; size: number },
+    private size: number,
   ) {}
 
   /** Opens (or creates) the log and continues its chain; a torn last line from a crash is cut off. */
@@ -59,11 +61,7 @@ export class JsonlEvidenceStore implements EvidenceSink {
     const fh = await open(file, 'a+');
     try {
       const tail = await readTail(fh, file);
-      return new JsonlEvidenceStore(fh, file, opts.fsync, tail.nextSeq, tail.prev, {
-        seq: tail.nextSeq,
-        prev: tail.prev,
-        size: tail.size,
-      });
+      return new JsonlEvidenceStore(fh, file, opts.fsync, tail.nextSeq, tail.prev, tail.size);
     } catch (err) {
       await fh.close();
       throw err;
@@ -73,59 +71,68 @@ export class JsonlEvidenceStore implements EvidenceSink {
   append(body: RecordBody): Promise<EvidenceRecord> {
     if (this.broken) return Promise.reject(new EvidenceUnavailableError(this.broken));
     const unhashed = { ...body, seq: this.nextSeq, prev: this.prev };
-    const record = { ...unhashed, hash: recordHash(unhashed) } as EvidenceRecord;
+    const { hash, line } = sealRecord(unhashed);
+    const record = { ...unhashed, hash } as EvidenceRecord;
+    const bytes = Buffer.from(line);
+    try {
+      // A synchronous append to the page cache costs microseconds; only the fdatasync below is slow,
+      // and that runs off the event loop.
+      writeFully(this.fh.fd, bytes);
+    } catch (err) {
+      this.cutBack();
+      return Promise.reject(new EvidenceUnavailableError(err));
+    }
     this.nextSeq += 1;
     this.prev = record.hash;
-    const line = `${JSON.stringify(record)}\n`;
+    this.size += bytes.length;
+    if (this.fsync === 'none') return Promise.resolve(record);
     return new Promise((resolve, reject) => {
-      this.pending.push({ line, record, resolve, reject });
-      this.flushing ??= this.flush();
+      this.unsynced.push({ record, resolve, reject });
+      if (this.fsync === 'always') void this.sync(this.unsynced.splice(0));
+      else this.syncing ??= this.groupCommit();
     });
   }
 
+  async flush(): Promise<void> {
+    while (this.syncing) await this.syncing;
+  }
+
   async close(): Promise<void> {
-    await this.flushing;
+    await this.flush();
     await this.fh.close();
   }
 
-  private async flush(): Promise<void> {
-    while (this.pending.length > 0) {
-      if (this.broken) {
-        for (const p of this.pending.splice(0)) p.reject(new EvidenceUnavailableError(this.broken));
-        break;
-      }
-      const group = this.fsync === 'always' ? this.pending.splice(0, 1) : this.pending.splice(0);
-      const data = group.map((p) => p.line).join('');
-      try {
-        await this.fh.write(data);
-        if (this.fsync !== 'none') await this.fh.datasync();
-      } catch (err) {
-        await this.rollBack(group, err);
-        continue;
-      }
-      const last = group[group.length - 1]!.record;
-      this.durable = {
-        seq: last.seq + 1,
-        prev: last.hash,
-        size: this.durable.size + Buffer.byteLength(data),
-      };
-      for (const p of group) p.resolve(p.record);
-    }
-    this.flushing = undefined;
+  /** Runs fdatasyncs back to back until no written record waits for one. */
+  private async groupCommit(): Promise<void> {
+    while (this.unsynced.length > 0) await this.sync(this.unsynced.splice(0));
+    this.syncing = undefined;
   }
 
-  /** Rejects everything not yet durable and returns the chain (and the file) to the last durable record. */
-  private async rollBack(group: Pending[], cause: unknown): Promise<void> {
-    const failed = [...group, ...this.pending.splice(0)];
-    this.nextSeq = this.durable.seq;
-    this.prev = this.durable.prev;
-    for (const p of failed) p.reject(new EvidenceUnavailableError(cause));
+  private async sync(group: Waiter[]): Promise<void> {
     try {
-      await this.fh.truncate(this.durable.size);
+      await this.fh.datasync();
+    } catch (err) {
+      this.broken = err as Error;
+      for (const w of [...group, ...this.unsynced.splice(0)]) w.reject(new EvidenceUnavailableError(err));
+      return;
+    }
+    for (const w of group) w.resolve(w.record);
+  }
+
+  /** Removes a partly written line so the file ends at the last good record; fails closed if it cannot. */
+  private cutBack(): void {
+    try {
+      ftruncateSync(this.fh.fd, this.size);
     } catch (err) {
       this.broken = err as Error;
     }
   }
+}
+
+/** Writes every byte (a write may be partial) at the end of the file. */
+function writeFully(fd: number, bytes: Buffer): void {
+  let offset = 0;
+  while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
 }
 
 /** Reads the last complete record of a log, truncating a torn tail. */

@@ -62,6 +62,9 @@ export const DecisionInfoSchema = z.object({
 
 export const ActionInfoSchema = z.object({
   decision_id: z.string(),
+  tool: z.string(),
+  server: z.string().optional(),
+  args_digest: Sha256Schema,
   forwarded: z.boolean(),
   duration_ms: z.number().nonnegative(),
   is_error: z.boolean(),
@@ -100,5 +103,7 @@ export type EvidenceRecord = z.infer<typeof EvidenceRecordSchema>;
 export interface EvidenceSink {
   /** Appends one record; resolves once it is durable per the fsync setting, rejects if it cannot be. */
   append(body: RecordBody): Promise<EvidenceRecord>;
+  /** Resolves once every append made so far has settled. */
+  flush(): Promise<void>;
   close(): Promise<void>;
 }

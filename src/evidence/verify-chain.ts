@@ -1,8 +1,20 @@
-import { recordHash } from './hash.js';
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
 
 /** Result of checking a log's hash chain. */
 export type ChainCheck =
   { ok: true; count: number } | { ok: false; line: number; seq?: number; reason: string };
+
+/**
+ * `sha256:` over the RFC 8785 form of a record without `hash`, computed with the `canonicalize` package:
+ * an implementation independent of the writer's, so the verifier does not share the writer's bugs.
+ */
+export function referenceRecordHash(record: Record<string, unknown>): string {
+  const { hash: _hash, ...rest } = record;
+  const text = canonicalize(rest);
+  if (text === undefined) throw new TypeError('record has no canonical form');
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+}
 
 /**
  * Checks a log line by line: each parses, `seq` runs from 0 without gaps, `prev` is the previous line's
@@ -24,7 +36,7 @@ export function verifyChainLines(lines: readonly string[]): ChainCheck {
       return { ok: false, line, seq, reason: 'prev does not match the hash of the record before' };
     let hash: string;
     try {
-      hash = recordHash(record);
+      hash = referenceRecordHash(record);
     } catch {
       return { ok: false, line, seq, reason: 'record has no canonical form' };
     }

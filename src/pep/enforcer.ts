@@ -6,6 +6,7 @@ import { MemoryCounterStore, type CounterStore } from '../pipeline/counters.js';
 import { evaluate, evaluateStatic } from '../pipeline/evaluate.js';
 import type { StageEnv } from '../pipeline/stage.js';
 import type { CallContext, Decision, Identity, LiveTool, SessionState } from '../pipeline/types.js';
+import { digest } from '../evidence/hash.js';
 import type { Logger } from '../util/log.js';
 import { refusal, unknownToolAnswer } from './answers.js';
 import { ServerUnavailableError } from './errors.js';
@@ -93,10 +94,13 @@ export class Enforcer {
     const started = process.hrtime.bigint();
     const decision = await evaluate(ctx, env, this.opts.defaultMode);
     const evalUs = Number(process.hrtime.bigint() - started) / 1000;
+    const argsDigest = digest(args);
 
     try {
       // The decision is durable before anything is forwarded (DESIGN: evidence before action).
-      await this.opts.evidence.append(decisionRecord(ctx, decision, policy.bundle, this.opts.pep, evalUs));
+      await this.opts.evidence.append(
+        decisionRecord(ctx, decision, policy.bundle, this.opts.pep, evalUs, argsDigest),
+      );
     } catch (err) {
       releaseAll(decision);
       this.opts.log('error', 'decision record not written; refusing the call', {
@@ -116,10 +120,15 @@ export class Enforcer {
       releaseAll(decision);
       return this.answerBlocked(decision, toolName);
     }
-    return this.forward(ctx, decision, forward);
+    return this.forward(ctx, decision, argsDigest, forward);
   }
 
-  private async forward(ctx: CallContext, decision: Decision, forward: Forward): Promise<CallToolResult> {
+  private async forward(
+    ctx: CallContext,
+    decision: Decision,
+    argsDigest: string,
+    forward: Forward,
+  ): Promise<CallToolResult> {
     const started = performance.now();
     let result: CallToolResult | undefined;
     let failure: unknown;
@@ -131,9 +140,11 @@ export class Enforcer {
     const durationMs = performance.now() - started;
     const unavailable = failure instanceof ServerUnavailableError;
     if (unavailable) releaseAll(decision);
-    await this.opts.evidence
+    // The action record is telemetry about a call already made: the caller does not wait for it.
+    // (The decision record, durable before forwarding, is what proves the call was governed.)
+    void this.opts.evidence
       .append(
-        actionRecord(ctx, decision.id, this.opts.pep, {
+        actionRecord(ctx, decision.id, this.opts.pep, argsDigest, {
           forwarded: !unavailable,
           durationMs,
           isError: failure !== undefined || result?.isError === true,

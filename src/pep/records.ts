@@ -1,5 +1,5 @@
 import { EVIDENCE_VERSION, type RecordBody } from '../evidence/types.js';
-import { digest } from '../evidence/hash.js';
+import { canonicalJson, sha256Hex } from '../evidence/hash.js';
 import { maskArguments } from '../evidence/mask.js';
 import type { BundleRef } from '../policy/policy-set.js';
 import type { CallContext, Decision } from '../pipeline/types.js';
@@ -33,6 +33,7 @@ export function decisionRecord(
   bundle: BundleRef,
   pep: PepInfo,
   evalUs: number,
+  argsDigest: string,
 ): RecordBody {
   const masked = maskArguments(ctx.arguments);
   return {
@@ -47,7 +48,7 @@ export function decisionRecord(
       method: 'tools/call',
       server: ctx.liveTool?.server,
       tool: ctx.toolName,
-      args_digest: digest(ctx.arguments),
+      args_digest: argsDigest,
       args: masked.args,
       masked: masked.masked,
       definition_digest: ctx.liveTool?.digest,
@@ -85,9 +86,11 @@ export function actionRecord(
   ctx: CallContext,
   decisionId: string,
   pep: PepInfo,
+  argsDigest: string,
   facts: ActionFacts,
 ): RecordBody {
-  const resultJson = facts.result === undefined ? undefined : JSON.stringify(facts.result);
+  // One serialization serves both size and digest: the result's RFC 8785 form.
+  const resultJson = facts.result === undefined ? undefined : canonicalJson(facts.result);
   return {
     v: EVIDENCE_VERSION,
     id: randomUUIDv7(),
@@ -95,22 +98,16 @@ export function actionRecord(
     chain: ctx.session.id,
     time: new Date().toISOString(),
     pep,
-    request: {
-      method: 'tools/call',
-      server: ctx.liveTool?.server,
-      tool: ctx.toolName,
-      args_digest: digest(ctx.arguments),
-      args: null,
-      masked: [],
-      session: { id: ctx.session.id, call_count: ctx.session.callCount },
-    },
     action: {
       decision_id: decisionId,
+      tool: ctx.toolName,
+      server: ctx.liveTool?.server,
+      args_digest: argsDigest,
       forwarded: facts.forwarded,
       duration_ms: facts.durationMs,
       is_error: facts.isError,
       result_bytes: resultJson === undefined ? 0 : Buffer.byteLength(resultJson),
-      result_digest: facts.result === undefined ? undefined : digest(facts.result),
+      result_digest: resultJson === undefined ? undefined : `sha256:${sha256Hex(resultJson)}`,
       error: facts.error,
     },
   };

@@ -1,32 +1,54 @@
+import type { AgentEntry, ToolEntry } from '../config/schema.js';
 import { freezeInput } from '../policy/json-logic.js';
 import type { StageEnv } from './stage.js';
-import type { CallContext } from './types.js';
+import type { CallContext, LiveTool } from './types.js';
+
+/** Frozen rule views of registry entries, built once per entry rather than once per call. */
+const agentDocs = new WeakMap<AgentEntry, unknown>();
+const toolDocs = new WeakMap<object, Map<string, unknown>>();
+const NO_ENTRY = {};
+
+function agentDoc(agent: AgentEntry | undefined): unknown {
+  if (!agent) return undefined;
+  let doc = agentDocs.get(agent);
+  if (doc === undefined) {
+    const { id, owner, intents, tool_groups, scopes, clearance } = agent;
+    doc = freezeInput({ id, owner, intents, tool_groups, scopes, clearance });
+    agentDocs.set(agent, doc);
+  }
+  return doc;
+}
+
+function toolDoc(name: string, entry: ToolEntry | undefined, live: LiveTool | undefined): unknown {
+  const key = `${name}\u0000${live?.digest ?? ''}`;
+  let byName = toolDocs.get(entry ?? NO_ENTRY);
+  if (!byName) toolDocs.set(entry ?? NO_ENTRY, (byName = new Map()));
+  let doc = byName.get(key);
+  if (doc === undefined) {
+    doc = freezeInput({
+      name,
+      server: live?.server ?? null,
+      tool: live?.tool ?? null,
+      owner: entry?.owner ?? null,
+      risk_tier: entry?.risk_tier ?? null,
+      scopes: entry?.scopes ?? [],
+      data_classes: entry?.data_classes ?? [],
+    });
+    if (byName.size < 10_000) byName.set(key, doc);
+  }
+  return doc;
+}
 
 /**
- * The one document rules see, built fresh per call and frozen with null prototypes, so a rule can read
- * only these own properties and can change nothing.
+ * The one document rules see, frozen with null prototypes, so a rule can read only these own
+ * properties and can change nothing. The registry parts are cached; the call parts are fresh.
  */
 export function buildRuleInput(ctx: CallContext, env: StageEnv): object {
-  const { agent, toolEntry, liveTool, identity, session } = ctx;
+  const { identity, session } = ctx;
   const time = new Date(ctx.now);
   return freezeInput({
-    agent: agent && {
-      id: agent.id,
-      owner: agent.owner,
-      intents: agent.intents,
-      tool_groups: agent.tool_groups,
-      scopes: agent.scopes,
-      clearance: agent.clearance,
-    },
-    tool: {
-      name: ctx.toolName,
-      server: liveTool?.server ?? null,
-      tool: liveTool?.tool ?? null,
-      owner: toolEntry?.owner ?? null,
-      risk_tier: toolEntry?.risk_tier ?? null,
-      scopes: toolEntry?.scopes ?? [],
-      data_classes: toolEntry?.data_classes ?? [],
-    },
+    agent: agentDoc(ctx.agent),
+    tool: toolDoc(ctx.toolName, ctx.toolEntry, ctx.liveTool),
     call: { name: ctx.toolName, arguments: ctx.arguments },
     session: {
       id: session.id,

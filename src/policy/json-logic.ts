@@ -174,8 +174,10 @@ export function compileLogic(
  * neither reach inherited properties nor change what later rules see.
  */
 export function freezeInput(value: unknown): unknown {
-  if (Array.isArray(value)) return Object.freeze(value.map(freezeInput));
   if (value === null || typeof value !== 'object') return value;
+  // Already produced by this function (frozen, and null-prototype unless an array): share it.
+  if (Object.isFrozen(value) && (Array.isArray(value) || Object.getPrototypeOf(value) === null)) return value;
+  if (Array.isArray(value)) return Object.freeze(value.map(freezeInput));
   const out = Object.create(null) as Record<string, unknown>;
   for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = freezeInput(v);
   return Object.freeze(out);

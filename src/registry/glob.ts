@@ -17,7 +17,18 @@ export function isGlob(pattern: string): boolean {
   return pattern.includes('*') || pattern.includes('?');
 }
 
+/** Compiled patterns; policies hold a bounded set of globs, so this stays small. */
+const compiled = new Map<string, RegExp>();
+const MAX_CACHED = 4096;
+
 /** True when `name` matches `pattern` (exact when the pattern has no wildcard). */
 export function globMatch(pattern: string, name: string): boolean {
-  return isGlob(pattern) ? globToRegExp(pattern).test(name) : pattern === name;
+  if (!isGlob(pattern)) return pattern === name;
+  let re = compiled.get(pattern);
+  if (!re) {
+    if (compiled.size >= MAX_CACHED) compiled.clear();
+    re = globToRegExp(pattern);
+    compiled.set(pattern, re);
+  }
+  return re.test(name);
 }

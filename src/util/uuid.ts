@@ -1,5 +1,19 @@
 import { randomBytes } from 'node:crypto';
 
+/** Entropy drawn in blocks: one system call per 256 ids instead of one per id. */
+const POOL_SIZE = 4096;
+let pool = randomBytes(POOL_SIZE);
+let poolOffset = 0;
+
+function random(n: number): Buffer {
+  if (poolOffset + n > POOL_SIZE) {
+    pool = randomBytes(POOL_SIZE);
+    poolOffset = 0;
+  }
+  poolOffset += n;
+  return pool.subarray(poolOffset - n, poolOffset);
+}
+
 let lastMs = 0;
 let counter = 0;
 
@@ -16,7 +30,7 @@ export function randomUUIDv7(now = Date.now()): string {
     lastMs = now;
     counter = 0;
   }
-  const bytes = randomBytes(16);
+  const bytes = Buffer.from(random(16));
   bytes.writeUIntBE(now, 0, 6);
   bytes[6] = 0x70 | (counter >> 8);
   bytes[7] = counter & 0xff;

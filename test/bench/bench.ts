@@ -71,13 +71,18 @@ function round(n: number, digits = 0): number {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { json: { type: 'boolean', default: false }, calls: { type: 'string', default: '2000' } },
+    options: {
+      json: { type: 'boolean', default: false },
+      calls: { type: 'string', default: '2000' },
+      fsync: { type: 'string', default: 'batch' },
+    },
   });
   const calls = Number(values.calls);
 
   const fixture = await writeFixture({
     config: {
       mode: 'enforce',
+      evidence: { dir: './evidence', fsync: values.fsync },
       identity: { default_agent: 'bench' },
       servers: { everything: { command: 'node', args: [REFERENCE_SERVERS.everything, 'stdio'] } },
     },

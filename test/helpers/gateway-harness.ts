@@ -39,6 +39,7 @@ export async function runGateway(spec: FixtureSpec, clock?: () => number): Promi
       return client;
     },
     async evidence() {
+      await gateway.evidence.flush();
       const text = await readFile(fixture.evidenceFile, 'utf8');
       return text
         .split('\n')
