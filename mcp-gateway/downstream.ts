@@ -164,7 +164,11 @@ export class Downstream extends EventEmitter {
   ): Promise<CallToolResult> {
     // The upstream Server validates every tools/call result against CallToolResultSchema before it goes
     // out; validating it here too would parse each result twice on the hot path.
-    const result = await this.up().request({ method: 'tools/call', params }, PassThroughResultSchema, this.requestOptions(opts));
+    const result = await this.up().request(
+      { method: 'tools/call', params },
+      PassThroughResultSchema,
+      this.requestOptions(opts),
+    );
     return result as CallToolResult;
   }
 
