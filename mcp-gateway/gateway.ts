@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { ResolvedConfig } from '../src/config/load-config.js';
+import { checkConfig, type ResolvedConfig } from '../src/config/load-config.js';
+import { ConfigError } from '../src/config/yaml-file.js';
 import { JsonlEvidenceStore } from '../src/evidence/jsonl-store.js';
 import type { EvidenceSink } from '../src/evidence/types.js';
 import { Authenticator } from '../src/identity/authenticate.js';
@@ -50,6 +51,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const pep: PepInfo = { id: config.pep.id ?? `gateway@${hostname()}`, kind: 'gateway', version: VERSION };
 
   const policy = await loadPolicySet({ registries: config.registries, policies: config.policies });
+  const problems = checkConfig(config, new Set(policy.agents.file.agents.map((a) => a.id)));
+  if (problems.length > 0) throw new ConfigError(problems);
   const authenticator = await Authenticator.create(config.identity);
   const evidence = await JsonlEvidenceStore.open({ dir: config.evidence.dir, fsync: config.evidence.fsync });
   const enforcer = new Enforcer({

@@ -1,5 +1,4 @@
 import { parseArgs } from 'node:util';
-import { existsSync } from 'node:fs';
 import { checkConfig, loadConfig } from '../config/load-config.js';
 import { ConfigError, formatProblem, type Problem } from '../config/yaml-file.js';
 import { readPolicySet } from '../policy/policy-set.js';
@@ -24,24 +23,9 @@ export async function validateCommand(argv: string[]): Promise<number> {
   let summary = '';
   try {
     const config = await loadConfig(values.config);
-    problems.push(...checkConfig(config));
     const { policy, problems: policyProblems } = await readPolicySet(config);
     problems.push(...policyProblems);
-    if (config.identity.jwks !== undefined && !existsSync(config.identity.jwks)) {
-      problems.push({
-        file: config.file,
-        path: 'identity.jwks',
-        message: `file not found: ${config.identity.jwks}`,
-      });
-    }
-    const defaultAgent = config.identity.default_agent;
-    if (policy && defaultAgent !== undefined && !policy.agents.get(defaultAgent)) {
-      problems.push({
-        file: config.file,
-        path: 'identity.default_agent',
-        message: `names unknown agent "${defaultAgent}"`,
-      });
-    }
+    problems.push(...checkConfig(config, policy && new Set(policy.agents.file.agents.map((a) => a.id))));
     if (policy) {
       summary = `ok: ${values.config}: ${Object.keys(config.servers).length} servers, ${policy.tools.file.tools.length} tool entries, ${policy.agents.file.agents.length} agents, ${policy.rules.length} rules (policy ${policy.bundle.digest})`;
     }

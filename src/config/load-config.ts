@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, YamlFile, type Problem } from './yaml-file.js';
 import { ConfigSchema, type Config, type ServerConfig } from './schema.js';
@@ -70,14 +71,28 @@ export function resolveConfig(config: Config, file: string): ResolvedConfig {
   };
 }
 
-/** Problems that zod cannot see: cross-field checks within the config file itself. */
-export function checkConfig(config: ResolvedConfig): Problem[] {
+/**
+ * Problems zod cannot see: references from the config to files and to the agent registry. The gateway
+ * refuses to start on any of them, and `mcpgov validate` reports them, through this one function.
+ */
+export function checkConfig(config: ResolvedConfig, agentIds?: ReadonlySet<string>): Problem[] {
   const problems: Problem[] = [];
-  if (config.identity.jwks === undefined && (config.identity.issuer || config.identity.audience)) {
+  const { identity } = config;
+  if (identity.jwks === undefined && (identity.issuer !== undefined || identity.audience !== undefined)) {
     problems.push({
       file: config.file,
       path: 'identity',
       message: 'issuer/audience need identity.jwks to verify tokens',
+    });
+  }
+  if (identity.jwks !== undefined && !existsSync(identity.jwks)) {
+    problems.push({ file: config.file, path: 'identity.jwks', message: `file not found: ${identity.jwks}` });
+  }
+  if (agentIds && identity.default_agent !== undefined && !agentIds.has(identity.default_agent)) {
+    problems.push({
+      file: config.file,
+      path: 'identity.default_agent',
+      message: `names unknown agent "${identity.default_agent}"`,
     });
   }
   return problems;

@@ -63,11 +63,6 @@ export class Authenticator {
     identity.agentId = agents.resolve(identity)?.id;
     return { ok: true, identity };
   }
-
-  /** Re-resolves the agent of an identity against a (possibly new) registry. */
-  resolveAgent(identity: Identity, agents: AgentRegistry): string | undefined {
-    return identity.verified ? agents.resolve(identity)?.id : this.settings.default_agent;
-  }
 }
 
 function identityFromClaims(payload: JWTPayload): Identity {

@@ -31,8 +31,3 @@ export const REASON_CODES = {
 
 /** A built-in reason code, or a policy rule's own `reason` (also snake_case). */
 export type ReasonCode = keyof typeof REASON_CODES | (string & {});
-
-/** True when `code` is one of the built-in codes above. */
-export function isBuiltinReasonCode(code: string): code is keyof typeof REASON_CODES {
-  return Object.hasOwn(REASON_CODES, code);
-}

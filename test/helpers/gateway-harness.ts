@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { readEvidence } from '../../src/evidence/jsonl-store.js';
 import type { EvidenceRecord } from '../../src/evidence/types.js';
 import { silentLogger } from '../../src/util/log.js';
 import { startGateway, type Gateway } from '../../mcp-gateway/gateway.js';
@@ -40,11 +40,7 @@ export async function runGateway(spec: FixtureSpec, clock?: () => number): Promi
     },
     async evidence() {
       await gateway.evidence.flush();
-      const text = await readFile(fixture.evidenceFile, 'utf8');
-      return text
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as EvidenceRecord);
+      return readEvidence(fixture.evidenceFile);
     },
     async close() {
       await Promise.all(clients.map((c) => c.close().catch(() => {})));
