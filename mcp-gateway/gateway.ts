@@ -5,8 +5,8 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { checkConfig, type ResolvedConfig } from '../src/config/load-config.js';
 import { ConfigError } from '../src/config/yaml-file.js';
-import { JsonlEvidenceStore } from '../src/evidence/jsonl-store.js';
-import type { EvidenceSink } from '../src/evidence/types.js';
+import type { EvidenceLog } from '../src/evidence/evidence-log.js';
+import { openEvidenceLog } from '../src/evidence/open-log.js';
 import { Authenticator } from '../src/identity/authenticate.js';
 import { Enforcer } from '../src/pep/enforcer.js';
 import type { PepInfo } from '../src/pep/records.js';
@@ -36,7 +36,7 @@ export interface Gateway {
   /** `http://host:port/mcp` when serving HTTP. */
   httpUrl?: string;
   enforcer: Enforcer;
-  evidence: EvidenceSink;
+  evidence: EvidenceLog;
   downstreams: ReadonlyMap<string, Downstream>;
   close(): Promise<void>;
 }
@@ -54,7 +54,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const problems = checkConfig(config, new Set(policy.agents.file.agents.map((a) => a.id)));
   if (problems.length > 0) throw new ConfigError(problems);
   const authenticator = await Authenticator.create(config.identity);
-  const evidence = await JsonlEvidenceStore.open({ dir: config.evidence.dir, fsync: config.evidence.fsync });
+  const evidence = await openEvidenceLog(config, pep.id, log);
   const enforcer = new Enforcer({
     policy,
     evidence,

@@ -61,7 +61,11 @@ export function resolveConfig(config: Config, file: string): ResolvedConfig {
     dir,
     registries: at(config.registries),
     policies: at(config.policies),
-    evidence: { ...config.evidence, dir: at(config.evidence.dir) },
+    evidence: {
+      ...config.evidence,
+      dir: at(config.evidence.dir),
+      key: config.evidence.key === undefined ? undefined : at(config.evidence.key),
+    },
     identity: {
       ...config.identity,
       jwks: config.identity.jwks === undefined ? undefined : at(config.identity.jwks),
@@ -87,6 +91,13 @@ export function checkConfig(config: ResolvedConfig, agentIds?: ReadonlySet<strin
   }
   if (identity.jwks !== undefined && !existsSync(identity.jwks)) {
     problems.push({ file: config.file, path: 'identity.jwks', message: `file not found: ${identity.jwks}` });
+  }
+  if (config.evidence.key !== undefined && !existsSync(config.evidence.key)) {
+    problems.push({
+      file: config.file,
+      path: 'evidence.key',
+      message: `file not found: ${config.evidence.key}`,
+    });
   }
   if (agentIds && identity.default_agent !== undefined && !agentIds.has(identity.default_agent)) {
     problems.push({

@@ -65,8 +65,28 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       dir: z.string().default('./.mcpgov/evidence'),
       fsync: z.enum(['always', 'batch', 'none']).default('batch'),
+      /** Private Ed25519 JWK that signs checkpoints; without one, a key is generated under `dir/keys/`. */
+      key: z.string().optional(),
+      /** A checkpoint is signed every `every_records` records or `every_seconds` seconds. */
+      checkpoint: z
+        .strictObject({
+          every_records: z.number().int().positive().default(1000),
+          every_seconds: z.number().positive().default(5),
+        })
+        .default({ every_records: 1000, every_seconds: 5 }),
+      /** Segments past this size are sealed at the next checkpoint. */
+      segment_max_bytes: z
+        .number()
+        .int()
+        .positive()
+        .default(64 * 1024 * 1024),
     })
-    .default({ dir: './.mcpgov/evidence', fsync: 'batch' }),
+    .default({
+      dir: './.mcpgov/evidence',
+      fsync: 'batch',
+      checkpoint: { every_records: 1000, every_seconds: 5 },
+      segment_max_bytes: 64 * 1024 * 1024,
+    }),
   mode: ModeSchema.default('observe'),
   identity: z
     .strictObject({

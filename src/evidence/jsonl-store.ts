@@ -1,5 +1,5 @@
 import { ftruncateSync, writeSync } from 'node:fs';
-import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { sealRecord } from './hash.js';
 import { EvidenceRecordSchema, type EvidenceRecord, type EvidenceSink, type RecordBody } from './types.js';
@@ -9,14 +9,31 @@ export type FsyncMode = 'always' | 'batch' | 'none';
 
 export interface JsonlStoreOptions {
   dir: string;
-  file?: string;
   fsync: FsyncMode;
+  /** Called synchronously for every record written, in seq order (the checkpointer's feed). */
+  onWrite?: (record: EvidenceRecord) => void;
 }
 
 interface Waiter {
   record: EvidenceRecord;
   resolve: (record: EvidenceRecord) => void;
   reject: (err: Error) => void;
+}
+
+/** Segment files are `log-000001.jsonl`, `log-000002.jsonl`, ...: their names sort in log order. */
+const SEGMENT = /^log-(\d{6,})\.jsonl$/;
+export const segmentName = (n: number) => `log-${String(n).padStart(6, '0')}.jsonl`;
+
+/** The segment files of an evidence folder, in log order. */
+export async function listSegments(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw err;
+  });
+  return names
+    .filter((n) => SEGMENT.test(n))
+    .sort()
+    .map((n) => path.join(dir, n));
 }
 
 /** The error an append rejects with when its record could not be made durable. */
@@ -29,9 +46,9 @@ export class EvidenceUnavailableError extends Error {
 }
 
 /**
- * The embedded evidence sink: one append-only JSONL log. `seq`, `prev` and `hash` are assigned at
- * append time and the line is written at once, so file order is seq order. Durability follows
- * `fsync`: `always` runs an fdatasync for each record; `batch` group-commits, one fdatasync covering
+ * The embedded evidence sink: an append-only JSONL log in segment files. `seq`, `prev` and `hash` are
+ * assigned at append time and the line is written at once, so file order is seq order. Durability
+ * follows `fsync`: `always` runs an fdatasync per record; `batch` group-commits, one fdatasync covering
  * every record written while the previous one ran; `none` leaves it to the OS. An append resolves only
  * once its record is as durable as the mode promises.
  *
@@ -44,28 +61,52 @@ export class JsonlEvidenceStore implements EvidenceSink {
   private unsynced: Waiter[] = [];
   private syncing?: Promise<void>;
   private broken?: Error;
+  /** Records known durable (per the fsync mode): checkpoints cover no more than this. */
+  durableCount: number;
 
   private constructor(
-    private readonly fh: FileHandle,
-    readonly file: string,
-    private readonly fsync: FsyncMode,
+    private fh: FileHandle,
+    /** Path of the segment being written. */
+    public file: string,
+    private segment: number,
+    private readonly opts: JsonlStoreOptions,
     private nextSeq: number,
     private prev: string | null,
-    private size: number,
-  ) {}
+    /** Bytes in the current segment. */
+    public size: number,
+  ) {
+    this.durableCount = nextSeq;
+  }
 
   /** Opens (or creates) the log and continues its chain; a torn last line from a crash is cut off. */
   static async open(opts: JsonlStoreOptions): Promise<JsonlEvidenceStore> {
     await mkdir(opts.dir, { recursive: true });
-    const file = path.join(opts.dir, opts.file ?? 'evidence.jsonl');
-    const fh = await open(file, 'a+');
-    try {
-      const tail = await readTail(fh, file);
-      return new JsonlEvidenceStore(fh, file, opts.fsync, tail.nextSeq, tail.prev, tail.size);
-    } catch (err) {
-      await fh.close();
-      throw err;
+    const segments = await listSegments(opts.dir);
+    // The last segment may be empty (rotated just before a crash): the chain continues from the one before.
+    let tail = { nextSeq: 0, prev: null as string | null, size: 0 };
+    for (const file of [...segments].reverse()) {
+      const fh = await open(file, 'r+');
+      try {
+        const t = await readTail(fh, file);
+        if (file === segments[segments.length - 1]) tail.size = t.size;
+        if (t.found) {
+          tail = { ...t, size: tail.size };
+          break;
+        }
+      } finally {
+        await fh.close();
+      }
     }
+    const last = segments[segments.length - 1];
+    const segment = last ? Number(SEGMENT.exec(path.basename(last))?.[1]) : 1;
+    const file = last ?? path.join(opts.dir, segmentName(segment));
+    const fh = await open(file, 'a+');
+    return new JsonlEvidenceStore(fh, file, segment, opts, tail.nextSeq, tail.prev, tail.size);
+  }
+
+  /** Number of records in the log (the next seq). */
+  get count(): number {
+    return this.nextSeq;
   }
 
   append(body: RecordBody): Promise<EvidenceRecord> {
@@ -85,16 +126,37 @@ export class JsonlEvidenceStore implements EvidenceSink {
     this.nextSeq += 1;
     this.prev = record.hash;
     this.size += bytes.length;
-    if (this.fsync === 'none') return Promise.resolve(record);
+    this.opts.onWrite?.(record);
+    if (this.opts.fsync === 'none') {
+      this.durableCount = this.nextSeq;
+      return Promise.resolve(record);
+    }
     return new Promise((resolve, reject) => {
       this.unsynced.push({ record, resolve, reject });
-      if (this.fsync === 'always') void this.sync(this.unsynced.splice(0));
+      if (this.opts.fsync === 'always') void this.sync(this.unsynced.splice(0));
       else this.syncing ??= this.groupCommit();
     });
   }
 
   async flush(): Promise<void> {
     while (this.syncing) await this.syncing;
+  }
+
+  /**
+   * Starts a new segment. Called after a checkpoint that covers every record, so each sealed segment
+   * ends on a checkpoint and can be shipped to WORM storage as it is.
+   */
+  async rotate(): Promise<void> {
+    await this.flush();
+    const next = this.segment + 1;
+    const file = path.join(this.opts.dir, segmentName(next));
+    const fh = await open(file, 'a+');
+    const old = this.fh;
+    this.fh = fh;
+    this.file = file;
+    this.segment = next;
+    this.size = 0;
+    await old.close();
   }
 
   async close(): Promise<void> {
@@ -116,6 +178,8 @@ export class JsonlEvidenceStore implements EvidenceSink {
       for (const w of [...group, ...this.unsynced.splice(0)]) w.reject(new EvidenceUnavailableError(err));
       return;
     }
+    const last = group[group.length - 1];
+    if (last) this.durableCount = Math.max(this.durableCount, last.record.seq + 1);
     for (const w of group) w.resolve(w.record);
   }
 
@@ -135,11 +199,11 @@ function writeFully(fd: number, bytes: Buffer): void {
   while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
 }
 
-/** Reads the last complete record of a log, truncating a torn tail. */
+/** Reads the last complete record of a segment, truncating a torn tail. */
 async function readTail(
   fh: FileHandle,
   file: string,
-): Promise<{ nextSeq: number; prev: string | null; size: number }> {
+): Promise<{ found: boolean; nextSeq: number; prev: string | null; size: number }> {
   let { size } = await fh.stat();
   const NL = 0x0a;
   let buf = Buffer.alloc(0);
@@ -163,7 +227,7 @@ async function readTail(
       `mcpgov: ${file}: cut off a torn last line (${torn} bytes) left by an interrupted write\n`,
     );
   }
-  if (end < 0) return { nextSeq: 0, prev: null, size: 0 };
+  if (end < 0) return { found: false, nextSeq: 0, prev: null, size: 0 };
   const lineStart = end > 0 ? buf.lastIndexOf(NL, end - 1) + 1 : 0;
   const last = buf.subarray(lineStart, end).toString('utf8');
   let record: EvidenceRecord;
@@ -175,14 +239,15 @@ async function readTail(
       { cause: err },
     );
   }
-  return { nextSeq: record.seq + 1, prev: record.hash, size };
+  return { found: true, nextSeq: record.seq + 1, prev: record.hash, size };
 }
 
-/** Reads every record of a log file. */
-export async function readEvidence(file: string): Promise<EvidenceRecord[]> {
-  const text = await readFile(file, 'utf8');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as EvidenceRecord);
+/** Reads every record of an evidence folder's segments, in log order. */
+export async function readEvidence(dir: string): Promise<EvidenceRecord[]> {
+  const records: EvidenceRecord[] = [];
+  for (const file of await listSegments(dir)) {
+    const text = await readFile(file, 'utf8');
+    for (const line of text.split('\n')) if (line) records.push(JSON.parse(line) as EvidenceRecord);
+  }
+  return records;
 }

@@ -75,7 +75,7 @@ export function verifyInclusion(
   if (index < 0 || index >= size) return false;
   let fn = index;
   let sn = size - 1;
-  let r = Buffer.from(leaf);
+  let r: Buffer = Buffer.from(leaf);
   for (const p of proof) {
     if (sn === 0) return false;
     if (fn % 2 === 1 || fn === sn) {
@@ -112,8 +112,8 @@ export function verifyConsistency(
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
-  let fr = Buffer.from(path[0]!);
-  let sr = Buffer.from(path[0]!);
+  let fr: Buffer = Buffer.from(path[0]!);
+  let sr: Buffer = Buffer.from(path[0]!);
   for (const c of path.slice(1)) {
     if (sn === 0) return false;
     if (fn % 2 === 1 || fn === sn) {
@@ -142,7 +142,7 @@ export class CompactRange {
 
   /** Appends one leaf hash. */
   append(leaf: Uint8Array): void {
-    let node = { size: 1, hash: Buffer.from(leaf) };
+    let node: { size: number; hash: Buffer } = { size: 1, hash: Buffer.from(leaf) };
     while (this.nodes.length > 0 && this.nodes[this.nodes.length - 1]!.size === node.size) {
       const left = this.nodes.pop()!;
       node = { size: left.size * 2, hash: nodeHash(left.hash, node.hash) };

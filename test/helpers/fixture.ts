@@ -31,7 +31,8 @@ export interface FixtureSpec {
 export interface Fixture {
   dir: string;
   configFile: string;
-  evidenceFile: string;
+  /** The evidence folder: segments, checkpoints, and the generated signing key under keys/. */
+  evidenceDir: string;
 }
 
 /** Writes a complete config tree into a new temp folder. */
@@ -47,5 +48,5 @@ export async function writeFixture(spec: FixtureSpec): Promise<Fixture> {
   const config = { evidence: { dir: './evidence', fsync: 'batch' }, ...spec.config };
   const configFile = path.join(dir, 'mcpgov.yaml');
   await writeFile(configFile, stringify(config));
-  return { dir, configFile, evidenceFile: path.join(dir, 'evidence/evidence.jsonl') };
+  return { dir, configFile, evidenceDir: path.join(dir, 'evidence') };
 }

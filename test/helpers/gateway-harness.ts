@@ -40,7 +40,7 @@ export async function runGateway(spec: FixtureSpec, clock?: () => number): Promi
     },
     async evidence() {
       await gateway.evidence.flush();
-      return readEvidence(fixture.evidenceFile);
+      return readEvidence(fixture.evidenceDir);
     },
     async close() {
       await Promise.all(clients.map((c) => c.close().catch(() => {})));

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listSegments } from '../../src/evidence/jsonl-store.js';
 import { verifyChainLines } from '../../src/evidence/verify-chain.js';
 import { REFERENCE_SERVERS, type FixtureSpec } from '../helpers/fixture.js';
 import { callTool, runGateway, textOf, type RunningGateway } from '../helpers/gateway-harness.js';
@@ -176,8 +177,11 @@ describe('gateway in enforce mode', () => {
   });
 
   it('writes an evidence log in which every line recomputes and links to the one before', async () => {
-    const text = await readFile(gw.fixture.evidenceFile, 'utf8');
-    const lines = text.split('\n').filter(Boolean);
+    await gw.gateway.evidence.flush();
+    const lines: string[] = [];
+    for (const segment of await listSegments(gw.fixture.evidenceDir)) {
+      lines.push(...(await readFile(segment, 'utf8')).split('\n').filter(Boolean));
+    }
     expect(lines.length).toBeGreaterThan(30);
     expect(verifyChainLines(lines)).toEqual({ ok: true, count: lines.length });
   });

@@ -2,7 +2,7 @@ import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { JsonlEvidenceStore } from '../../../src/evidence/jsonl-store.js';
+import { JsonlEvidenceStore, listSegments, segmentName } from '../../../src/evidence/jsonl-store.js';
 import { EVIDENCE_VERSION, type RecordBody } from '../../../src/evidence/types.js';
 import { verifyChainLines } from '../../../src/evidence/verify-chain.js';
 
@@ -17,8 +17,13 @@ function body(i: number): RecordBody {
   };
 }
 
-async function lines(file: string): Promise<string[]> {
-  return (await readFile(file, 'utf8')).split('\n').filter(Boolean);
+/** Every line of every segment of a store, in log order. */
+async function lines(store: JsonlEvidenceStore): Promise<string[]> {
+  const dir = path.dirname(store.file);
+  const out: string[] = [];
+  for (const file of await listSegments(dir))
+    out.push(...(await readFile(file, 'utf8')).split('\n').filter(Boolean));
+  return out;
 }
 
 describe('jsonl evidence store', () => {
@@ -28,7 +33,7 @@ describe('jsonl evidence store', () => {
     const records = await Promise.all(Array.from({ length: 2000 }, (_, i) => store.append(body(i))));
     await store.close();
     expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
-    const written = await lines(store.file);
+    const written = await lines(store);
     expect(written.map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(records.map((r) => r.id));
     expect(verifyChainLines(written)).toEqual({ ok: true, count: 2000 });
   });
@@ -42,7 +47,7 @@ describe('jsonl evidence store', () => {
     const second = await store.append(body(1));
     await store.close();
     expect(second).toMatchObject({ seq: 1, prev: first.hash });
-    expect(verifyChainLines(await lines(store.file))).toEqual({ ok: true, count: 2 });
+    expect(verifyChainLines(await lines(store))).toEqual({ ok: true, count: 2 });
   });
 
   it('cuts off a torn last line left by a crash, and the chain still verifies', async () => {
@@ -55,12 +60,31 @@ describe('jsonl evidence store', () => {
     const next = await store.append(body(5));
     await store.close();
     expect(next.seq).toBe(5);
-    expect(verifyChainLines(await lines(store.file))).toEqual({ ok: true, count: 6 });
+    expect(verifyChainLines(await lines(store))).toEqual({ ok: true, count: 6 });
+  });
+
+  it('continues the chain across segments when rotated', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mcpgov-ev-'));
+    let store = await JsonlEvidenceStore.open({ dir, fsync: 'batch' });
+    await store.append(body(0));
+    await store.rotate();
+    await store.append(body(1));
+    await store.rotate();
+    await store.close();
+    store = await JsonlEvidenceStore.open({ dir, fsync: 'batch' });
+    expect(await store.append(body(2))).toMatchObject({ seq: 2 });
+    await store.close();
+    expect((await listSegments(dir)).map((f) => path.basename(f))).toEqual([
+      segmentName(1),
+      segmentName(2),
+      segmentName(3),
+    ]);
+    expect(verifyChainLines(await lines(store))).toEqual({ ok: true, count: 3 });
   });
 
   it('refuses to extend a log whose last line is not a record', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'mcpgov-ev-'));
-    await writeFile(path.join(dir, 'evidence.jsonl'), '{"not":"a record"}\n');
+    await writeFile(path.join(dir, segmentName(1)), '{"not":"a record"}\n');
     await expect(JsonlEvidenceStore.open({ dir, fsync: 'batch' })).rejects.toThrow(/not an evidence record/);
   });
 
@@ -72,7 +96,7 @@ describe('jsonl evidence store', () => {
     await (store as unknown as { fh: { close(): Promise<void> } }).fh.close();
     await expect(store.append(body(1))).rejects.toMatchObject({ code: 'evidence_unavailable' });
     await expect(store.append(body(2))).rejects.toMatchObject({ code: 'evidence_unavailable' });
-    expect(verifyChainLines(await lines(store.file))).toEqual({ ok: true, count: 1 });
+    expect(verifyChainLines(await lines(store))).toEqual({ ok: true, count: 1 });
   });
 });
 
@@ -82,7 +106,7 @@ describe('chain verification', () => {
     const store = await JsonlEvidenceStore.open({ dir, fsync: 'none' });
     for (let i = 0; i < 6; i++) await store.append(body(i));
     await store.close();
-    return lines(store.file);
+    return lines(store);
   }
 
   it('accepts an untouched log', async () => {

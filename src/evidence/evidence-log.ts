@@ -1,0 +1,98 @@
+import { mkdir } from 'node:fs/promises';
+import type { Logger } from '../util/log.js';
+import { Checkpointer, CheckpointSchema, readCheckpoints, recordLeaf } from './checkpoints.js';
+import { JsonlEvidenceStore, readEvidence, type FsyncMode } from './jsonl-store.js';
+import type { Signer } from './signer.js';
+import type { EvidenceRecord, EvidenceSink, RecordBody } from './types.js';
+
+export interface EvidenceLogOptions {
+  dir: string;
+  fsync: FsyncMode;
+  signer: Signer;
+  /** Checkpoint origin line, e.g. `mcpgov/gateway@host`. */
+  origin: string;
+  checkpoint: { everyRecords: number; everySeconds: number };
+  /** A segment past this size is sealed at the next checkpoint that covers it. */
+  segmentMaxBytes: number;
+  log: Logger;
+}
+
+/**
+ * The evidence log of one enforcement point: hash-chained records in segment files, with signed
+ * Merkle checkpoints over them. What a verifier needs is the folder and the public key.
+ */
+export class EvidenceLog implements EvidenceSink {
+  private constructor(
+    private readonly store: JsonlEvidenceStore,
+    private readonly checkpointer: Checkpointer,
+  ) {}
+
+  /**
+   * Opens the log, rebuilds its Merkle tree, and signs a checkpoint over any tail a crash left
+   * uncovered. Refuses to start on a log shorter than its own last checkpoint: records were lost or
+   * removed, and extending such a log would hide it.
+   */
+  static async open(opts: EvidenceLogOptions): Promise<EvidenceLog> {
+    await mkdir(opts.dir, { recursive: true });
+    const existing = await readEvidence(opts.dir);
+    const checkpoints = await readCheckpoints(opts.dir);
+    const lastLine = checkpoints[checkpoints.length - 1];
+    const lastSize = lastLine ? CheckpointSchema.parse(JSON.parse(lastLine.text)).size : 0;
+    if (lastSize > existing.length) {
+      throw new Error(
+        `${opts.dir}: the last checkpoint covers ${lastSize} records but the log holds ${existing.length}: ` +
+          'records were lost or removed; run "mcpgov evidence verify" and keep this folder as it is',
+      );
+    }
+    let checkpointer: Checkpointer | undefined;
+    const store = await JsonlEvidenceStore.open({
+      dir: opts.dir,
+      fsync: opts.fsync,
+      onWrite: (record) => checkpointer?.add(record.hash),
+    });
+    checkpointer = new Checkpointer(
+      {
+        dir: opts.dir,
+        origin: opts.origin,
+        signer: opts.signer,
+        everyRecords: opts.checkpoint.everyRecords,
+        everySeconds: opts.checkpoint.everySeconds,
+        log: opts.log,
+        existingLeaves: existing.map((r) => recordLeaf(r.hash)),
+        lastSize,
+        onCheckpoint: (size) => {
+          // Seal the segment once a checkpoint covers all of it, so segments always end on a checkpoint.
+          if (size === store.count && store.size >= opts.segmentMaxBytes) void store.rotate();
+        },
+      },
+      () => store.durableCount,
+    );
+    if (store.count > lastSize) await checkpointer.checkpoint();
+    return new EvidenceLog(store, checkpointer);
+  }
+
+  /** Number of records in the log. */
+  get count(): number {
+    return this.store.count;
+  }
+
+  append(body: RecordBody): Promise<EvidenceRecord> {
+    return this.store.append(body);
+  }
+
+  /** Waits for pending appends, then signs a checkpoint over everything written so far. */
+  async checkpoint(): Promise<void> {
+    await this.store.flush();
+    await this.checkpointer.checkpoint();
+  }
+
+  flush(): Promise<void> {
+    return this.store.flush();
+  }
+
+  async close(): Promise<void> {
+    await this.store.flush();
+    await this.checkpointer.close();
+    await this.store.close();
+  }
+}
