@@ -44,13 +44,14 @@ export class EvidenceLog implements EvidenceSink {
           'records were lost or removed; run "mcpgov evidence verify" and keep this folder as it is',
       );
     }
-    let checkpointer: Checkpointer | undefined;
+    // The store feeds the checkpointer, which reads the store's durable count: wire them through a holder.
+    const feed: { checkpointer?: Checkpointer } = {};
     const store = await JsonlEvidenceStore.open({
       dir: opts.dir,
       fsync: opts.fsync,
-      onWrite: (record) => checkpointer?.add(record.hash),
+      onWrite: (record) => feed.checkpointer?.add(record.hash),
     });
-    checkpointer = new Checkpointer(
+    const checkpointer = new Checkpointer(
       {
         dir: opts.dir,
         origin: opts.origin,
@@ -67,6 +68,7 @@ export class EvidenceLog implements EvidenceSink {
       },
       () => store.durableCount,
     );
+    feed.checkpointer = checkpointer;
     if (store.count > lastSize) await checkpointer.checkpoint();
     return new EvidenceLog(store, checkpointer);
   }
