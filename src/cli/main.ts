@@ -2,6 +2,7 @@ import { ConfigError } from '../config/yaml-file.js';
 import { VERSION } from '../util/version.js';
 import { gatewayCommand, gatewayHelp } from './gateway.js';
 import { EXIT, UsageError, err, out } from './io.js';
+import { evidenceCommand, evidenceHelp } from './evidence.js';
 import { keysCommand, keysHelp } from './keys.js';
 import { validateCommand, validateHelp } from './validate.js';
 
@@ -12,6 +13,7 @@ Usage: mcpgov <command> [options]
 Commands:
   gateway    run the governing MCP gateway (stdio and/or Streamable HTTP)
   validate   check the config, registries and policies; print every problem with file and line
+  evidence   verify an evidence folder offline
   keys       generate an Ed25519 key for signing evidence
 
 Run "mcpgov <command> --help" for a command's options.`;
@@ -20,6 +22,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   gateway: { run: gatewayCommand, help: gatewayHelp },
   validate: { run: validateCommand, help: validateHelp },
   keys: { run: keysCommand, help: keysHelp },
+  evidence: { run: evidenceCommand, help: evidenceHelp },
 };
 
 /** Dispatches `mcpgov <command>`; returns the exit code. */
