@@ -81,6 +81,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const catalog = new Catalog(downstreams);
 
   const servers = new Set<Server>();
+  /** Chain-close records still being written; shutdown waits for them before closing the log. */
+  const closing = new Set<Promise<void>>();
   catalog.onChange((kind) => {
     for (const server of servers) {
       const notify =
@@ -94,10 +96,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   const serverInfo = { name: 'mcpgov-gateway', version: VERSION };
   const connect = async (transport: Transport, identity: Identity, sessionId: string) => {
-    const session = enforcer.openSession(identity, sessionId);
+    const session = await enforcer.openSession(identity, sessionId);
     const server = createSessionServer({ catalog, enforcer, serverInfo }, session);
     servers.add(server);
-    server.onclose = () => servers.delete(server);
+    server.onclose = () => {
+      servers.delete(server);
+      enforcer
+        .closeSession(session)
+        .catch((err: Error) => log('error', 'chain close not recorded', { error: err.message }));
+    };
     await server.connect(transport);
     log('info', 'session opened', {
       session: sessionId,
@@ -148,6 +155,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await http?.close();
       await stdio?.close();
       await Promise.all([...servers].map((s) => s.close().catch(() => {})));
+      await Promise.all([...closing]);
       await Promise.all([...downstreams.values()].map((ds) => ds.stop()));
       await evidence.close();
     },

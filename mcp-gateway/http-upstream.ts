@@ -23,6 +23,8 @@ export interface HttpUpstreamOptions {
   /** Connects an MCP server to the new session's transport. */
   openSession: (transport: Transport, principal: unknown, sessionId: string) => Promise<void>;
   onSessionClosed?: (sessionId: string) => void;
+  /** Sessions idle this long are closed (clients that vanish without DELETE); default 30 minutes. */
+  sessionIdleMs?: number;
   log?: Logger;
 }
 
@@ -36,6 +38,7 @@ export interface HttpUpstream {
 
 interface SessionEntry {
   transport: StreamableHTTPServerTransport;
+  lastSeen: number;
   /** SHA-256 of the Authorization header the session was opened with. */
   authDigest: string;
 }
@@ -95,7 +98,7 @@ export async function startHttpUpstream(opts: HttpUpstreamOptions): Promise<Http
       transport.onclose = () => {
         if (sessions.delete(id)) opts.onSessionClosed?.(id);
       };
-      sessions.set(id, { transport, authDigest: digestAuth(req) });
+      sessions.set(id, { transport, authDigest: digestAuth(req), lastSeen: Date.now() });
       await opts.openSession(transport, auth.principal, id);
       await transport.handleRequest(req, res, body);
       return;
@@ -107,8 +110,23 @@ export async function startHttpUpstream(opts: HttpUpstreamOptions): Promise<Http
       res.setHeader('www-authenticate', 'Bearer error="invalid_token"');
       return fail(res, 401, INVALID_REQUEST, 'credentials differ from those the session was opened with');
     }
+    entry.lastSeen = Date.now();
     await entry.transport.handleRequest(req, res, body);
   };
+
+  const idleMs = opts.sessionIdleMs ?? 30 * 60_000;
+  const sweeper = setInterval(
+    () => {
+      const cutoff = Date.now() - idleMs;
+      for (const [id, entry] of sessions) {
+        if (entry.lastSeen >= cutoff) continue;
+        opts.log?.('info', 'closing idle session', { session: id });
+        void entry.transport.close().catch(() => {});
+      }
+    },
+    Math.min(idleMs, 60_000),
+  );
+  sweeper.unref();
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: Error) => {
@@ -131,6 +149,7 @@ export async function startHttpUpstream(opts: HttpUpstreamOptions): Promise<Http
       return sessions.size;
     },
     async close() {
+      clearInterval(sweeper);
       await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => {})));
       sessions.clear();
       server.closeAllConnections();

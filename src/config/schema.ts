@@ -138,6 +138,11 @@ export const ToolEntrySchema = z.strictObject({
     .regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 hex>')
     .optional(),
   fail_open: z.boolean().default(false),
+  /**
+   * A check of what a forwarded call achieved: json-logic over `{result, call}` (e.g. that a written
+   * file's path is reported back). Its result is recorded as an `outcome` record.
+   */
+  outcome: z.strictObject({ description: z.string().min(1), check: z.json() }).optional(),
 });
 export type ToolEntry = z.infer<typeof ToolEntrySchema>;
 

@@ -74,6 +74,23 @@ export const ActionInfoSchema = z.object({
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 
+/** A session's chain opening or closing. */
+export const ChainEventSchema = z.object({
+  event: z.enum(['open', 'close']),
+  /** Calls made in the session, on close. */
+  calls: z.number().int().nonnegative().optional(),
+});
+
+/** What a forwarded call achieved, checked against the tool's declared outcome condition. */
+export const OutcomeInfoSchema = z.object({
+  decision_id: z.string(),
+  tool: z.string(),
+  result_digest: Sha256Schema.optional(),
+  /** True when every declared check held. */
+  verified: z.boolean(),
+  checks: z.array(z.object({ check: z.string(), passed: z.boolean(), error: z.string().optional() })),
+});
+
 /** Fields a PEP supplies; `seq`, `prev` and `hash` are assigned by the store at append time. */
 export const RecordBodySchema = z.object({
   v: z.literal(EVIDENCE_VERSION),
@@ -86,6 +103,8 @@ export const RecordBodySchema = z.object({
   request: RequestSchema.optional(),
   decision: DecisionInfoSchema.optional(),
   action: ActionInfoSchema.optional(),
+  outcome: OutcomeInfoSchema.optional(),
+  chain_event: ChainEventSchema.optional(),
 });
 export type RecordBody = z.infer<typeof RecordBodySchema>;
 
@@ -105,5 +124,7 @@ export interface EvidenceSink {
   append(body: RecordBody): Promise<EvidenceRecord>;
   /** Resolves once every append made so far has settled. */
   flush(): Promise<void>;
+  /** Signs a checkpoint over everything written so far, where the sink keeps checkpoints. */
+  checkpoint?(): Promise<void>;
   close(): Promise<void>;
 }

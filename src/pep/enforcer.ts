@@ -1,7 +1,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Mode } from '../config/schema.js';
 import type { EvidenceSink } from '../evidence/types.js';
-import type { PolicySet } from '../policy/policy-set.js';
+import type { OutcomeCheck, PolicySet } from '../policy/policy-set.js';
 import { MemoryCounterStore, type CounterStore } from '../pipeline/counters.js';
 import { evaluate, evaluateStatic } from '../pipeline/evaluate.js';
 import type { StageEnv } from '../pipeline/stage.js';
@@ -10,7 +10,15 @@ import { digest } from '../evidence/hash.js';
 import type { Logger } from '../util/log.js';
 import { refusal, unknownToolAnswer } from './answers.js';
 import { ServerUnavailableError } from './errors.js';
-import { actionRecord, decisionRecord, type PepInfo } from './records.js';
+import {
+  actionRecord,
+  chainRecord,
+  decisionRecord,
+  outcomeRecord,
+  resultFacts,
+  type PepInfo,
+} from './records.js';
+import { freezeInput, truthy } from '../policy/json-logic.js';
 
 /** Deny codes meaning "this agent may never call this tool": such tools are hidden and answer as unknown. */
 const HIDDEN_CODES = new Set([
@@ -62,9 +70,17 @@ export class Enforcer {
     this.clock = opts.clock ?? Date.now;
   }
 
-  /** Starts a session for an authenticated caller. */
-  openSession(identity: Identity, id: string): Session {
-    return { identity, state: { id, callCount: 0, tools: [] } };
+  /** Starts a session for an authenticated caller; its chain opens with a record naming the caller. */
+  async openSession(identity: Identity, id: string): Promise<Session> {
+    const session: Session = { identity, state: { id, callCount: 0, tools: [] } };
+    await this.opts.evidence.append(chainRecord(session.state, identity, this.opts.pep, 'open'));
+    return session;
+  }
+
+  /** Closes a session's chain and signs a checkpoint over it, so the session can be packed and proven. */
+  async closeSession(session: Session): Promise<void> {
+    await this.opts.evidence.append(chainRecord(session.state, session.identity, this.opts.pep, 'close'));
+    await this.opts.evidence.checkpoint?.();
   }
 
   /** Whether the session's agent may ever call this tool; tools it may not are left out of `tools/list`. */
@@ -140,6 +156,7 @@ export class Enforcer {
     const durationMs = performance.now() - started;
     const unavailable = failure instanceof ServerUnavailableError;
     if (unavailable) releaseAll(decision);
+    const facts = result === undefined ? undefined : resultFacts(result);
     // The action record is telemetry about a call already made: the caller does not wait for it.
     // (The decision record, durable before forwarding, is what proves the call was governed.)
     void this.opts.evidence
@@ -148,7 +165,7 @@ export class Enforcer {
           forwarded: !unavailable,
           durationMs,
           isError: failure !== undefined || result?.isError === true,
-          result,
+          result: facts,
           error:
             failure === undefined
               ? undefined
@@ -161,7 +178,34 @@ export class Enforcer {
       .catch((err: Error) => this.opts.log('error', 'action record not written', { error: err.message }));
     if (unavailable) return refusal('failed', (failure as Error).message, 'server_unavailable', decision.id);
     if (failure !== undefined) throw failure; // protocol errors from downstream stay protocol errors
+    const check = ctx.toolEntry && this.policy.outcomes.get(ctx.toolEntry);
+    if (check) this.recordOutcome(ctx, decision.id, result, facts?.digest, check);
     return result as CallToolResult;
+  }
+
+  /** Checks what the call achieved against the tool's declared outcome, and records it. */
+  private recordOutcome(
+    ctx: CallContext,
+    decisionId: string,
+    result: CallToolResult | undefined,
+    resultDigest: string | undefined,
+    check: OutcomeCheck,
+  ): void {
+    let passed = false;
+    let error: string | undefined;
+    try {
+      passed = truthy(
+        check.logic.evaluate(
+          freezeInput({ result, call: { name: ctx.toolName, arguments: ctx.arguments } }) as object,
+        ),
+      );
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    const checks = [{ check: check.description, passed, ...(error === undefined ? {} : { error }) }];
+    void this.opts.evidence
+      .append(outcomeRecord(ctx, decisionId, this.opts.pep, resultDigest, checks))
+      .catch((err: Error) => this.opts.log('error', 'outcome record not written', { error: err.message }));
   }
 
   private answerBlocked(decision: Decision, toolName: string): CallToolResult {

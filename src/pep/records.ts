@@ -2,7 +2,7 @@ import { EVIDENCE_VERSION, type RecordBody } from '../evidence/types.js';
 import { canonicalJson, sha256Hex } from '../evidence/hash.js';
 import { maskArguments } from '../evidence/mask.js';
 import type { BundleRef } from '../policy/policy-set.js';
-import type { CallContext, Decision } from '../pipeline/types.js';
+import type { CallContext, Decision, Identity } from '../pipeline/types.js';
 import { randomUUIDv7 } from '../util/uuid.js';
 
 /** The enforcement point writing the records. */
@@ -12,8 +12,7 @@ export interface PepInfo {
   version: string;
 }
 
-function subjectOf(ctx: CallContext): RecordBody['subject'] {
-  const { identity } = ctx;
+function subjectOf(identity: Identity): RecordBody['subject'] {
   return {
     verified: identity.verified,
     agent: identity.agentId,
@@ -23,6 +22,50 @@ function subjectOf(ctx: CallContext): RecordBody['subject'] {
     client_id: identity.client_id,
     scopes: identity.scopes,
     token_jti_sha256: identity.token_jti_sha256,
+  };
+}
+
+/** A session's chain opening or closing; the open record names who the session belongs to. */
+export function chainRecord(
+  session: { id: string; callCount: number },
+  identity: Identity,
+  pep: PepInfo,
+  event: 'open' | 'close',
+): RecordBody {
+  return {
+    v: EVIDENCE_VERSION,
+    id: randomUUIDv7(),
+    kind: 'chain',
+    chain: session.id,
+    time: new Date().toISOString(),
+    pep,
+    subject: event === 'open' ? subjectOf(identity) : undefined,
+    chain_event: event === 'open' ? { event } : { event, calls: session.callCount },
+  };
+}
+
+/** The outcome record of a forwarded call whose tool declares an outcome check. */
+export function outcomeRecord(
+  ctx: CallContext,
+  decisionId: string,
+  pep: PepInfo,
+  resultDigest: string | undefined,
+  checks: { check: string; passed: boolean; error?: string }[],
+): RecordBody {
+  return {
+    v: EVIDENCE_VERSION,
+    id: randomUUIDv7(),
+    kind: 'outcome',
+    chain: ctx.session.id,
+    time: new Date().toISOString(),
+    pep,
+    outcome: {
+      decision_id: decisionId,
+      tool: ctx.toolName,
+      result_digest: resultDigest,
+      verified: checks.every((c) => c.passed),
+      checks,
+    },
   };
 }
 
@@ -43,7 +86,7 @@ export function decisionRecord(
     chain: ctx.session.id,
     time: new Date(ctx.now).toISOString(),
     pep,
-    subject: subjectOf(ctx),
+    subject: subjectOf(ctx.identity),
     request: {
       method: 'tools/call',
       server: ctx.liveTool?.server,
@@ -77,8 +120,15 @@ export interface ActionFacts {
   forwarded: boolean;
   durationMs: number;
   isError: boolean;
-  result?: unknown;
+  /** Size and digest of the result's RFC 8785 form, when there is a result. */
+  result?: { bytes: number; digest: string };
   error?: { code: string; message: string };
+}
+
+/** Size and `sha256:` digest of a result's RFC 8785 form, from one serialization. */
+export function resultFacts(result: unknown): { bytes: number; digest: string } {
+  const canonical = canonicalJson(result);
+  return { bytes: Buffer.byteLength(canonical), digest: `sha256:${sha256Hex(canonical)}` };
 }
 
 /** The action record that follows a forwarded call's decision record. */
@@ -89,8 +139,6 @@ export function actionRecord(
   argsDigest: string,
   facts: ActionFacts,
 ): RecordBody {
-  // One serialization serves both size and digest: the result's RFC 8785 form.
-  const resultJson = facts.result === undefined ? undefined : canonicalJson(facts.result);
   return {
     v: EVIDENCE_VERSION,
     id: randomUUIDv7(),
@@ -106,8 +154,8 @@ export function actionRecord(
       forwarded: facts.forwarded,
       duration_ms: facts.durationMs,
       is_error: facts.isError,
-      result_bytes: resultJson === undefined ? 0 : Buffer.byteLength(resultJson),
-      result_digest: resultJson === undefined ? undefined : `sha256:${sha256Hex(resultJson)}`,
+      result_bytes: facts.result?.bytes ?? 0,
+      result_digest: facts.result?.digest,
       error: facts.error,
     },
   };

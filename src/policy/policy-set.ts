@@ -1,9 +1,16 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { digest } from '../evidence/hash.js';
-import { AgentsFileSchema, PolicyFileSchema, ToolsFileSchema, type RuleSource } from '../config/schema.js';
+import {
+  AgentsFileSchema,
+  PolicyFileSchema,
+  ToolsFileSchema,
+  type RuleSource,
+  type ToolEntry,
+} from '../config/schema.js';
 import { ConfigError, YamlFile, type Problem } from '../config/yaml-file.js';
 import { AgentRegistry, ToolRegistry } from '../registry/registries.js';
+import { compileLogic, type CompiledLogic } from './json-logic.js';
 import { compileRules, type CompiledRule } from './rules.js';
 
 /** Which policy is deciding: cited by every decision record. */
@@ -19,7 +26,15 @@ export interface PolicySet {
   tools: ToolRegistry;
   agents: AgentRegistry;
   rules: CompiledRule[];
+  /** Compiled outcome checks of the tool entries that declare one. */
+  outcomes: Map<ToolEntry, OutcomeCheck>;
   bundle: BundleRef;
+}
+
+/** A tool's declared outcome check, compiled. */
+export interface OutcomeCheck {
+  description: string;
+  logic: CompiledLogic;
 }
 
 /** Folders to load a policy set from. */
@@ -63,6 +78,22 @@ export async function readPolicySet(
   }
   if (!toolsYaml || !agentsYaml) return { problems };
 
+  const outcomes = new Map<ToolEntry, OutcomeCheck>();
+  toolsYaml.value.tools.forEach((entry, i) => {
+    if (!entry.outcome) return;
+    const compiled = compileLogic(entry.outcome.check);
+    if (compiled.ok) outcomes.set(entry, { description: entry.outcome.description, logic: compiled.logic });
+    else {
+      for (const p of compiled.problems) {
+        problems.push({
+          file: toolsYaml.yaml.file,
+          line: toolsYaml.yaml.lineOf(['tools', i, 'outcome', 'check']),
+          path: `tools[${i}].outcome.check${p.path ? `.${p.path}` : ''}`,
+          message: p.message,
+        });
+      }
+    }
+  });
   const tools = new ToolRegistry(toolsYaml.value);
   const agents = new AgentRegistry(agentsYaml.value);
   problems.push(...crossCheck(tools, agents, toolsYaml.yaml, agentsYaml.yaml));
@@ -77,7 +108,7 @@ export async function readPolicySet(
       rules: ruleSources.map((r) => r.rule),
     }),
   };
-  return { policy: { tools, agents, rules: compiled.rules, bundle }, problems };
+  return { policy: { tools, agents, rules: compiled.rules, outcomes, bundle }, problems };
 }
 
 /** Like readPolicySet, but throws ConfigError when anything is wrong. */

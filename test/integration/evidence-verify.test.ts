@@ -79,10 +79,15 @@ describe('mcpgov evidence verify on a gateway-written folder', () => {
   it('names the record with a flipped byte', async () => {
     const dir = await copy();
     const file = path.join(dir, await segment());
-    await rewrite(file, (l) => l.map((line, i) => (i === 4 ? line.replace('call ', 'calL ') : line)));
+    const target = (await lines(file)).findIndex((line) => line.includes('"call 3"'));
+    await rewrite(file, (l) =>
+      l.map((line, i) => (i === target ? line.replace('"call 3"', '"call 4"') : line)),
+    );
     const { code, stderr } = await verify(dir, jwks);
     expect(code).toBe(1);
-    expect(stderr).toContain(`${file}:5 (seq 4): hash does not match the record: it was altered`);
+    expect(stderr).toContain(
+      `${file}:${target + 1} (seq ${target}): hash does not match the record: it was altered`,
+    );
   });
 
   it('detects a deleted line', async () => {

@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { readCheckpoints } from '../../src/evidence/checkpoints.js';
 import { listSegments } from '../../src/evidence/jsonl-store.js';
 import { verifyChainLines } from '../../src/evidence/verify-chain.js';
 import { REFERENCE_SERVERS, type FixtureSpec } from '../helpers/fixture.js';
@@ -33,7 +35,17 @@ async function spec(
       },
       tools: {
         tools: [
-          { name: 'fs__write_file', owner: 'platform', risk_tier: 'high', scopes: ['fs.write'], mode },
+          {
+            name: 'fs__write_file',
+            owner: 'platform',
+            risk_tier: 'high',
+            scopes: ['fs.write'],
+            mode,
+            outcome: {
+              description: 'the server reports writing the requested path',
+              check: { in: [{ var: 'call.arguments.path' }, { var: 'result.content.0.text' }] },
+            },
+          },
           { name: 'fs__*', owner: 'platform', risk_tier: 'low', scopes: ['fs.read'] },
           {
             name: 'everything__get-sum',
@@ -143,6 +155,40 @@ describe('gateway in enforce mode', () => {
     const result = await callTool(client, 'fs__write_file', { path: target, content: 'landed' });
     expect(result.isError).toBeFalsy();
     expect(await readFile(target, 'utf8')).toBe('landed');
+
+    const records = await gw.evidence();
+    const decision = records.find(
+      (r) => r.kind === 'decision' && JSON.stringify(r.request?.args).includes('written.txt'),
+    );
+    const outcome = records.find((r) => r.kind === 'outcome' && r.outcome?.decision_id === decision?.id);
+    expect(outcome?.outcome).toMatchObject({
+      tool: 'fs__write_file',
+      verified: true,
+      checks: [{ check: 'the server reports writing the requested path', passed: true }],
+    });
+  });
+
+  it('opens a chain per session and closes it with a checkpoint when the session ends', async () => {
+    const client = await gw.client();
+    await callTool(client, 'everything__echo', { message: 'in a chain' });
+    const opened = (await gw.evidence()).findLast(
+      (r) => r.kind === 'chain' && r.chain_event?.event === 'open',
+    );
+    expect(opened?.subject).toMatchObject({ agent: 'dev', verified: false });
+    // A Streamable HTTP session ends when the client deletes it.
+    await (client.transport as StreamableHTTPClientTransport).terminateSession();
+    await vi.waitFor(async () => {
+      const records = await gw.evidence();
+      const closed = records.find(
+        (r) => r.kind === 'chain' && r.chain === opened?.chain && r.chain_event?.event === 'close',
+      );
+      expect(closed?.chain_event).toEqual({ event: 'close', calls: 1 });
+      const sessionRecords = records.filter((r) => r.chain === opened?.chain).map((r) => r.kind);
+      expect(sessionRecords).toEqual(['chain', 'decision', 'action', 'chain']);
+      const checkpoints = await readCheckpoints(gw.fixture.evidenceDir);
+      const last = JSON.parse(checkpoints[checkpoints.length - 1]!.text) as { size: number };
+      expect(last.size).toBeGreaterThan(closed!.seq);
+    });
   });
 
   it('denies the 31st call in a minute of a tool capped at 30/min with rate_limited', async () => {

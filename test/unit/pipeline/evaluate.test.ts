@@ -57,6 +57,7 @@ function policyWith(rules: unknown[] = []): PolicySet {
     tools: new ToolRegistry(structuredClone(tools)),
     agents: new AgentRegistry(structuredClone(agents)),
     rules: compiled.rules,
+    outcomes: new Map(),
     bundle: { name: 't', revision: 't', digest },
   };
 }
