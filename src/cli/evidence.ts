@@ -1,23 +1,34 @@
 import { parseArgs } from 'node:util';
-import { readJwks } from '../evidence/signer.js';
+import { loadConfig } from '../config/load-config.js';
+import { generatedKeyPaths } from '../evidence/open-log.js';
+import { isPack, verifyPack, writePack } from '../evidence/pack.js';
+import { LocalEd25519Signer, readJwks } from '../evidence/signer.js';
 import { formatFailure, verifyLogDir } from '../evidence/verify.js';
 import { EXIT, UsageError, err, out } from './io.js';
 
 export const evidenceHelp = `Usage: mcpgov evidence <subcommand>
 
-  verify PATH --jwks FILE   verify an evidence folder offline against pinned public keys: record
-                            hashes and links, seq continuity, checkpoint signatures, checkpoint roots,
-                            and that the last record is covered by a checkpoint. Prints the first bad
-                            record and why, and exits 1.
+  verify PATH --jwks FILE   verify an evidence folder or an evidence pack offline against pinned
+                            public keys. A folder: record hashes and links, seq continuity, checkpoint
+                            signatures and roots, and that the last record is covered by a checkpoint.
+                            A pack: the signed manifest, the exact file set and hashes, the checkpoint,
+                            and each record's inclusion proof. Prints the first bad record and why,
+                            and exits 1.
+  pack --chain ID --out DIR one session's records with inclusion proofs, the covering checkpoint, the
+                            public key, the cited policy bundles and a signed manifest
 
 Options:
-  --jwks FILE   the public keys you trust (e.g. from "mcpgov keys generate"); required
-  -h, --help    show this help`;
+  --jwks FILE       (verify) the public keys you trust, e.g. from "mcpgov keys generate"; required
+  --chain ID        (pack) the chain (session id) to pack
+  --out DIR         (pack) an empty or new folder
+  --config FILE     (pack) config naming the evidence folder and key (default: ./mcpgov.yaml)
+  -h, --help        show this help`;
 
 /** `mcpgov evidence ...`. */
 export async function evidenceCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'verify') return verifyCommand(rest);
+  if (sub === 'pack') return packCommand(rest);
   throw new UsageError(sub === undefined ? 'a subcommand is required' : `unknown subcommand "${sub}"`);
 }
 
@@ -30,7 +41,19 @@ async function verifyCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('verify takes one PATH');
   if (!values.jwks) throw new UsageError('--jwks FILE is required: verification trusts only keys you pin');
   const dir = positionals[0]!;
-  const report = await verifyLogDir(dir, await readJwks(values.jwks));
+  const jwks = await readJwks(values.jwks);
+  if (await isPack(dir)) {
+    const pack = await verifyPack(dir, jwks);
+    if (!pack.ok) {
+      err(`FAIL: ${formatFailure(pack.failure!)}`);
+      return EXIT.failed;
+    }
+    out(
+      `ok: pack ${dir}: ${pack.records} records of chain ${pack.chain}, each proven in the signed checkpoint of size ${pack.checkpointSize}`,
+    );
+    return EXIT.ok;
+  }
+  const report = await verifyLogDir(dir, jwks);
   if (!report.ok) {
     err(`FAIL: ${formatFailure(report.failure!)}`);
     return EXIT.failed;
@@ -39,5 +62,27 @@ async function verifyCommand(argv: string[]): Promise<number> {
     `ok: ${dir}: ${report.records} records in ${report.segments} segment${report.segments === 1 ? '' : 's'}, ` +
       `${report.checkpoints} checkpoints; the last covers every record; signed by ${report.kids.join(', ')}`,
   );
+  return EXIT.ok;
+}
+
+async function packCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      chain: { type: 'string' },
+      out: { type: 'string' },
+      config: { type: 'string', default: 'mcpgov.yaml' },
+    },
+  });
+  if (!values.chain || !values.out) throw new UsageError('pack needs --chain ID and --out DIR');
+  const config = await loadConfig(values.config);
+  const keyFile = config.evidence.key ?? generatedKeyPaths(config.evidence.dir).privateKey;
+  const summary = await writePack({
+    evidenceDir: config.evidence.dir,
+    chain: values.chain,
+    outDir: values.out,
+    signer: await LocalEd25519Signer.fromFile(keyFile),
+  });
+  out(JSON.stringify(summary, null, 2));
   return EXIT.ok;
 }
