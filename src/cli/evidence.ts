@@ -1,7 +1,12 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config.js';
 import { generatedKeyPaths } from '../evidence/open-log.js';
 import { isPack, verifyPack, writePack } from '../evidence/pack.js';
+import { toOcsf, verificationFinding } from '../evidence/export-ocsf.js';
+import { listSegments } from '../evidence/jsonl-store.js';
+import type { EvidenceRecord } from '../evidence/types.js';
+import { verifyChainLines } from '../evidence/verify-chain.js';
 import { LocalEd25519Signer, readJwks } from '../evidence/signer.js';
 import { formatFailure, verifyLogDir } from '../evidence/verify.js';
 import { EXIT, UsageError, err, out } from './io.js';
@@ -14,14 +19,22 @@ export const evidenceHelp = `Usage: mcpgov evidence <subcommand>
                             A pack: the signed manifest, the exact file set and hashes, the checkpoint,
                             and each record's inclusion proof. Prints the first bad record and why,
                             and exits 1.
+  export --format jsonl|ocsf [--since TIME] [--out FILE]
+                            the log as native JSONL, or as OCSF 1.8 events (API Activity 6003 with the
+                            security_control profile; Detection Finding 2004 for failed outcome checks,
+                            drift, and a log whose hash chain does not verify). metadata.uid is the
+                            record id, so re-ingesting is idempotent.
   pack --chain ID --out DIR one session's records with inclusion proofs, the covering checkpoint, the
                             public key, the cited policy bundles and a signed manifest
 
 Options:
   --jwks FILE       (verify) the public keys you trust, e.g. from "mcpgov keys generate"; required
+  --format F        (export) jsonl or ocsf
+  --since TIME      (export) only records at or after this ISO 8601 time
+  --out FILE        (export) write here instead of stdout
   --chain ID        (pack) the chain (session id) to pack
   --out DIR         (pack) an empty or new folder
-  --config FILE     (pack) config naming the evidence folder and key (default: ./mcpgov.yaml)
+  --config FILE     (pack, export) config naming the evidence folder (default: ./mcpgov.yaml)
   -h, --help        show this help`;
 
 /** `mcpgov evidence ...`. */
@@ -29,6 +42,7 @@ export async function evidenceCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'verify') return verifyCommand(rest);
   if (sub === 'pack') return packCommand(rest);
+  if (sub === 'export') return exportCommand(rest);
   throw new UsageError(sub === undefined ? 'a subcommand is required' : `unknown subcommand "${sub}"`);
 }
 
@@ -84,5 +98,46 @@ async function packCommand(argv: string[]): Promise<number> {
     signer: await LocalEd25519Signer.fromFile(keyFile),
   });
   out(JSON.stringify(summary, null, 2));
+  return EXIT.ok;
+}
+
+async function exportCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      format: { type: 'string' },
+      since: { type: 'string' },
+      out: { type: 'string' },
+      config: { type: 'string', default: 'mcpgov.yaml' },
+    },
+  });
+  if (values.format !== 'jsonl' && values.format !== 'ocsf')
+    throw new UsageError('--format must be jsonl or ocsf');
+  const since = values.since === undefined ? undefined : Date.parse(values.since);
+  if (since !== undefined && Number.isNaN(since))
+    throw new UsageError(`--since "${values.since}" is not an ISO 8601 time`);
+  const config = await loadConfig(values.config);
+
+  const lines: string[] = [];
+  for (const file of await listSegments(config.evidence.dir)) {
+    lines.push(...(await readFile(file, 'utf8')).split('\n').filter(Boolean));
+  }
+  const records = lines.map((l) => JSON.parse(l) as EvidenceRecord);
+  const selected = records.filter((r) => since === undefined || Date.parse(r.time) >= since);
+  let output: string[];
+  if (values.format === 'jsonl') {
+    output = selected.map((r) => JSON.stringify(r));
+  } else {
+    output = selected.flatMap(toOcsf).map((e) => JSON.stringify(e));
+    // A log whose hash chain is broken is itself a finding the SIEM must see.
+    const chain = verifyChainLines(lines);
+    if (!chain.ok)
+      output.push(JSON.stringify(verificationFinding(chain.reason, `line ${chain.line}`, records[0]?.pep)));
+  }
+  const text = output.map((l) => `${l}\n`).join('');
+  if (values.out) await writeFile(values.out, text);
+  else process.stdout.write(text);
+  if (values.out)
+    err(`exported ${output.length} ${values.format === 'ocsf' ? 'OCSF events' : 'records'} to ${values.out}`);
   return EXIT.ok;
 }
