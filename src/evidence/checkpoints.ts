@@ -97,10 +97,16 @@ export class Checkpointer {
     return this.lastSize;
   }
 
+  /** True while a count-triggered checkpoint is queued or running: one at a time, not one per record. */
+  private countTriggered = false;
+
   /** Feeds one written record; triggers a checkpoint every N records. */
   add(recordHash: string): void {
     this.pending.push(recordLeaf(recordHash));
-    if (this.pending.length >= this.opts.everyRecords) void this.checkpoint();
+    if (this.pending.length >= this.opts.everyRecords && !this.countTriggered) {
+      this.countTriggered = true;
+      void this.checkpoint().finally(() => (this.countTriggered = false));
+    }
   }
 
   /** Signs a checkpoint over every durable record not yet covered; resolves once it is on disk. */

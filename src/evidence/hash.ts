@@ -1,12 +1,17 @@
 import { createHash } from 'node:crypto';
 
-/** Any UTF-16 surrogate; only strings containing one need the exact lone-surrogate check. */
-const SURROGATE = /[\uD800-\uDFFF]/;
+/**
+ * Characters JSON.stringify escapes (controls, quote, backslash) and surrogates (which need the
+ * lone-surrogate check). A string with none of them serializes as itself in quotes, which is most
+ * strings in a record: ids, hashes, times, names.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
+const SPECIAL = /[\u0000-\u001f"\\\uD800-\uDFFF]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function serializeString(s: string): string {
-  if (SURROGATE.test(s) && LONE_SURROGATE.test(s))
-    throw new TypeError('lone surrogate in string (RFC 8785 §3.2.2.2)');
+  if (!SPECIAL.test(s)) return `"${s}"`;
+  if (LONE_SURROGATE.test(s)) throw new TypeError('lone surrogate in string (RFC 8785 §3.2.2.2)');
   return JSON.stringify(s);
 }
 
