@@ -1,11 +1,8 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   GetPromptResultSchema,
   ListPromptsResultSchema,
@@ -29,6 +26,8 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { ServerConfig } from '../src/config/schema.js';
+import { DirectRequestTransport } from './direct-requests.js';
+import { LineStdioClientTransport } from './stdio-client.js';
 import { createLogger, type Logger } from '../src/util/log.js';
 
 /** Connection state of a downstream server. */
@@ -87,7 +86,7 @@ export class Downstream extends EventEmitter {
   serverInfo?: { name: string; version: string };
 
   private client?: Client;
-  private transport?: Transport;
+  private transport?: DirectRequestTransport;
   private attempt = 0;
   private restartTimer?: NodeJS.Timeout;
   private stableTimer?: NodeJS.Timeout;
@@ -106,7 +105,8 @@ export class Downstream extends EventEmitter {
 
   /** Process id of a stdio server's child, while it runs. */
   get pid(): number | undefined {
-    return this.transport instanceof StdioClientTransport ? (this.transport.pid ?? undefined) : undefined;
+    const inner = this.transport?.inner;
+    return inner instanceof LineStdioClientTransport ? inner.pid : undefined;
   }
 
   /** Connects and loads the lists. Never throws: a server that fails to start is retried in the background. */
@@ -114,7 +114,7 @@ export class Downstream extends EventEmitter {
     if (this.state === 'stopped') return;
     this.setState('starting');
     const client = new Client(this.opts.clientInfo ?? { name: 'mcpgov', version: '0' });
-    const transport = this.createTransport();
+    const transport = new DirectRequestTransport(this.createTransport());
     this.client = client;
     this.transport = transport;
     client.onclose = () => {
@@ -157,19 +157,27 @@ export class Downstream extends EventEmitter {
     await client?.close().catch(() => {});
   }
 
-  /** Forwards `tools/call`; the result is returned as received. */
+  /** Forwards `tools/call`; the result is returned as received, without re-validation. */
   async callTool(
     params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> },
     opts: CallOptions = {},
   ): Promise<CallToolResult> {
-    // The upstream Server validates every tools/call result against CallToolResultSchema before it goes
-    // out; validating it here too would parse each result twice on the hot path.
-    const result = await this.up().request(
-      { method: 'tools/call', params },
-      PassThroughResultSchema,
-      this.requestOptions(opts),
-    );
-    return result as CallToolResult;
+    const client = this.up();
+    // The result goes back to the caller as the server sent it: the gateway checks it only for what
+    // evidence needs. Calls that relay progress go through the SDK client, which tracks progress tokens.
+    if (opts.onprogress) {
+      const result = await client.request(
+        { method: 'tools/call', params },
+        PassThroughResultSchema,
+        this.requestOptions(opts),
+      );
+      return result as CallToolResult;
+    }
+    const transport = this.transport as DirectRequestTransport;
+    return (await transport.request('tools/call', params, {
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs ?? this.config.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+    })) as CallToolResult;
   }
 
   /** Forwards `resources/read`. */
@@ -207,7 +215,7 @@ export class Downstream extends EventEmitter {
     };
   }
 
-  private createTransport(): Transport {
+  private createTransport(): StreamableHTTPClientTransport | LineStdioClientTransport {
     const config = this.config;
     if ('url' in config) {
       return new StreamableHTTPClientTransport(new URL(config.url), {
@@ -215,19 +223,15 @@ export class Downstream extends EventEmitter {
       });
     }
     const base = this.opts.cwd ?? process.cwd();
-    const transport = new StdioClientTransport({
+    const transport = new LineStdioClientTransport({
       command: config.command === 'node' ? process.execPath : config.command,
       args: config.args,
-      env: { ...getDefaultEnvironment(), ...config.env },
+      env: config.env,
       cwd: path.resolve(base, config.cwd ?? '.'),
-      stderr: 'pipe',
     });
-    const stderr = transport.stderr;
-    if (stderr) {
-      createInterface({ input: stderr as Readable }).on('line', (line) =>
-        this.log('info', line, { server: this.name, stream: 'stderr' }),
-      );
-    }
+    createInterface({ input: transport.stderr }).on('line', (line) =>
+      this.log('info', line, { server: this.name, stream: 'stderr' }),
+    );
     return transport;
   }
 

@@ -97,7 +97,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const serverInfo = { name: 'mcpgov-gateway', version: VERSION };
   const connect = async (transport: Transport, identity: Identity, sessionId: string) => {
     const session = await enforcer.openSession(identity, sessionId);
-    const server = createSessionServer({ catalog, enforcer, serverInfo }, session);
+    const { server, callTool } = createSessionServer({ catalog, enforcer, serverInfo }, session);
+    if (transport instanceof LineStdioServerTransport) transport.toolCalls = callTool;
     servers.add(server);
     server.onclose = () => {
       servers.delete(server);

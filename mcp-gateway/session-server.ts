@@ -28,7 +28,10 @@ export interface SessionDeps {
  * downstream servers' JSON schemas and results pass through untouched. Every `tools/call` goes through
  * the enforcer; lists show only what the session's agent may use.
  */
-export function createSessionServer(deps: SessionDeps, session: Session): Server {
+export function createSessionServer(
+  deps: SessionDeps,
+  session: Session,
+): { server: Server; callTool: ToolCallHandler } {
   const { catalog, enforcer } = deps;
   const server = new Server(deps.serverInfo, {
     capabilities: {
@@ -51,35 +54,18 @@ export function createSessionServer(deps: SessionDeps, session: Session): Server
     tools: (await visibleTools()).map(Catalog.exposedDefinition),
   }));
 
+  const callTool = toolCallHandler(deps, session);
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
-    const { name, arguments: args = {}, _meta } = request.params;
-    const live = catalog.tools().get(name);
-    const ds = live ? catalog.downstreams.get(live.server) : undefined;
-    const progressToken = _meta?.progressToken;
-    return enforcer.call(session, name, args, live, async () => {
-      if (!live || !ds) throw new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
-      try {
-        const { progressToken: _drop, ...meta } = _meta ?? {};
-        return (await ds.callTool(
-          { name: live.tool, arguments: args, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) },
-          {
-            signal: extra.signal,
-            onprogress:
-              progressToken === undefined
-                ? undefined
-                : (p) =>
-                    void extra.sendNotification({
-                      method: 'notifications/progress',
-                      params: { ...p, progressToken },
-                    }),
-          },
-        )) as CallToolResult;
-      } catch (err) {
-        if (err instanceof DownstreamUnavailableError)
-          throw new ServerUnavailableError(live.server, err.message);
-        throw err;
-      }
-    });
+    const progressToken = request.params._meta?.progressToken;
+    const onprogress =
+      progressToken === undefined
+        ? undefined
+        : (p: Progress) =>
+            void extra.sendNotification({
+              method: 'notifications/progress',
+              params: { ...p, progressToken },
+            });
+    return callTool(request.params, extra.signal, onprogress);
   });
 
   server.setRequestHandler(ListResourcesRequestSchema, async () => ({
@@ -109,7 +95,44 @@ export function createSessionServer(deps: SessionDeps, session: Session): Server
     );
   });
 
-  return server;
+  return { server, callTool };
+}
+
+/** Progress of a long-running call, as a downstream server reports it. */
+type Progress = { progress: number; total?: number; message?: string };
+
+/** Governs and forwards one `tools/call` of a session. */
+export type ToolCallHandler = (
+  params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> },
+  signal: AbortSignal,
+  onprogress?: (p: Progress) => void,
+) => Promise<CallToolResult>;
+
+/**
+ * The one path by which a session's `tools/call` reaches a downstream server, shared by the SDK
+ * `Server` and the stdio transport's direct path: look the tool up, let the enforcer decide, forward.
+ */
+function toolCallHandler(deps: SessionDeps, session: Session): ToolCallHandler {
+  const { catalog, enforcer } = deps;
+  return (params, signal, onprogress) => {
+    const { name, arguments: args = {}, _meta } = params;
+    const live = catalog.tools().get(name);
+    const ds = live ? catalog.downstreams.get(live.server) : undefined;
+    return enforcer.call(session, name, args, live, async () => {
+      if (!live || !ds) throw new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
+      try {
+        const { progressToken: _drop, ...meta } = _meta ?? {};
+        return await ds.callTool(
+          { name: live.tool, arguments: args, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) },
+          { signal, onprogress },
+        );
+      } catch (err) {
+        if (err instanceof DownstreamUnavailableError)
+          throw new ServerUnavailableError(live.server, err.message);
+        throw err;
+      }
+    });
+  };
 }
 
 function downstream(catalog: Catalog, server: string): Downstream {

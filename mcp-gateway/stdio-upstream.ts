@@ -1,11 +1,20 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../src/util/log.js';
+import { errorObject, INVALID_PARAMS, LineReader, type LineProblem } from './jsonrpc-lines.js';
 
-/** JSON-RPC 2.0 error codes (https://www.jsonrpc.org/specification#error_object). */
-export const PARSE_ERROR = -32700;
-export const INVALID_REQUEST = -32600;
+export { INVALID_REQUEST, PARSE_ERROR } from './jsonrpc-lines.js';
+
+/** `tools/call` params, checked for shape (the arguments themselves are the policy's business). */
+export interface ToolCallParams {
+  name: string;
+  arguments?: Record<string, unknown>;
+  _meta?: Record<string, unknown>;
+}
+
+/** Serves one `tools/call` directly from the transport; see {@link LineStdioServerTransport.toolCalls}. */
+export type ToolCallHandler = (params: ToolCallParams, signal: AbortSignal) => Promise<unknown>;
 
 export interface LineStdioOptions {
   input?: Readable;
@@ -19,24 +28,34 @@ export interface LineStdioOptions {
  * The gateway's stdio transport: newline-delimited JSON-RPC, hardened. Unlike the SDK's stdio server
  * transport, it answers bad input instead of dropping it: invalid UTF-8 and invalid JSON get a parse
  * error, non-JSON-RPC objects and oversized lines an invalid-request error, and it keeps serving.
+ *
+ * With a {@link toolCalls} handler set, plain `tools/call` requests (the hot path) are served by it
+ * directly instead of through the SDK's `Server`: the same handler the `Server` uses, without a
+ * second schema validation and dispatch per call. Everything else, and calls that ask for progress,
+ * go to the `Server` as usual.
  */
 export class LineStdioServerTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   onerror?: (error: Error) => void;
   onclose?: () => void;
+  /** Serves `tools/call` without the SDK round trip, once the session's server is built. */
+  toolCalls?: ToolCallHandler;
 
   private readonly input: Readable;
   private readonly output: Writable;
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  /** True while skipping the rest of an oversized line. */
-  private discarding = false;
+  private readonly reader: LineReader;
+  /** Tool calls served by {@link toolCalls} and not yet answered, by request id, for cancellation. */
+  private readonly inFlight = new Map<string | number, AbortController>();
   private closed = false;
 
   constructor(private readonly opts: LineStdioOptions) {
     this.input = opts.input ?? process.stdin;
     this.output = opts.output ?? process.stdout;
+    this.reader = new LineReader({
+      maxMessageBytes: opts.maxMessageBytes,
+      onMessage: (message) => this.dispatch(message),
+      onProblem: (problem) => this.reject(problem),
+    });
   }
 
   async start(): Promise<void> {
@@ -58,85 +77,84 @@ export class LineStdioServerTransport implements Transport {
     this.input.off('data', this.onData);
     this.input.off('end', this.onEnd);
     this.input.off('error', this.onInputError);
+    for (const controller of this.inFlight.values()) controller.abort(new Error('transport closed'));
     this.onclose?.();
   }
 
   private readonly onEnd = () => void this.close();
   private readonly onInputError = (err: Error) => this.onerror?.(err);
+  private readonly onData = (data: Buffer) => this.reader.push(data);
 
-  private readonly onData = (data: Buffer) => {
-    let start = 0;
-    for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
-      this.take(data.subarray(start, nl));
-      this.endLine();
-      start = nl + 1;
-    }
-    if (start < data.length) this.take(data.subarray(start));
-  };
-
-  /** Buffers part of a line, switching to discard mode once the line passes the limit. */
-  private take(part: Buffer): void {
-    if (this.discarding || part.length === 0) return;
-    if (this.buffered + part.length > this.opts.maxMessageBytes) {
-      this.discarding = true;
-      this.buffered += part.length;
-      this.chunks = [];
+  private dispatch(message: JSONRPCMessage): void {
+    const m = message as { id?: string | number; method?: string; params?: Record<string, unknown> };
+    if (this.toolCalls && m.method === 'tools/call' && m.id !== undefined && !wantsProgress(m.params)) {
+      this.serveToolCall(m.id, m.params, this.toolCalls);
       return;
     }
-    this.chunks.push(part);
-    this.buffered += part.length;
+    if (m.method === 'notifications/cancelled') {
+      const controller = this.inFlight.get(m.params?.['requestId'] as string | number);
+      if (controller) {
+        controller.abort(m.params?.['reason'] ?? 'cancelled');
+        return;
+      }
+    }
+    this.onmessage?.(message);
   }
 
-  private endLine(): void {
-    if (this.discarding) {
-      this.discarding = false;
-      this.reset();
-      this.reply(
-        null,
-        INVALID_REQUEST,
-        `message too large (over the ${this.opts.maxMessageBytes}-byte limit)`,
-      );
+  private serveToolCall(id: string | number, params: unknown, handler: ToolCallHandler): void {
+    if (!isToolCallParams(params)) {
+      void this.send({
+        jsonrpc: '2.0',
+        id,
+        error: {
+          code: INVALID_PARAMS,
+          message: 'Invalid params: tools/call needs a name and object arguments',
+        },
+      } as JSONRPCMessage);
       return;
     }
-    let line = Buffer.concat(this.chunks);
-    this.reset();
-    if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, -1);
-    if (line.length === 0) return;
-    let text: string;
-    try {
-      text = this.decoder.decode(line);
-    } catch {
-      this.reply(null, PARSE_ERROR, 'Parse error: invalid UTF-8');
-      return;
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      this.reply(null, PARSE_ERROR, `Parse error: ${(err as Error).message}`);
-      return;
-    }
-    const parsed = JSONRPCMessageSchema.safeParse(value);
-    if (!parsed.success) {
-      const id = (value as { id?: unknown } | null)?.id;
-      this.reply(
-        typeof id === 'string' || typeof id === 'number' ? id : null,
-        INVALID_REQUEST,
-        'Invalid Request: not a JSON-RPC 2.0 message',
-      );
-      return;
-    }
-    this.onmessage?.(parsed.data);
+    const controller = new AbortController();
+    this.inFlight.set(id, controller);
+    handler(params, controller.signal).then(
+      (result) => {
+        this.inFlight.delete(id);
+        // A cancelled request gets no response (MCP cancellation: the receiver should not answer).
+        if (!controller.signal.aborted) void this.send({ jsonrpc: '2.0', id, result } as JSONRPCMessage);
+      },
+      (err: unknown) => {
+        this.inFlight.delete(id);
+        if (!controller.signal.aborted) {
+          void this.send({ jsonrpc: '2.0', id, error: errorObject(err) } as JSONRPCMessage);
+        }
+      },
+    );
   }
 
-  private reset(): void {
-    this.chunks = [];
-    this.buffered = 0;
-  }
-
-  private reply(id: string | number | null, code: number, message: string): void {
-    this.opts.log?.('warn', 'rejected stdio input', { code, message });
+  private reject(problem: LineProblem): void {
+    this.opts.log?.('warn', 'rejected stdio input', { code: problem.code, message: problem.message });
     // id null is what JSON-RPC prescribes when the request's id cannot be known.
-    void this.send({ jsonrpc: '2.0', id, error: { code, message } } as unknown as JSONRPCMessage);
+    void this.send({
+      jsonrpc: '2.0',
+      id: problem.id,
+      error: { code: problem.code, message: problem.message },
+    } as unknown as JSONRPCMessage);
   }
+}
+
+/** Calls that ask for progress take the SDK path, which relays progress notifications. */
+function wantsProgress(params: Record<string, unknown> | undefined): boolean {
+  const meta = params?.['_meta'] as Record<string, unknown> | undefined;
+  return meta?.['progressToken'] !== undefined;
+}
+
+const isPlainObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function isToolCallParams(params: unknown): params is ToolCallParams {
+  if (!isPlainObject(params)) return false;
+  const p = params as Record<string, unknown>;
+  return (
+    typeof p['name'] === 'string' &&
+    (p['arguments'] === undefined || isPlainObject(p['arguments'])) &&
+    (p['_meta'] === undefined || isPlainObject(p['_meta']))
+  );
 }

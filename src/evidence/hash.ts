@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as cryptoHash } from 'node:crypto';
 
 /**
  * Characters JSON.stringify escapes (controls, quote, backslash) and surrogates (which need the
@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
  */
 // eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
 const SPECIAL = /[\u0000-\u001f"\\\uD800-\uDFFF]/;
+const SURROGATE = /[\uD800-\uDFFF]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const MAX_DEPTH = 512;
 
 function serializeString(s: string): string {
   if (!SPECIAL.test(s)) return `"${s}"`;
@@ -15,8 +17,48 @@ function serializeString(s: string): string {
   return JSON.stringify(s);
 }
 
+/**
+ * Whether JSON.stringify writes this value exactly as RFC 8785 does: every object's members already
+ * in code-unit order, every number finite, no lone surrogate, no `toJSON`. String escaping and number
+ * formatting are the same in both (RFC 8785 §3.2.2 defers to ECMAScript's JSON.stringify), so such a
+ * value takes the native serializer. Each object's own keys are checked before its values, so an
+ * out-of-order object fails fast.
+ */
+function stringifiesCanonically(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+      return !SURROGATE.test(value) || !LONE_SURROGATE.test(value);
+    case 'number':
+      return Number.isFinite(value);
+    case 'boolean':
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return true; // omitted in objects and null in arrays, by both serializers
+    case 'object': {
+      if (value === null) return true;
+      if (depth > MAX_DEPTH || typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+      if (Array.isArray(value)) {
+        for (const item of value) if (!stringifiesCanonically(item, depth + 1)) return false;
+        return true;
+      }
+      const keys = Object.keys(value);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        if ((i > 0 && keys[i - 1]! >= key) || (SURROGATE.test(key) && LONE_SURROGATE.test(key))) return false;
+      }
+      for (const key of keys) {
+        if (!stringifiesCanonically((value as Record<string, unknown>)[key], depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 function serialize(value: unknown, depth: number): string {
-  if (depth > 512) throw new TypeError('value nested too deeply to canonicalize');
+  if (depth > MAX_DEPTH) throw new TypeError('value nested too deeply to canonicalize');
   switch (typeof value) {
     case 'string':
       return serializeString(value);
@@ -31,6 +73,7 @@ function serialize(value: unknown, depth: number): string {
       if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
         return serialize((value as { toJSON(): unknown }).toJSON(), depth + 1);
       }
+      if (stringifiesCanonically(value, depth)) return JSON.stringify(value);
       if (Array.isArray(value)) {
         let out = '[';
         for (let i = 0; i < value.length; i++) {
@@ -71,7 +114,7 @@ export function canonicalJson(value: unknown): string {
 
 /** Hex SHA-256 of bytes or a UTF-8 string. */
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return cryptoHash('sha256', data, 'hex');
 }
 
 /** `sha256:<hex>` over the canonical JSON of a value: the content address used throughout evidence. */

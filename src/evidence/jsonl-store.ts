@@ -1,4 +1,4 @@
-import { ftruncateSync, writeSync } from 'node:fs';
+import { fdatasync, ftruncateSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { sealRecord } from './hash.js';
@@ -16,6 +16,8 @@ export interface JsonlStoreOptions {
 
 interface Waiter {
   record: EvidenceRecord;
+  /** The record's JSON line, newline included. */
+  line: string;
   resolve: (record: EvidenceRecord) => void;
   reject: (err: Error) => void;
 }
@@ -47,19 +49,20 @@ export class EvidenceUnavailableError extends Error {
 
 /**
  * The embedded evidence sink: an append-only JSONL log in segment files. `seq`, `prev` and `hash` are
- * assigned at append time and the line is written at once, so file order is seq order. Durability
- * follows `fsync`: `always` runs an fdatasync per record; `batch` group-commits, one fdatasync covering
- * every record written while the previous one ran; `none` leaves it to the OS. An append resolves only
- * once its record is as durable as the mode promises.
+ * assigned at append time and lines are written in seq order, one write per group of records appended
+ * while the previous group was written. Durability follows `fsync`: `always` writes and fdatasyncs
+ * record by record; `batch` group-commits, one write and one fdatasync per group; `none` leaves it to
+ * the OS. An append resolves only once its record is as durable as the mode promises.
  *
  * Failure never leaves a gap or a broken link on disk: a failed write is cut back and the chain
  * continues from the last good record; a failed fdatasync means the disk can no longer be trusted, so
  * the store refuses every later append (fail closed) until it is reopened.
  */
 export class JsonlEvidenceStore implements EvidenceSink {
-  /** Written, waiting for the next fdatasync. */
-  private unsynced: Waiter[] = [];
-  private syncing?: Promise<void>;
+  /** Sealed (seq, prev and hash assigned), waiting to be written. */
+  private queued: Waiter[] = [];
+  /** The running drain loop, if any. */
+  private draining?: Promise<void>;
   private broken?: Error;
   /** Records known durable (per the fsync mode): checkpoints cover no more than this. */
   durableCount: number;
@@ -104,6 +107,11 @@ export class JsonlEvidenceStore implements EvidenceSink {
     return new JsonlEvidenceStore(fh, file, segment, opts, tail.nextSeq, tail.prev, tail.size);
   }
 
+  /** The current segment's descriptor (re-read on every use: rotation replaces it). */
+  private get fd(): number {
+    return this.fh.fd;
+  }
+
   /** Number of records in the log (the next seq). */
   get count(): number {
     return this.nextSeq;
@@ -114,32 +122,74 @@ export class JsonlEvidenceStore implements EvidenceSink {
     const unhashed = { ...body, seq: this.nextSeq, prev: this.prev };
     const { hash, line } = sealRecord(unhashed);
     const record = { ...unhashed, hash } as EvidenceRecord;
-    const bytes = Buffer.from(line);
-    try {
-      // A synchronous append to the page cache costs microseconds; only the fdatasync below is slow,
-      // and that runs off the event loop.
-      writeFully(this.fh.fd, bytes);
-    } catch (err) {
-      this.cutBack();
-      return Promise.reject(new EvidenceUnavailableError(err));
-    }
     this.nextSeq += 1;
-    this.prev = record.hash;
-    this.size += bytes.length;
-    this.opts.onWrite?.(record);
-    if (this.opts.fsync === 'none') {
-      this.durableCount = this.nextSeq;
-      return Promise.resolve(record);
-    }
+    this.prev = hash;
     return new Promise((resolve, reject) => {
-      this.unsynced.push({ record, resolve, reject });
-      if (this.opts.fsync === 'always') void this.sync(this.unsynced.splice(0));
-      else this.syncing ??= this.groupCommit();
+      this.queued.push({ record, line, resolve, reject });
+      this.draining ??= this.drain();
     });
   }
 
+  /**
+   * Writes queued records in seq order, one write per group, then makes each group durable per the
+   * fsync mode before resolving its appends. Records appended while a write or fdatasync runs form the
+   * next group, so under load one syscall pair covers many records (group commit).
+   */
+  private async drain(): Promise<void> {
+    // Let every record appended in the current tick join the first group.
+    await Promise.resolve();
+    while (this.queued.length > 0) {
+      const group = this.opts.fsync === 'always' ? this.queued.splice(0, 1) : this.queued.splice(0);
+      if (!this.write(group)) continue;
+      if (this.opts.fsync !== 'none' && !(await this.sync(group))) continue;
+      this.durableCount = group[group.length - 1]!.record.seq + 1;
+      for (const w of group) w.resolve(w.record);
+    }
+    this.draining = undefined;
+  }
+
+  /** Appends a group's lines with one write; on failure cuts the file back and rejects the rest. */
+  private write(group: Waiter[]): boolean {
+    const bytes = Buffer.from(group.length === 1 ? group[0]!.line : group.map((w) => w.line).join(''));
+    try {
+      // A synchronous append to the page cache costs microseconds; only the fdatasync is slow, and
+      // that runs off the event loop.
+      writeFully(this.fd, bytes);
+    } catch (err) {
+      this.cutBack();
+      // Every record queued after this group chains from it: none of them can be written now, and the
+      // chain resumes from the last record on disk.
+      this.nextSeq = group[0]!.record.seq;
+      this.prev = group[0]!.record.prev;
+      this.fail([...group, ...this.queued.splice(0)], err);
+      return false;
+    }
+    this.size += bytes.length;
+    for (const w of group) this.opts.onWrite?.(w.record);
+    return true;
+  }
+
+  /** fdatasync; a failure means the disk can no longer be trusted, so the store refuses every later append. */
+  private async sync(group: Waiter[]): Promise<boolean> {
+    try {
+      // The callback form: FileHandle's promise wrapper costs more than the syscall's dispatch here.
+      const fd = this.fd;
+      await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+      return true;
+    } catch (err) {
+      this.broken = err as Error;
+      this.fail([...group, ...this.queued.splice(0)], err);
+      return false;
+    }
+  }
+
+  private fail(waiters: Waiter[], err: unknown): void {
+    for (const w of waiters) w.reject(new EvidenceUnavailableError(err));
+  }
+
+  /** Resolves once every record appended so far is written and as durable as the mode promises. */
   async flush(): Promise<void> {
-    while (this.syncing) await this.syncing;
+    while (this.draining) await this.draining;
   }
 
   /**
@@ -164,29 +214,10 @@ export class JsonlEvidenceStore implements EvidenceSink {
     await this.fh.close();
   }
 
-  /** Runs fdatasyncs back to back until no written record waits for one. */
-  private async groupCommit(): Promise<void> {
-    while (this.unsynced.length > 0) await this.sync(this.unsynced.splice(0));
-    this.syncing = undefined;
-  }
-
-  private async sync(group: Waiter[]): Promise<void> {
-    try {
-      await this.fh.datasync();
-    } catch (err) {
-      this.broken = err as Error;
-      for (const w of [...group, ...this.unsynced.splice(0)]) w.reject(new EvidenceUnavailableError(err));
-      return;
-    }
-    const last = group[group.length - 1];
-    if (last) this.durableCount = Math.max(this.durableCount, last.record.seq + 1);
-    for (const w of group) w.resolve(w.record);
-  }
-
   /** Removes a partly written line so the file ends at the last good record; fails closed if it cannot. */
   private cutBack(): void {
     try {
-      ftruncateSync(this.fh.fd, this.size);
+      ftruncateSync(this.fd, this.size);
     } catch (err) {
       this.broken = err as Error;
     }

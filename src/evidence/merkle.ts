@@ -1,16 +1,16 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as cryptoHash } from 'node:crypto';
 
 /**
  * RFC 6962 / RFC 9162 §2.1 Merkle trees, as C2SP's merkle-tree.md specifies them: leaf hash
  * SHA-256(0x00 || data), node hash SHA-256(0x01 || left || right), the empty tree SHA-256("").
  */
 export function leafHash(data: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+  return cryptoHash('sha256', Buffer.concat([LEAF_PREFIX, data]), 'buffer');
 }
 
 /** Interior node hash. */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  return cryptoHash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
 }
 
 const LEAF_PREFIX = Buffer.from([0x00]);

@@ -63,11 +63,13 @@ export class Enforcer {
   policy: PolicySet;
   private readonly counters: CounterStore;
   private readonly clock: () => number;
+  private readonly paths: Record<string, string>;
 
   constructor(private readonly opts: EnforcerOptions) {
     this.policy = opts.policy;
     this.counters = opts.counters ?? new MemoryCounterStore();
     this.clock = opts.clock ?? Date.now;
+    this.paths = opts.paths ?? {};
   }
 
   /** Starts a session for an authenticated caller; its chain opens with a record naming the caller. */
@@ -236,7 +238,7 @@ export class Enforcer {
   }
 
   private env(policy: PolicySet): StageEnv {
-    return { policy, counters: this.counters, paths: this.opts.paths ?? {}, reservations: [] };
+    return { policy, counters: this.counters, paths: this.paths, reservations: [] };
   }
 }
 

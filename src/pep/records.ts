@@ -5,6 +5,12 @@ import type { BundleRef } from '../policy/policy-set.js';
 import type { CallContext, Decision, Identity } from '../pipeline/types.js';
 import { randomUUIDv7 } from '../util/uuid.js';
 
+/*
+ * Objects built here list their members in RFC 8785 order (code-unit order of the names), so the
+ * evidence writer's canonicalization can hand them to the native JSON.stringify (see hash.ts). Order
+ * never changes a hash: an object out of order only takes the slower serializer.
+ */
+
 /** The enforcement point writing the records. */
 export interface PepInfo {
   id: string;
@@ -14,14 +20,14 @@ export interface PepInfo {
 
 function subjectOf(identity: Identity): RecordBody['subject'] {
   return {
-    verified: identity.verified,
     agent: identity.agentId,
-    iss: identity.iss,
-    sub: identity.sub,
-    spiffe_id: identity.spiffe_id,
     client_id: identity.client_id,
+    iss: identity.iss,
     scopes: identity.scopes,
+    spiffe_id: identity.spiffe_id,
+    sub: identity.sub,
     token_jti_sha256: identity.token_jti_sha256,
+    verified: identity.verified,
   };
 }
 
@@ -40,7 +46,7 @@ export function chainRecord(
     time: new Date().toISOString(),
     pep,
     subject: event === 'open' ? subjectOf(identity) : undefined,
-    chain_event: event === 'open' ? { event } : { event, calls: session.callCount },
+    chain_event: event === 'open' ? { event } : { calls: session.callCount, event },
   };
 }
 
@@ -60,11 +66,11 @@ export function outcomeRecord(
     time: new Date().toISOString(),
     pep,
     outcome: {
-      decision_id: decisionId,
-      tool: ctx.toolName,
-      result_digest: resultDigest,
-      verified: checks.every((c) => c.passed),
       checks,
+      decision_id: decisionId,
+      result_digest: resultDigest,
+      tool: ctx.toolName,
+      verified: checks.every((c) => c.passed),
     },
   };
 }
@@ -88,29 +94,29 @@ export function decisionRecord(
     pep,
     subject: subjectOf(ctx.identity),
     request: {
+      args: masked.args,
+      args_digest: argsDigest,
+      definition_digest: ctx.liveTool?.digest,
+      masked: masked.masked,
       method: 'tools/call',
       server: ctx.liveTool?.server,
+      session: { call_count: ctx.session.callCount, id: ctx.session.id, intent: ctx.session.intent },
       tool: ctx.toolName,
-      args_digest: argsDigest,
-      args: masked.args,
-      masked: masked.masked,
-      definition_digest: ctx.liveTool?.digest,
-      session: { id: ctx.session.id, call_count: ctx.session.callCount, intent: ctx.session.intent },
     },
     decision: {
-      id: decision.id,
+      bundle: { digest: bundle.digest, name: bundle.name, revision: bundle.revision },
       effect: decision.effect,
-      mode: decision.mode,
       enforced: decision.enforced,
+      eval_us: evalUs,
+      id: decision.id,
+      mode: decision.mode,
       reasons: decision.reasons,
       rules: decision.rules,
       stages: decision.stages.map(({ stage, result }) => ({
-        stage,
-        kind: result.kind,
         code: 'code' in result ? result.code : undefined,
+        kind: result.kind,
+        stage,
       })),
-      bundle,
-      eval_us: evalUs,
     },
   };
 }
@@ -147,16 +153,16 @@ export function actionRecord(
     time: new Date().toISOString(),
     pep,
     action: {
-      decision_id: decisionId,
-      tool: ctx.toolName,
-      server: ctx.liveTool?.server,
       args_digest: argsDigest,
-      forwarded: facts.forwarded,
+      decision_id: decisionId,
       duration_ms: facts.durationMs,
+      error: facts.error && { code: facts.error.code, message: facts.error.message },
+      forwarded: facts.forwarded,
       is_error: facts.isError,
       result_bytes: facts.result?.bytes ?? 0,
       result_digest: facts.result?.digest,
-      error: facts.error,
+      server: ctx.liveTool?.server,
+      tool: ctx.toolName,
     },
   };
 }

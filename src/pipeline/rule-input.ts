@@ -6,6 +6,8 @@ import type { CallContext, LiveTool } from './types.js';
 /** Frozen rule views of registry entries, built once per entry rather than once per call. */
 const agentDocs = new WeakMap<AgentEntry, unknown>();
 const toolDocs = new WeakMap<object, Map<string, unknown>>();
+/** Identities and path tables live as long as a session or a policy: their views are built once. */
+const sharedDocs = new WeakMap<object, unknown>();
 const NO_ENTRY = {};
 
 function agentDoc(agent: AgentEntry | undefined): unknown {
@@ -39,6 +41,26 @@ function toolDoc(name: string, entry: ToolEntry | undefined, live: LiveTool | un
   return doc;
 }
 
+function identityDoc(identity: CallContext['identity']): unknown {
+  let doc = sharedDocs.get(identity);
+  if (doc === undefined) {
+    doc = freezeInput({
+      iss: identity.iss ?? null,
+      sub: identity.sub ?? null,
+      verified: identity.verified,
+      claims: identity.claims,
+    });
+    sharedDocs.set(identity, doc);
+  }
+  return doc;
+}
+
+function pathsDoc(paths: Record<string, string>): unknown {
+  let doc = sharedDocs.get(paths);
+  if (doc === undefined) sharedDocs.set(paths, (doc = freezeInput(paths)));
+  return doc;
+}
+
 /**
  * The one document rules see, frozen with null prototypes, so a rule can read only these own
  * properties and can change nothing. The registry parts are cached; the call parts are fresh.
@@ -56,13 +78,8 @@ export function buildRuleInput(ctx: CallContext, env: StageEnv): object {
       call_count: session.callCount,
       tools: session.tools,
     },
-    identity: {
-      iss: identity.iss ?? null,
-      sub: identity.sub ?? null,
-      verified: identity.verified,
-      claims: identity.claims,
-    },
-    paths: env.paths,
+    identity: identityDoc(identity),
+    paths: pathsDoc(env.paths),
     time: {
       iso: time.toISOString(),
       epoch_ms: ctx.now,

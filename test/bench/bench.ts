@@ -199,7 +199,10 @@ async function main(): Promise<void> {
   const directNumbers = await measure(direct, 'echo', calls);
   await direct.close();
 
+  // BENCH_NODE_ARGS (e.g. --cpu-prof) goes to the gateway's node, for profiling.
+  const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const gateway = await connect(process.execPath, [
+    ...nodeArgs,
     CLI,
     'gateway',
     '--stdio',

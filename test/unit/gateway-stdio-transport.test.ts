@@ -71,4 +71,75 @@ describe('stdio upstream transport', () => {
     expect(h.received).toEqual([{ jsonrpc: '2.0', id: 4, method: 'ping' }]);
     expect(closed).toBe(true);
   });
+
+  it('serves plain tools/call through the direct handler, and everything else through the SDK', async () => {
+    const h = await harness();
+    const seen: unknown[] = [];
+    h.transport.toolCalls = async (params) => {
+      seen.push(params);
+      return { content: [{ type: 'text', text: 'ok' }] };
+    };
+    h.input.write(
+      `${JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'a__b', arguments: { x: 1 } } })}\n`,
+    );
+    expect(await h.answer()).toEqual({
+      jsonrpc: '2.0',
+      id: 5,
+      result: { content: [{ type: 'text', text: 'ok' }] },
+    });
+    expect(seen).toEqual([{ name: 'a__b', arguments: { x: 1 } }]);
+    // A call that asks for progress needs the SDK's progress relay.
+    const withProgress = {
+      jsonrpc: '2.0',
+      id: 6,
+      method: 'tools/call',
+      params: { name: 'a__b', _meta: { progressToken: 1 } },
+    };
+    h.input.write(`${JSON.stringify(withProgress)}\n`);
+    h.input.write(ping(7));
+    await new Promise((r) => setImmediate(r));
+    expect(h.received).toEqual([withProgress, { jsonrpc: '2.0', id: 7, method: 'ping' }]);
+  });
+
+  it('answers tools/call params of the wrong shape with -32602 and maps handler errors', async () => {
+    const h = await harness();
+    h.transport.toolCalls = async () => {
+      throw Object.assign(new Error('boom'), { code: -32001 });
+    };
+    h.input.write(
+      `${JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 3 } })}\n`,
+    );
+    expect(await h.answer()).toMatchObject({ id: 8, error: { code: -32602 } });
+    h.input.write(
+      `${JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'x', arguments: [] } })}\n`,
+    );
+    expect(await h.answer()).toMatchObject({ id: 9, error: { code: -32602 } });
+    h.input.write(
+      `${JSON.stringify({ jsonrpc: '2.0', id: 10, method: 'tools/call', params: { name: 'x' } })}\n`,
+    );
+    expect(await h.answer()).toMatchObject({ id: 10, error: { code: -32001, message: 'boom' } });
+  });
+
+  it('aborts a direct call on notifications/cancelled and sends no answer for it', async () => {
+    const h = await harness();
+    let signal: AbortSignal | undefined;
+    h.transport.toolCalls = (_params, s) => {
+      signal = s;
+      return new Promise((resolve) => s.addEventListener('abort', () => resolve({ content: [] })));
+    };
+    h.input.write(
+      `${JSON.stringify({ jsonrpc: '2.0', id: 11, method: 'tools/call', params: { name: 'x' } })}\n`,
+    );
+    h.input.write(
+      `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 11 } })}\n`,
+    );
+    h.input.write(ping(12));
+    await new Promise((r) => setImmediate(r));
+    expect(signal?.aborted).toBe(true);
+    // The cancellation was consumed; the next thing the SDK sees is the ping.
+    expect(h.received).toEqual([{ jsonrpc: '2.0', id: 12, method: 'ping' }]);
+    // And nothing was written for request 11 (MCP: a cancelled request gets no response).
+    const quiet = new Promise((r) => setTimeout(() => r('no answer'), 50));
+    expect(await Promise.race([h.answer(), quiet])).toBe('no answer');
+  });
 });

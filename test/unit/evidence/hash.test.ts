@@ -47,6 +47,23 @@ describe('canonical JSON (RFC 8785)', () => {
     expect(digest({ x: 1, y: 2 })).toBe(digest({ y: 2, x: 1 }));
   });
 
+  it('takes the native serializer only where it writes the same bytes', () => {
+    // In canonical order throughout: one JSON.stringify.
+    expect(canonicalJson({ a: { b: [1, 'x'] }, c: null })).toBe('{"a":{"b":[1,"x"]},"c":null}');
+    // In order at the top, out of order below, integer-like keys (which V8 lists first), toJSON.
+    const mixed = {
+      a: { z: 1, y: 2 },
+      b: { '10': 0, '9': 1 },
+      c: new Date(0),
+      d: [undefined, { b: 1, a: 2 }],
+    };
+    expect(canonicalJson(mixed)).toBe(canonicalize(mixed));
+    // Faults below an in-order top still throw rather than pass through JSON.stringify.
+    expect(() => canonicalJson({ a: { b: Number.NaN } })).toThrow();
+    expect(() => canonicalJson({ a: ['\uDC00'] })).toThrow(/lone surrogate/);
+    expect(() => canonicalJson({ '\uD800': 1 })).toThrow(/lone surrogate/);
+  });
+
   it('refuses values JSON cannot carry faithfully', () => {
     expect(() => canonicalJson({ n: Number.NaN })).toThrow();
     expect(() => canonicalJson(Infinity)).toThrow();

@@ -1,0 +1,131 @@
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+
+/** JSON-RPC 2.0 error codes (https://www.jsonrpc.org/specification#error_object). */
+export const PARSE_ERROR = -32700;
+export const INVALID_REQUEST = -32600;
+export const INVALID_PARAMS = -32602;
+export const INTERNAL_ERROR = -32603;
+
+const isId = (id: unknown): id is string | number => typeof id === 'string' || typeof id === 'number';
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Whether a parsed value is a JSON-RPC 2.0 request, notification, result or error, as MCP frames them
+ * (the envelope only; extra members are allowed, as the spec allows them). A hand-written check of what
+ * the SDK's `JSONRPCMessageSchema` checks, without a schema library on every message.
+ */
+export function isJsonRpcMessage(value: unknown): value is JSONRPCMessage {
+  if (!isObject(value) || value['jsonrpc'] !== '2.0') return false;
+  const { id, method, params } = value;
+  if (method !== undefined) {
+    return (
+      typeof method === 'string' &&
+      (id === undefined || isId(id)) &&
+      (params === undefined || isObject(params))
+    );
+  }
+  if (!isId(id)) return false;
+  if ('result' in value) return isObject(value['result']) && !('error' in value);
+  const error = value['error'];
+  return isObject(error) && Number.isInteger(error['code']) && typeof error['message'] === 'string';
+}
+
+/** What a line reader reports for input it cannot use; the reader has already skipped it. */
+export interface LineProblem {
+  code: typeof PARSE_ERROR | typeof INVALID_REQUEST;
+  message: string;
+  /** The id of a JSON object that is not JSON-RPC, when it has one, so an answer can echo it. */
+  id: string | number | null;
+}
+
+export interface LineReaderOptions {
+  /** Longest accepted line in bytes; a longer one is skipped without being buffered. */
+  maxMessageBytes: number;
+  onMessage: (message: JSONRPCMessage) => void;
+  onProblem: (problem: LineProblem) => void;
+}
+
+/**
+ * Newline-delimited JSON-RPC framing (the MCP stdio transport), hardened: invalid UTF-8 and invalid
+ * JSON are parse errors, JSON that is not JSON-RPC and oversized lines are invalid requests, and in
+ * every case reading goes on with the next line. A line over the limit is never held in memory.
+ */
+export class LineReader {
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** True while skipping the rest of an oversized line. */
+  private discarding = false;
+
+  constructor(private readonly opts: LineReaderOptions) {}
+
+  /** Feeds bytes as they arrive; complete lines are delivered at once, in order. */
+  push(data: Buffer): void {
+    let start = 0;
+    for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
+      this.take(data.subarray(start, nl));
+      this.endLine();
+      start = nl + 1;
+    }
+    if (start < data.length) this.take(data.subarray(start));
+  }
+
+  private take(part: Buffer): void {
+    if (this.discarding || part.length === 0) return;
+    if (this.buffered + part.length > this.opts.maxMessageBytes) {
+      this.discarding = true;
+      this.chunks = [];
+      this.buffered = 0;
+      return;
+    }
+    this.chunks.push(part);
+    this.buffered += part.length;
+  }
+
+  private endLine(): void {
+    if (this.discarding) {
+      this.discarding = false;
+      const message = `message too large (over the ${this.opts.maxMessageBytes}-byte limit)`;
+      this.opts.onProblem({ code: INVALID_REQUEST, message, id: null });
+      return;
+    }
+    let line = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    this.chunks = [];
+    this.buffered = 0;
+    if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, -1);
+    if (line.length === 0) return;
+    let text: string;
+    try {
+      text = this.decoder.decode(line);
+    } catch {
+      this.opts.onProblem({ code: PARSE_ERROR, message: 'Parse error: invalid UTF-8', id: null });
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      this.opts.onProblem({ code: PARSE_ERROR, message: `Parse error: ${(err as Error).message}`, id: null });
+      return;
+    }
+    if (!isJsonRpcMessage(value)) {
+      const id = (value as { id?: unknown } | null)?.id;
+      this.opts.onProblem({
+        code: INVALID_REQUEST,
+        message: 'Invalid Request: not a JSON-RPC 2.0 message',
+        id: isId(id) ? id : null,
+      });
+      return;
+    }
+    this.opts.onMessage(value);
+  }
+}
+
+/** A JSON-RPC error object for an error thrown while serving a request, as the SDK's Protocol maps it. */
+export function errorObject(err: unknown): { code: number; message: string; data?: unknown } {
+  const e = err as { code?: unknown; message?: unknown; data?: unknown };
+  const code = Number.isSafeInteger(e?.code) ? (e.code as number) : INTERNAL_ERROR;
+  const message = typeof e?.message === 'string' ? e.message : 'Internal error';
+  return e?.data === undefined ? { code, message } : { code, message, data: e.data };
+}
