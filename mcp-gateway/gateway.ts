@@ -10,13 +10,18 @@ import { openEvidenceLog } from '../src/evidence/open-log.js';
 import { Authenticator } from '../src/identity/authenticate.js';
 import { Enforcer } from '../src/pep/enforcer.js';
 import type { PepInfo } from '../src/pep/records.js';
-import { loadPolicySet } from '../src/policy/policy-set.js';
+import { usesBundles } from '../src/policy/bundle/config-check.js';
+import { PolicyControlPlane } from '../src/policy/bundle/control-plane.js';
+import { openPolicy, type PolicyRuntime } from '../src/policy/bundle/runtime.js';
 import type { Identity } from '../src/pipeline/types.js';
+import { semanticEnv } from '../src/semantic/env.js';
 import { createLogger, type Logger } from '../src/util/log.js';
 import { VERSION } from '../src/util/version.js';
 import { Catalog } from './catalog.js';
+import { ControlServer } from './control-server.js';
 import { Downstream } from './downstream.js';
 import { startHttpUpstream, type HttpUpstream } from './http-upstream.js';
+import { policyRoutes } from './policy-endpoints.js';
 import { createSessionServer } from './session-server.js';
 import { LineStdioServerTransport } from './stdio-upstream.js';
 
@@ -38,6 +43,12 @@ export interface Gateway {
   enforcer: Enforcer;
   evidence: EvidenceLog;
   downstreams: ReadonlyMap<string, Downstream>;
+  /** The policy in force and its source: sources, or signed bundles with hot reload. */
+  policy: PolicyRuntime;
+  /** PEP status reports and drift detection (`/policy/status`). */
+  control: PolicyControlPlane;
+  /** Sidecars' control channel (`/control`), when serving HTTP. */
+  controlServer?: ControlServer;
   close(): Promise<void>;
 }
 
@@ -50,19 +61,40 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const log = opts.log ?? createLogger('gateway');
   const pep: PepInfo = { id: config.pep.id ?? `gateway@${hostname()}`, kind: 'gateway', version: VERSION };
 
-  const policy = await loadPolicySet({ registries: config.registries, policies: config.policies });
-  const problems = checkConfig(config, new Set(policy.agents.file.agents.map((a) => a.id)));
-  if (problems.length > 0) throw new ConfigError(problems);
+  const configProblems = checkConfig(config);
+  if (configProblems.length > 0) throw new ConfigError(configProblems);
+  // A bundle's activation (or refusal) is evidence, so with bundles the log opens before the policy.
+  let evidence = usesBundles(config.policy) ? await openEvidenceLog(config, pep.id, log) : undefined;
+  let policy: PolicyRuntime;
+  try {
+    policy = await openPolicy(config, { pep, evidence, log, clock: opts.clock });
+    const problems = checkConfig(config, new Set(policy.initial.agents.file.agents.map((a) => a.id)));
+    if (problems.length > 0) throw new ConfigError(problems);
+  } catch (err) {
+    await evidence?.close();
+    throw err;
+  }
   const authenticator = await Authenticator.create(config.identity);
-  const evidence = await openEvidenceLog(config, pep.id, log);
+  evidence ??= await openEvidenceLog(config, pep.id, log);
+  const control = new PolicyControlPlane({
+    policy: config.policy,
+    self: pep,
+    approved: () => policy.approved(),
+    evidence,
+    log,
+    clock: opts.clock,
+  });
+  policy.onStatus((status) => void control.reportSelf(status));
   const enforcer = new Enforcer({
-    policy,
+    policy: policy.initial,
     evidence,
     pep,
     defaultMode: config.mode,
     paths: config.paths,
     log,
     clock: opts.clock,
+    semantic: semanticEnv(config),
+    history: { calls: config.semantic.history.calls, resultChars: config.semantic.history.result_chars },
   });
 
   const downstreams = new Map<string, Downstream>();
@@ -94,6 +126,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       notify.catch(() => {});
     }
   });
+  // A new bundle swaps in as a whole; calls in flight keep the policy they started with. Which tools
+  // an agent may see can change with it, so sessions are told to list them again.
+  policy.onActivate((next) => {
+    enforcer.policy = next;
+    for (const server of servers) server.sendToolListChanged().catch(() => {});
+  });
   const serverInfo = { name: 'mcpgov-gateway', version: VERSION };
   const connect = async (transport: Transport, identity: Identity, sessionId: string) => {
     const session = await enforcer.openSession(identity, sessionId);
@@ -115,7 +153,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   };
 
   let http: HttpUpstream | undefined;
+  let controlServer: ControlServer | undefined;
   if (opts.http) {
+    controlServer = new ControlServer({
+      control,
+      policy: config.policy,
+      evidenceDir: config.evidence.dir,
+      log,
+      pollMs: config.policy.poll_seconds * 1000,
+    });
     const { host, port } = parseHostPort(opts.http);
     http = await startHttpUpstream({
       host,
@@ -135,6 +181,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         };
       },
       openSession: (transport, principal, sessionId) => connect(transport, principal as Identity, sessionId),
+      routes: policyRoutes({ control, registry: config.policy.registry, log }),
+      upgrade: (req, socket, head, url) => controlServer!.handleUpgrade(req, socket, head, url),
     });
     log('info', 'serving Streamable HTTP', { url: http.url });
   }
@@ -147,12 +195,21 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await connect(stdio, result.identity, randomUUID());
   }
 
+  policy.start();
+  control.start();
+
   return {
     httpUrl: http?.url,
     enforcer,
     evidence,
     downstreams,
+    policy,
+    control,
+    controlServer,
     async close() {
+      await policy.close();
+      control.stop();
+      await controlServer?.close();
       await http?.close();
       await stdio?.close();
       await Promise.all([...servers].map((s) => s.close().catch(() => {})));

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
@@ -23,6 +24,16 @@ export interface HttpUpstreamOptions {
   /** Connects an MCP server to the new session's transport. */
   openSession: (transport: Transport, principal: unknown, sessionId: string) => Promise<void>;
   onSessionClosed?: (sessionId: string) => void;
+  /**
+   * Other endpoints on the same listener (the policy endpoints), tried for any path but the MCP one
+   * after the Host and Origin checks; returns false when it does not serve the path.
+   */
+  routes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+  /**
+   * WebSocket upgrades (the control channel), after the same Host and Origin checks; returns false
+   * when it does not serve the path, and the socket is answered 404.
+   */
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => boolean;
   /** Sessions idle this long are closed (clients that vanish without DELETE); default 30 minutes. */
   sessionIdleMs?: number;
   log?: Logger;
@@ -67,10 +78,15 @@ export async function startHttpUpstream(opts: HttpUpstreamOptions): Promise<Http
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== endpoint) return fail(res, 404, INVALID_REQUEST, `not found: ${url.pathname}`);
+    if (url.pathname !== endpoint && !opts.routes)
+      return fail(res, 404, INVALID_REQUEST, `not found: ${url.pathname}`);
     if (!hostAllowed(req.headers.host)) return fail(res, 403, INVALID_REQUEST, 'forbidden: Host not allowed');
     if (!originAllowed(req.headers.origin))
       return fail(res, 403, INVALID_REQUEST, 'forbidden: Origin not allowed');
+    if (url.pathname !== endpoint) {
+      if (await opts.routes?.(req, res, url)) return;
+      return fail(res, 404, INVALID_REQUEST, `not found: ${url.pathname}`);
+    }
     if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {
       res.setHeader('allow', 'GET, POST, DELETE');
       return fail(res, 405, INVALID_REQUEST, `method ${req.method} not allowed`);
@@ -134,6 +150,14 @@ export async function startHttpUpstream(opts: HttpUpstreamOptions): Promise<Http
       if (!res.headersSent) fail(res, 500, -32603, 'internal error');
       else res.end();
     });
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const refuse = (status: number, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    };
+    if (!hostAllowed(req.headers.host) || !originAllowed(req.headers.origin)) return refuse(403, 'Forbidden');
+    if (!opts.upgrade?.(req, socket, head, url)) refuse(404, 'Not Found');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

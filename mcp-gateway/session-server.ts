@@ -11,7 +11,8 @@ import {
   ReadResourceRequestSchema,
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Enforcer, Session } from '../src/pep/enforcer.js';
+import { INTENT_META_KEY, type Enforcer, type Session } from '../src/pep/enforcer.js';
+import { declareIntent, declareIntentDefinition, DECLARE_INTENT_TOOL } from '../src/pep/intent-tool.js';
 import { ServerUnavailableError } from '../src/pep/errors.js';
 import { Catalog, splitName } from './catalog.js';
 import { DownstreamUnavailableError, type Downstream } from './downstream.js';
@@ -51,7 +52,7 @@ export function createSessionServer(
   const visibleServers = async () => new Set((await visibleTools()).map((t) => t.server));
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: (await visibleTools()).map(Catalog.exposedDefinition),
+    tools: [declareIntentDefinition, ...(await visibleTools()).map(Catalog.exposedDefinition)],
   }));
 
   const callTool = toolCallHandler(deps, session);
@@ -116,12 +117,14 @@ function toolCallHandler(deps: SessionDeps, session: Session): ToolCallHandler {
   const { catalog, enforcer } = deps;
   return (params, signal, onprogress) => {
     const { name, arguments: args = {}, _meta } = params;
+    if (name === DECLARE_INTENT_TOOL) return declareIntent(enforcer, session, args);
     const live = catalog.tools().get(name);
     const ds = live ? catalog.downstreams.get(live.server) : undefined;
-    return enforcer.call(session, name, args, live, async () => {
+    const forward = async () => {
       if (!live || !ds) throw new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
       try {
-        const { progressToken: _drop, ...meta } = _meta ?? {};
+        // Our own keys stay here; the downstream server gets the rest of `_meta`.
+        const { progressToken: _drop, [INTENT_META_KEY]: _intent, ...meta } = _meta ?? {};
         return await ds.callTool(
           { name: live.tool, arguments: args, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) },
           { signal, onprogress },
@@ -131,7 +134,8 @@ function toolCallHandler(deps: SessionDeps, session: Session): ToolCallHandler {
           throw new ServerUnavailableError(live.server, err.message);
         throw err;
       }
-    });
+    };
+    return enforcer.call(session, name, args, live, forward, _meta);
   };
 }
 

@@ -1,10 +1,12 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config.js';
 import { generatedKeyPaths } from '../evidence/open-log.js';
 import { isPack, verifyPack, writePack } from '../evidence/pack.js';
 import { toOcsf, verificationFinding } from '../evidence/export-ocsf.js';
 import { listSegments } from '../evidence/jsonl-store.js';
+import { REPLICAS_DIR } from '../evidence/replica.js';
 import type { EvidenceRecord } from '../evidence/types.js';
 import { verifyChainLines } from '../evidence/verify-chain.js';
 import { LocalEd25519Signer, readJwks } from '../evidence/signer.js';
@@ -15,7 +17,9 @@ export const evidenceHelp = `Usage: mcpgov evidence <subcommand>
 
   verify PATH --jwks FILE   verify an evidence folder or an evidence pack offline against pinned
                             public keys. A folder: record hashes and links, seq continuity, checkpoint
-                            signatures and roots, and that the last record is covered by a checkpoint.
+                            signatures and roots, and that the last record is covered by a checkpoint;
+                            then each replica of a sidecar's log the folder keeps under peps/<id>/
+                            (pin those PEPs' keys in the same --jwks file).
                             A pack: the signed manifest, the exact file set and hashes, the checkpoint,
                             and each record's inclusion proof. Prints the first bad record and why,
                             and exits 1.
@@ -67,16 +71,29 @@ async function verifyCommand(argv: string[]): Promise<number> {
     );
     return EXIT.ok;
   }
-  const report = await verifyLogDir(dir, jwks);
-  if (!report.ok) {
-    err(`FAIL: ${formatFailure(report.failure!)}`);
-    return EXIT.failed;
+  // The folder's own log, then the replicas of other enforcement points' logs it keeps (peps/<id>/),
+  // each against the same pinned keys: an auditor pins every PEP key they trust.
+  let failed = false;
+  for (const folder of [dir, ...(await replicaDirs(dir))]) {
+    const report = await verifyLogDir(folder, jwks);
+    if (!report.ok) {
+      err(`FAIL: ${formatFailure(report.failure!)}`);
+      failed = true;
+      continue;
+    }
+    out(
+      `ok: ${folder}: ${report.records} records in ${report.segments} segment${report.segments === 1 ? '' : 's'}, ` +
+        `${report.checkpoints} checkpoints; the last covers every record; signed by ${report.kids.join(', ') || 'nobody (empty)'}`,
+    );
   }
-  out(
-    `ok: ${dir}: ${report.records} records in ${report.segments} segment${report.segments === 1 ? '' : 's'}, ` +
-      `${report.checkpoints} checkpoints; the last covers every record; signed by ${report.kids.join(', ')}`,
-  );
-  return EXIT.ok;
+  return failed ? EXIT.failed : EXIT.ok;
+}
+
+/** Replicas of other PEPs' logs kept in an evidence folder (`peps/<pep id>/`). */
+async function replicaDirs(dir: string): Promise<string[]> {
+  const peps = path.join(dir, REPLICAS_DIR);
+  const names = await readdir(peps).catch(() => [] as string[]);
+  return names.sort().map((n) => path.join(peps, n));
 }
 
 async function packCommand(argv: string[]): Promise<number> {

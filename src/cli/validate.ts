@@ -1,13 +1,20 @@
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { checkConfig, loadConfig } from '../config/load-config.js';
+import { checkConfig, loadConfig, type ResolvedConfig } from '../config/load-config.js';
 import { ConfigError, formatProblem, type Problem } from '../config/yaml-file.js';
-import { readPolicySet } from '../policy/policy-set.js';
+import { usesBundles } from '../policy/bundle/config-check.js';
+import { probeBundleSource } from '../policy/bundle/probe.js';
+import { readPolicySet, type PolicySet } from '../policy/policy-set.js';
 import { EXIT, err, out } from './io.js';
 
 export const validateHelp = `Usage: mcpgov validate [--config FILE]
 
 Checks the config, the registries (tools.yaml, agents.yaml) and the policy rules it points to,
 and prints every problem as FILE:LINE: PATH: MESSAGE. Exits 1 when there is any.
+
+With policies.bundle or policies.channel, it also checks the policy lifecycle settings (key files,
+channels, approvers) and fetches and verifies the bundle the gateway would activate now, with every
+check the gateway runs (signature, files, hashes, scope, expiry, approvals, compile, tests).
 
 Options:
   --config FILE   config file (default: ./mcpgov.yaml)
@@ -23,11 +30,36 @@ export async function validateCommand(argv: string[]): Promise<number> {
   let summary = '';
   try {
     const config = await loadConfig(values.config);
-    const { policy, problems: policyProblems } = await readPolicySet(config);
-    problems.push(...policyProblems);
-    problems.push(...checkConfig(config, policy && new Set(policy.agents.file.agents.map((a) => a.id))));
+    const bundles = usesBundles(config.policy);
+    let policy: PolicySet | undefined;
+    let source = '';
+    // Sources are checked whenever they are there: they are what the next bundle is built from.
+    if (!bundles || existsSync(config.policies)) {
+      const read = await readPolicySet(config);
+      problems.push(...read.problems);
+      policy = read.policy;
+      source = `policy ${read.policy?.bundle.digest}`;
+    }
+    const configProblems = checkConfig(config);
+    problems.push(...configProblems);
+    if (bundles && configProblems.length === 0) {
+      const probed = await probeBundleSource(config.policy);
+      if (probed.ok) {
+        policy = probed.candidate.policy;
+        source = `bundle ${probed.candidate.manifest.name}@${probed.candidate.manifest.seq} ${probed.candidate.digest}`;
+      } else {
+        problems.push({
+          file: config.file,
+          path: 'policies.bundle',
+          message: `${probed.code}: ${probed.message}`,
+        });
+        policy = undefined;
+      }
+    }
     if (policy) {
-      summary = `ok: ${values.config}: ${Object.keys(config.servers).length} servers, ${policy.tools.file.tools.length} tool entries, ${policy.agents.file.agents.length} agents, ${policy.rules.length} rules (policy ${policy.bundle.digest})`;
+      problems.push(...agentProblems(config, policy));
+      if (problems.length === 0)
+        summary = `ok: ${values.config}: ${Object.keys(config.servers).length} servers, ${policy.tools.file.tools.length} tool entries, ${policy.agents.file.agents.length} agents, ${policy.rules.length} rules (${source})`;
     }
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
@@ -40,4 +72,10 @@ export async function validateCommand(argv: string[]): Promise<number> {
   }
   out(summary);
   return EXIT.ok;
+}
+
+/** The config's references into the agent registry of the policy that would be enforced. */
+function agentProblems(config: ResolvedConfig, policy: PolicySet): Problem[] {
+  const all = checkConfig(config, new Set(policy.agents.file.agents.map((a) => a.id)));
+  return all.filter((p) => p.path === 'identity.default_agent');
 }

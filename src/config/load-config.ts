@@ -1,15 +1,20 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { checkPoliciesConfig } from '../policy/bundle/config-check.js';
 import { ConfigError, YamlFile, type Problem } from './yaml-file.js';
-import { ConfigSchema, type Config, type ServerConfig } from './schema.js';
+import { ConfigSchema, type Config, type PoliciesConfig, type ServerConfig } from './schema.js';
 
 /** The config after validation, with every relative path made absolute against the config's folder. */
-export interface ResolvedConfig extends Omit<Config, 'servers'> {
+export interface ResolvedConfig extends Omit<Config, 'servers' | 'policies'> {
   /** Absolute path of the config file. */
   file: string;
   /** Folder of the config file; the base of every relative path. */
   dir: string;
   servers: Record<string, ServerConfig>;
+  /** The policy sources folder (rule files and tests), absolute. */
+  policies: string;
+  /** The policy lifecycle settings, with every path absolute (`bundle` stays a URL when it is one). */
+  policy: PoliciesConfig;
 }
 
 /**
@@ -60,7 +65,8 @@ export function resolveConfig(config: Config, file: string): ResolvedConfig {
     file,
     dir,
     registries: at(config.registries),
-    policies: at(config.policies),
+    policies: at(config.policies.sources),
+    policy: resolvePolicies(config.policies, at),
     evidence: {
       ...config.evidence,
       dir: at(config.evidence.dir),
@@ -72,6 +78,32 @@ export function resolveConfig(config: Config, file: string): ResolvedConfig {
     },
     paths: Object.fromEntries(Object.entries(config.paths).map(([k, v]) => [k, at(v)])),
     servers,
+  };
+}
+
+/** Makes the policy lifecycle's paths absolute; URLs (`http:`, `https:`, `file:`) stay as they are. */
+function resolvePolicies(policies: PoliciesConfig, at: (p: string) => string): PoliciesConfig {
+  const { keys } = policies;
+  return {
+    ...policies,
+    sources: at(policies.sources),
+    registry: at(policies.registry),
+    cache: at(policies.cache),
+    bundle:
+      policies.bundle === undefined || /^(https?|file):/i.test(policies.bundle)
+        ? policies.bundle
+        : at(policies.bundle),
+    reporters: Object.fromEntries(
+      Object.entries(policies.reporters).map(([id, r]) => [
+        id,
+        { ...r, evidence_jwks: r.evidence_jwks === undefined ? undefined : at(r.evidence_jwks) },
+      ]),
+    ),
+    keys: {
+      signers: keys.signers === undefined ? undefined : at(keys.signers),
+      publishers: keys.publishers === undefined ? undefined : at(keys.publishers),
+      approvers: Object.fromEntries(Object.entries(keys.approvers).map(([k, v]) => [k, at(v)])),
+    },
   };
 }
 
@@ -99,11 +131,27 @@ export function checkConfig(config: ResolvedConfig, agentIds?: ReadonlySet<strin
       message: `file not found: ${config.evidence.key}`,
     });
   }
+  problems.push(...checkPoliciesConfig(config.policy, config.file));
   if (agentIds && identity.default_agent !== undefined && !agentIds.has(identity.default_agent)) {
     problems.push({
       file: config.file,
       path: 'identity.default_agent',
       message: `names unknown agent "${identity.default_agent}"`,
+    });
+  }
+  // `mcpgov__*` names are the enforcement point's own tools (e.g. mcpgov__declare_intent).
+  if (Object.hasOwn(config.servers, 'mcpgov')) {
+    problems.push({
+      file: config.file,
+      path: 'servers.mcpgov',
+      message: 'the server name "mcpgov" is reserved',
+    });
+  }
+  if (config.semantic.verifier === 'llm' && config.semantic.llm === undefined) {
+    problems.push({
+      file: config.file,
+      path: 'semantic.llm',
+      message: 'verifier "llm" needs semantic.llm (model, base_url)',
     });
   }
   return problems;

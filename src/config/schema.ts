@@ -46,6 +46,137 @@ export const ServerNameSchema = z
   .string()
   .regex(/^[a-z0-9](?:[a-z0-9-]|_(?!_))*$/i, 'letters, digits, "-" and single "_" only');
 
+/** An OpenAI-compatible chat-completions endpoint used as the LLM judge. */
+export const LlmJudgeConfigSchema = z.strictObject({
+  /** Base URL of any OpenAI-compatible API, e.g. https://api.openai.com/v1 or a local server. */
+  base_url: z.url({ protocol: /^https?$/ }).optional(),
+  model: z.string().min(1),
+  /** Name of the environment variable holding the API key (never the key itself). */
+  api_key_env: z.string().default('OPENAI_API_KEY'),
+  timeout_ms: z.number().int().positive().default(10_000),
+  max_retries: z.number().int().min(0).max(5).default(1),
+  /** Prices in USD per million tokens, for cost accounting in evidence. */
+  price: z
+    .strictObject({
+      prompt_per_mtok: z.number().nonnegative(),
+      completion_per_mtok: z.number().nonnegative(),
+    })
+    .optional(),
+  /** Folder of recorded judge responses (cassettes), for `replay` and `--record`. */
+  cassettes: z.string().default('./evals/cassettes'),
+});
+export type LlmJudgeConfig = z.infer<typeof LlmJudgeConfigSchema>;
+
+/** Stage 2: which verifier runs where the tool or a rule asks for it, or stage 1 flagged the call. */
+export const SemanticConfigSchema = z.strictObject({
+  /** `heuristic` (offline, the default), `llm` (needs `llm`), `replay` (cassettes only), `off`. */
+  verifier: z.enum(['heuristic', 'llm', 'replay', 'off']).default('heuristic'),
+  /** A verifier that takes longer than this fails, and the tool's `semantic_fail` decides. */
+  timeout_ms: z.number().int().positive().default(2000),
+  /** Verdicts cached per (agent, tool, args digest, intent digest, bundle digest). */
+  cache_entries: z.number().int().min(0).default(10_000),
+  /** How much of a session the verifier sees: the last N calls, each result cut to this many characters. */
+  history: z
+    .strictObject({
+      calls: z.number().int().min(0).default(20),
+      result_chars: z.number().int().min(0).default(4000),
+    })
+    .default({ calls: 20, result_chars: 4000 }),
+  llm: LlmJudgeConfigSchema.optional(),
+});
+export type SemanticConfig = z.infer<typeof SemanticConfigSchema>;
+
+/** A bundle or channel name: it appears in folder names and URL paths, so it stays plain. */
+export const PolicyNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/i, 'letters, digits, ".", "_" and "-" only (at most 64)');
+
+/** Requirements a bundle meets before `mcpgov policy publish` points a channel at it. */
+export const ChannelConfigSchema = z.strictObject({
+  /** Distinct approvers whose signatures a bundle needs (each with their own key, none the build key). */
+  approvals: z.number().int().min(0).default(1),
+  /** Who may approve for this channel (names under `keys.approvers`); default: every configured approver. */
+  approvers: z.array(PolicyNameSchema).optional(),
+  /** How long a published pointer is valid: an enforcement point refuses an expired one (freeze attack). */
+  ttl_hours: z
+    .number()
+    .positive()
+    .default(24 * 30),
+});
+export type ChannelConfig = z.infer<typeof ChannelConfigSchema>;
+
+/** Pinned public keys (JWKS files) of everyone who signs something in the policy lifecycle. */
+export const PolicyKeysSchema = z.strictObject({
+  /** Keys that sign bundles (the build key); a bundle signed by any other key is refused. */
+  signers: z.string().optional(),
+  /** Keys that sign channel pointers (the release key, distinct from the build key). */
+  publishers: z.string().optional(),
+  /** Each approver's keys, by approver name: an approval counts only under its own name's key. */
+  approvers: z.record(PolicyNameSchema, z.string()).default({}),
+});
+
+/** An enforcement point allowed to report its policy status to this gateway. */
+export const ReporterConfigSchema = z.strictObject({
+  /** `sha256:<hex>` of the bearer token the reporter presents; the token itself never sits in config. */
+  token_sha256: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 hex>'),
+  /**
+   * The PEP's evidence signing keys (a JWKS file). With it, a sidecar's control channel forwards its
+   * evidence log and the gateway keeps a verified replica under `<evidence dir>/peps/<id>/`; without
+   * it, forwarded evidence is refused (nothing is stored that could not be verified).
+   */
+  evidence_jwks: z.string().optional(),
+});
+
+/**
+ * The policy lifecycle: sources that `mcpgov policy build` compiles, the release settings
+ * (registry, keys, channels), and what this enforcement point enforces. Without `bundle` or
+ * `channel` it enforces the sources directly; with either, it loads signed bundles only.
+ */
+export const PoliciesConfigSchema = z.strictObject({
+  /** Rule files (`*.yaml`) and policy tests (`tests/*.yaml`). */
+  sources: z.string().default('./policies'),
+  /** The bundle name: cited by every decision record. */
+  name: PolicyNameSchema.default('mcpgov'),
+  /** The scope bundles are signed for; an enforcement point refuses a bundle signed for another. */
+  scope: PolicyNameSchema.default('default'),
+  /** Local registry folder: published bundles, channel pointers and their history. */
+  registry: z.string().default('./.mcpgov/policy-registry'),
+  keys: PolicyKeysSchema.default({ approvers: {} }),
+  channels: z.record(PolicyNameSchema, ChannelConfigSchema).default({}),
+  /**
+   * What to enforce: a bundle folder (or `file:` URL), or with `channel` a registry: a folder,
+   * a `file:` URL, or the `http(s):` URL of a gateway's registry endpoint. Default with `channel`:
+   * the local `registry`.
+   */
+  bundle: z.string().min(1).optional(),
+  /** Follow this channel's signed pointer. */
+  channel: PolicyNameSchema.optional(),
+  /** How often the source is checked for a new bundle or pointer. */
+  poll_seconds: z.number().positive().default(10),
+  /** Where the last good bundle is kept, so the enforcement point starts from it offline. */
+  cache: z.string().default('./.mcpgov/policy-cache'),
+  /** A gateway's `/policy/status` URL this enforcement point reports its policy status to. */
+  report: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * Environment variable holding this enforcement point's bearer token for a gateway's policy
+   * endpoints (status reports and the registry); the token itself never sits in config.
+   */
+  token_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+    .optional(),
+  /** Enforcement points allowed to report to this gateway, by PEP id; any other is refused. */
+  reporters: z.record(z.string().min(1), ReporterConfigSchema).default({}),
+  /** When a PEP counts as drifted: running another digest than the channel's, or silent, for this long. */
+  drift: z
+    .strictObject({
+      grace_seconds: z.number().positive().default(60),
+      stale_seconds: z.number().positive().default(180),
+    })
+    .default({ grace_seconds: 60, stale_seconds: 180 }),
+});
+export type PoliciesConfig = z.infer<typeof PoliciesConfigSchema>;
+
 const HostPortSchema = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-f:]+\]:\d{1,5}$/i, 'must be HOST:PORT');
 
 export const ConfigSchema = z.strictObject({
@@ -60,7 +191,11 @@ export const ConfigSchema = z.strictObject({
     })
     .default({ stdio: false, allowed_hosts: [], allowed_origins: [] }),
   registries: z.string().default('./registries'),
-  policies: z.string().default('./policies'),
+  /** The sources folder, or the policy lifecycle settings (see PoliciesConfigSchema). */
+  policies: z.preprocess(
+    (v) => (v === undefined ? {} : typeof v === 'string' ? { sources: v } : v),
+    PoliciesConfigSchema,
+  ),
   evidence: z
     .strictObject({
       dir: z.string().default('./.mcpgov/evidence'),
@@ -111,6 +246,24 @@ export const ConfigSchema = z.strictObject({
   /** Named filesystem paths, resolved against the config file's folder, that rules read as `paths.<name>`. */
   paths: z.record(z.string(), z.string()).default({}),
   pep: z.strictObject({ id: z.string().min(1).optional() }).default({}),
+  /** A sidecar's control channel to its gateway: policy pushes, status, and evidence forwarding. */
+  control: z
+    .strictObject({
+      /** The gateway's control endpoint, e.g. ws://127.0.0.1:8787/control. */
+      gateway: z.url({ protocol: /^wss?$/ }),
+      /** Environment variable holding this PEP's bearer token (its hash is in the gateway's reporters). */
+      token_env: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+        .default('MCPGOV_CONTROL_TOKEN'),
+    })
+    .optional(),
+  semantic: SemanticConfigSchema.default({
+    verifier: 'heuristic',
+    timeout_ms: 2000,
+    cache_entries: 10_000,
+    history: { calls: 20, result_chars: 4000 },
+  }),
   servers: z.record(ServerNameSchema, ServerSchema).default({}),
 });
 export type Config = z.infer<typeof ConfigSchema>;
@@ -133,6 +286,8 @@ export const ToolEntrySchema = z.strictObject({
   approval: z.enum(['never', 'flagged', 'always']).default('never'),
   mode: ModeSchema.optional(),
   semantic: z.enum(['off', 'flagged', 'required']).default('off'),
+  /** What a semantic check that fails or times out decides for this tool: never allow. */
+  semantic_fail: z.enum(['escalate', 'deny']).default('escalate'),
   definition_digest: z
     .string()
     .regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 hex>')

@@ -98,29 +98,59 @@ export class YamlFile {
 
   /** Validates the data against a strict zod schema, reporting every issue with its line. */
   validate<S extends z.ZodType>(schema: S): { value?: z.infer<S>; problems: Problem[] } {
-    const result = schema.safeParse(this.data);
-    if (result.success) return { value: result.data, problems: [] };
-    const problems: Problem[] = [];
-    for (const issue of result.error.issues) {
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) {
-          const path = [...issue.path, key];
-          problems.push({
-            file: this.file,
-            line: this.lineOf(path, true),
-            path: formatPath(path),
-            message: 'unknown key',
-          });
-        }
-        continue;
+    return validateData(this.file, this.data, schema, (path, keyOnly) => this.lineOf(path, keyOnly));
+  }
+}
+
+/**
+ * Validates parsed data against a strict zod schema, reporting every issue as a problem in `file`,
+ * located by `lineOf` where the format has lines (YAML sources; canonical JSON in bundles has none).
+ */
+export function validateData<S extends z.ZodType>(
+  file: string,
+  data: unknown,
+  schema: S,
+  lineOf: (path: readonly PropertyKey[], keyOnly?: boolean) => number | undefined = () => undefined,
+): { value?: z.infer<S>; problems: Problem[] } {
+  const result = schema.safeParse(data);
+  if (result.success) return { value: result.data, problems: [] };
+  const problems: Problem[] = [];
+  for (const issue of result.error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const path = [...issue.path, key];
+        problems.push({ file, line: lineOf(path, true), path: formatPath(path), message: 'unknown key' });
       }
-      problems.push({
-        file: this.file,
-        line: this.lineOf(issue.path),
-        path: formatPath(issue.path),
-        message: issue.message,
-      });
+      continue;
     }
-    return { problems };
+    problems.push({ file, line: lineOf(issue.path), path: formatPath(issue.path), message: issue.message });
+  }
+  return { problems };
+}
+
+/** A JSON document (a file of a policy bundle) validated like a YAML source, without line numbers. */
+export class JsonDocument {
+  constructor(
+    readonly file: string,
+    readonly data: unknown,
+  ) {}
+
+  /** Parses JSON text that came from `file`; a syntax error comes back as a problem. */
+  static parse(file: string, text: string): { doc?: JsonDocument; problems: Problem[] } {
+    try {
+      return { doc: new JsonDocument(file, JSON.parse(text)), problems: [] };
+    } catch (err) {
+      return { problems: [{ file, path: '', message: `invalid JSON: ${(err as Error).message}` }] };
+    }
+  }
+
+  /** JSON documents in bundles are canonical one-liners: no useful line numbers. */
+  lineOf(): number | undefined {
+    return undefined;
+  }
+
+  /** Validates the data against a strict zod schema, reporting every issue with its key path. */
+  validate<S extends z.ZodType>(schema: S): { value?: z.infer<S>; problems: Problem[] } {
+    return validateData(this.file, this.data, schema);
   }
 }

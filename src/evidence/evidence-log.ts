@@ -3,7 +3,7 @@ import type { Logger } from '../util/log.js';
 import { Checkpointer, CheckpointSchema, readCheckpoints, recordLeaf } from './checkpoints.js';
 import { JsonlEvidenceStore, readEvidence, type FsyncMode } from './jsonl-store.js';
 import type { Signer } from './signer.js';
-import type { EvidenceRecord, EvidenceSink, RecordBody } from './types.js';
+import type { AppendOptions, EvidenceRecord, EvidenceSink, RecordBody } from './types.js';
 
 export interface EvidenceLogOptions {
   dir: string;
@@ -25,7 +25,21 @@ export class EvidenceLog implements EvidenceSink {
   private constructor(
     private readonly store: JsonlEvidenceStore,
     private readonly checkpointer: Checkpointer,
+    private readonly durableListeners: Set<(count: number) => void>,
+    /** The log's folder. */
+    readonly dir: string,
   ) {}
+
+  /** Records that are durable (written and synced per the fsync mode); a forwarder ships no more. */
+  get durableCount(): number {
+    return this.store.durableCount;
+  }
+
+  /** Calls `listener` whenever more records become durable; returns a function that stops it. */
+  onDurable(listener: (count: number) => void): () => void {
+    this.durableListeners.add(listener);
+    return () => this.durableListeners.delete(listener);
+  }
 
   /**
    * Opens the log, rebuilds its Merkle tree, and signs a checkpoint over any tail a crash left
@@ -46,10 +60,14 @@ export class EvidenceLog implements EvidenceSink {
     }
     // The store feeds the checkpointer, which reads the store's durable count: wire them through a holder.
     const feed: { checkpointer?: Checkpointer } = {};
+    const durableListeners = new Set<(count: number) => void>();
     const store = await JsonlEvidenceStore.open({
       dir: opts.dir,
       fsync: opts.fsync,
       onWrite: (record) => feed.checkpointer?.add(record.hash),
+      onDurable: (count) => {
+        for (const listener of durableListeners) listener(count);
+      },
     });
     const checkpointer = new Checkpointer(
       {
@@ -70,7 +88,7 @@ export class EvidenceLog implements EvidenceSink {
     );
     feed.checkpointer = checkpointer;
     if (store.count > lastSize) await checkpointer.checkpoint();
-    return new EvidenceLog(store, checkpointer);
+    return new EvidenceLog(store, checkpointer, durableListeners, opts.dir);
   }
 
   /** Number of records in the log. */
@@ -78,8 +96,8 @@ export class EvidenceLog implements EvidenceSink {
     return this.store.count;
   }
 
-  append(body: RecordBody): Promise<EvidenceRecord> {
-    return this.store.append(body);
+  append(body: RecordBody, options?: AppendOptions): Promise<EvidenceRecord> {
+    return this.store.append(body, options);
   }
 
   /** Waits for pending appends, then signs a checkpoint over everything written so far. */

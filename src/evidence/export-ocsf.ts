@@ -156,12 +156,19 @@ export function toOcsf(record: EvidenceRecord): OcsfEvent[] {
       finding(record, `Outcome check failed for ${o.tool}`, failed.join('; '), ['outcome_verification']),
     ];
   }
-  if (record.kind === 'drift')
-    return [
-      finding(record, 'Policy drift', 'an enforcement point runs a policy other than the approved one', [
-        'policy_drift',
-      ]),
-    ];
+  if (record.kind === 'drift') {
+    const d = record.drift;
+    const desc = !d
+      ? 'an enforcement point runs a policy other than the approved one'
+      : d.cause === 'not_reporting'
+        ? `${d.pep} has not reported its policy status since ${d.since}`
+        : `${d.pep} runs ${d.active_digest ?? 'no bundle'} instead of the approved ${d.expected_digest} since ${d.since}`;
+    return [finding(record, 'Policy drift', desc, ['policy_drift'])];
+  }
+  if (record.kind === 'policy' && record.policy_event?.event === 'refused') {
+    const p = record.policy_event;
+    return [finding(record, 'Policy bundle refused', `${p.code}: ${p.message}`, ['policy_verification'])];
+  }
   if (record.kind === 'chain' && record.chain_event) {
     return [
       apiActivity(record, `session/${record.chain_event.event}`, {

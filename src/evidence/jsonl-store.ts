@@ -2,7 +2,13 @@ import { fdatasync, ftruncateSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { sealRecord } from './hash.js';
-import { EvidenceRecordSchema, type EvidenceRecord, type EvidenceSink, type RecordBody } from './types.js';
+import {
+  EvidenceRecordSchema,
+  type AppendOptions,
+  type EvidenceRecord,
+  type EvidenceSink,
+  type RecordBody,
+} from './types.js';
 
 /** When an append resolves: after fsync of its own write, after the group's fsync, or after the write. */
 export type FsyncMode = 'always' | 'batch' | 'none';
@@ -12,12 +18,16 @@ export interface JsonlStoreOptions {
   fsync: FsyncMode;
   /** Called synchronously for every record written, in seq order (the checkpointer's feed). */
   onWrite?: (record: EvidenceRecord) => void;
+  /** Called when more records have become durable (a forwarder ships durable records only). */
+  onDurable?: (durableCount: number) => void;
 }
 
 interface Waiter {
   record: EvidenceRecord;
   /** The record's JSON line, newline included. */
   line: string;
+  /** The append waits for an fdatasync covering the record. */
+  durable: boolean;
   resolve: (record: EvidenceRecord) => void;
   reject: (err: Error) => void;
 }
@@ -37,6 +47,9 @@ export async function listSegments(dir: string): Promise<string[]> {
     .sort()
     .map((n) => path.join(dir, n));
 }
+
+/** How long a record appended with `durable: false` may wait for an fdatasync when nothing else syncs. */
+const DEFERRED_SYNC_MS = 200;
 
 /** The error an append rejects with when its record could not be made durable. */
 export class EvidenceUnavailableError extends Error {
@@ -61,6 +74,11 @@ export class EvidenceUnavailableError extends Error {
 export class JsonlEvidenceStore implements EvidenceSink {
   /** Sealed (seq, prev and hash assigned), waiting to be written. */
   private queued: Waiter[] = [];
+  /** Records in the file (the seq after the last one written). */
+  private writtenCount: number;
+  /** An fdatasync is owed to records written without one. */
+  private syncWanted = false;
+  private deferred?: NodeJS.Timeout;
   /** The running drain loop, if any. */
   private draining?: Promise<void>;
   private broken?: Error;
@@ -79,6 +97,7 @@ export class JsonlEvidenceStore implements EvidenceSink {
     public size: number,
   ) {
     this.durableCount = nextSeq;
+    this.writtenCount = nextSeq;
   }
 
   /** Opens (or creates) the log and continues its chain; a torn last line from a crash is cut off. */
@@ -117,15 +136,16 @@ export class JsonlEvidenceStore implements EvidenceSink {
     return this.nextSeq;
   }
 
-  append(body: RecordBody): Promise<EvidenceRecord> {
+  append(body: RecordBody, options: AppendOptions = {}): Promise<EvidenceRecord> {
     if (this.broken) return Promise.reject(new EvidenceUnavailableError(this.broken));
     const unhashed = { ...body, seq: this.nextSeq, prev: this.prev };
     const { hash, line } = sealRecord(unhashed);
     const record = { ...unhashed, hash } as EvidenceRecord;
     this.nextSeq += 1;
     this.prev = hash;
+    const durable = options.durable !== false || this.opts.fsync === 'always';
     return new Promise((resolve, reject) => {
-      this.queued.push({ record, line, resolve, reject });
+      this.queued.push({ record, line, durable, resolve, reject });
       this.draining ??= this.drain();
     });
   }
@@ -133,19 +153,45 @@ export class JsonlEvidenceStore implements EvidenceSink {
   /**
    * Writes queued records in seq order, one write per group, then makes each group durable per the
    * fsync mode before resolving its appends. Records appended while a write or fdatasync runs form the
-   * next group, so under load one syscall pair covers many records (group commit).
+   * next group, so under load one syscall pair covers many records (group commit). A group of records
+   * appended with `durable: false` only is written without waiting for an fdatasync; the next one
+   * (another group's, a flush, or a deferred one) covers it.
    */
   private async drain(): Promise<void> {
     // Let every record appended in the current tick join the first group.
     await Promise.resolve();
-    while (this.queued.length > 0) {
+    while (this.queued.length > 0 || this.syncWanted) {
       const group = this.opts.fsync === 'always' ? this.queued.splice(0, 1) : this.queued.splice(0);
-      if (!this.write(group)) continue;
-      if (this.opts.fsync !== 'none' && !(await this.sync(group))) continue;
-      this.durableCount = group[group.length - 1]!.record.seq + 1;
+      if (group.length > 0 && !this.write(group)) continue;
+      const wanted = this.syncWanted || group.some((w) => w.durable);
+      this.syncWanted = false;
+      const before = this.durableCount;
+      if (this.opts.fsync === 'none') this.durableCount = this.writtenCount;
+      else if (wanted && this.writtenCount > this.durableCount) {
+        const covering = this.writtenCount;
+        if (!(await this.sync(group))) continue;
+        this.durableCount = covering;
+      } else if (this.writtenCount > this.durableCount) this.deferSync();
+      if (this.durableCount > before) this.opts.onDurable?.(this.durableCount);
       for (const w of group) w.resolve(w.record);
     }
     this.draining = undefined;
+  }
+
+  /** Makes written records durable soon, when nothing else does it first. */
+  private deferSync(): void {
+    if (this.deferred) return;
+    this.deferred = setTimeout(() => {
+      this.deferred = undefined;
+      this.requestSync();
+    }, DEFERRED_SYNC_MS);
+    this.deferred.unref();
+  }
+
+  private requestSync(): void {
+    if (this.broken || this.writtenCount <= this.durableCount) return;
+    this.syncWanted = true;
+    this.draining ??= this.drain();
   }
 
   /** Appends a group's lines with one write; on failure cuts the file back and rejects the rest. */
@@ -165,6 +211,7 @@ export class JsonlEvidenceStore implements EvidenceSink {
       return false;
     }
     this.size += bytes.length;
+    this.writtenCount = group[group.length - 1]!.record.seq + 1;
     for (const w of group) this.opts.onWrite?.(w.record);
     return true;
   }
@@ -187,8 +234,9 @@ export class JsonlEvidenceStore implements EvidenceSink {
     for (const w of waiters) w.reject(new EvidenceUnavailableError(err));
   }
 
-  /** Resolves once every record appended so far is written and as durable as the mode promises. */
+  /** Resolves once every record appended so far is written and durable (per the fsync mode). */
   async flush(): Promise<void> {
+    this.requestSync();
     while (this.draining) await this.draining;
   }
 
@@ -211,6 +259,7 @@ export class JsonlEvidenceStore implements EvidenceSink {
 
   async close(): Promise<void> {
     await this.flush();
+    clearTimeout(this.deferred);
     await this.fh.close();
   }
 

@@ -36,7 +36,8 @@ export const RequestSchema = z.object({
   session: z.object({
     id: z.string(),
     call_count: z.number().int().nonnegative(),
-    intent: z.string().optional(),
+    /** `sha256:` of the declared intent in force (its text is in the chain's `intent` record). */
+    intent_digest: Sha256Schema.optional(),
   }),
 });
 
@@ -49,12 +50,22 @@ export const DecisionInfoSchema = z.object({
   rules: z.array(z.string()),
   stages: z.array(z.object({ stage: z.string(), kind: z.string(), code: z.string().optional() })),
   bundle: z.object({ name: z.string(), revision: z.string(), digest: Sha256Schema }),
+  /** Stage 2, when it ran: the verdict, the named signals, and how it was reached. */
   semantic: z
     .object({
       verifier: z.string(),
       model: z.string().optional(),
       verdict: z.string(),
+      confidence: z.number(),
+      signals: z.array(z.object({ name: z.string(), detail: z.string(), score: z.number() })),
+      rationale: z.string(),
+      prompt_hash: Sha256Schema.optional(),
       latency_ms: z.number(),
+      cache_hit: z.boolean(),
+      tokens: z.object({ prompt: z.number(), completion: z.number() }).optional(),
+      cost_usd: z.number().optional(),
+      /** Set when the verifier failed or timed out and the tool's fail mode decided. */
+      error: z.string().optional(),
     })
     .optional(),
   eval_us: z.number().nonnegative(),
@@ -74,11 +85,15 @@ export const ActionInfoSchema = z.object({
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 
-/** A session's chain opening or closing. */
+/** A session's chain opening or closing, or a change of its declared intent. */
 export const ChainEventSchema = z.object({
-  event: z.enum(['open', 'close']),
+  /** `intent`: the agent declared what the user asked for (stage 2 judges calls against it). */
+  event: z.enum(['open', 'close', 'intent']),
   /** Calls made in the session, on close. */
   calls: z.number().int().nonnegative().optional(),
+  /** The declared intent (masked like arguments) and where it came from, on `intent`. */
+  intent: z.string().optional(),
+  source: z.enum(['meta', 'declared']).optional(),
 });
 
 /** What a forwarded call achieved, checked against the tool's declared outcome condition. */
@@ -89,6 +104,43 @@ export const OutcomeInfoSchema = z.object({
   /** True when every declared check held. */
   verified: z.boolean(),
   checks: z.array(z.object({ check: z.string(), passed: z.boolean(), error: z.string().optional() })),
+});
+
+/** A policy bundle an enforcement point activated, or refused (and kept the last good one). */
+export const PolicyEventSchema = z.object({
+  event: z.enum(['activated', 'refused']),
+  /** The bundle concerned, as far as it could be read (a refused bundle may lack some of it). */
+  bundle: z
+    .object({
+      digest: Sha256Schema.optional(),
+      name: z.string().optional(),
+      revision: z.string().optional(),
+      seq: z.number().int().optional(),
+    })
+    .optional(),
+  channel: z.string().optional(),
+  channel_seq: z.number().int().optional(),
+  approved_by: z.array(z.string()).optional(),
+  /** Where it came from: the configured source, or the PEP's cache of its last good bundle. */
+  from: z.enum(['source', 'cache']),
+  source: z.string(),
+  /** Why it was refused: a stable code (src/policy/bundle/errors.ts) and one line. */
+  code: z.string().optional(),
+  message: z.string().optional(),
+  /** The bundle in force after the event. */
+  active: z.object({ digest: Sha256Schema, name: z.string(), revision: z.string() }).optional(),
+});
+
+/** An enforcement point found running another policy than its channel's approved one, or silent. */
+export const DriftInfoSchema = z.object({
+  pep: z.string(),
+  cause: z.enum(['digest_mismatch', 'not_reporting']),
+  channel: z.string().optional(),
+  expected_digest: Sha256Schema.optional(),
+  active_digest: Sha256Schema.optional(),
+  /** When the mismatch or the silence began. */
+  since: z.string(),
+  last_report: z.string().optional(),
 });
 
 /** Fields a PEP supplies; `seq`, `prev` and `hash` are assigned by the store at append time. */
@@ -105,6 +157,8 @@ export const RecordBodySchema = z.object({
   action: ActionInfoSchema.optional(),
   outcome: OutcomeInfoSchema.optional(),
   chain_event: ChainEventSchema.optional(),
+  policy_event: PolicyEventSchema.optional(),
+  drift: DriftInfoSchema.optional(),
 });
 export type RecordBody = z.infer<typeof RecordBodySchema>;
 
@@ -118,10 +172,20 @@ export const EvidenceRecordSchema = RecordBodySchema.extend({
 });
 export type EvidenceRecord = z.infer<typeof EvidenceRecordSchema>;
 
+/** How an append is acknowledged. */
+export interface AppendOptions {
+  /**
+   * false: resolve once the record is written, and let the next fdatasync (another record's, a flush,
+   * or one a moment later) make it durable. For records of what already happened (action, outcome),
+   * which nothing waits on; a decision record is always durable before its call is forwarded.
+   */
+  durable?: boolean;
+}
+
 /** Where records go. The embedded default is a local append-only JSONL log. */
 export interface EvidenceSink {
   /** Appends one record; resolves once it is durable per the fsync setting, rejects if it cannot be. */
-  append(body: RecordBody): Promise<EvidenceRecord>;
+  append(body: RecordBody, options?: AppendOptions): Promise<EvidenceRecord>;
   /** Resolves once every append made so far has settled. */
   flush(): Promise<void>;
   /** Signs a checkpoint over everything written so far, where the sink keeps checkpoints. */

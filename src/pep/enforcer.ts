@@ -4,16 +4,20 @@ import type { EvidenceSink } from '../evidence/types.js';
 import type { OutcomeCheck, PolicySet } from '../policy/policy-set.js';
 import { MemoryCounterStore, type CounterStore } from '../pipeline/counters.js';
 import { evaluate, evaluateStatic } from '../pipeline/evaluate.js';
-import type { StageEnv } from '../pipeline/stage.js';
+import type { SemanticEnv, StageEnv } from '../pipeline/stage.js';
+import type { IntentSource } from '../semantic/types.js';
+import { DEFAULT_HISTORY_LIMITS, recordHistory, type HistoryLimits } from './session-history.js';
 import type { CallContext, Decision, Identity, LiveTool, SessionState } from '../pipeline/types.js';
 import { digest } from '../evidence/hash.js';
 import type { Logger } from '../util/log.js';
+import { randomUUIDv7 } from '../util/uuid.js';
 import { refusal, unknownToolAnswer } from './answers.js';
 import { ServerUnavailableError } from './errors.js';
 import {
   actionRecord,
   chainRecord,
   decisionRecord,
+  intentRecord,
   outcomeRecord,
   resultFacts,
   type PepInfo,
@@ -52,7 +56,16 @@ export interface EnforcerOptions {
   log: Logger;
   /** Milliseconds since the epoch; injectable for tests. */
   clock?: () => number;
+  /** Stage 2's verifier; without it, tools that require a semantic check escalate. */
+  semantic?: SemanticEnv;
+  /** How much of each session stage 2 may read. */
+  history?: HistoryLimits;
 }
+
+/** The `_meta` key by which a call may carry the user's request (the highest-priority intent source). */
+export const INTENT_META_KEY = 'mcpgov/intent';
+/** Longest accepted intent, in characters: an intent is a request, not a document. */
+const MAX_INTENT_CHARS = 2000;
 
 /**
  * The enforcement point's core, shared by the gateway and the sidecar: decide, write the decision
@@ -64,17 +77,19 @@ export class Enforcer {
   private readonly counters: CounterStore;
   private readonly clock: () => number;
   private readonly paths: Record<string, string>;
+  private readonly history: HistoryLimits;
 
   constructor(private readonly opts: EnforcerOptions) {
     this.policy = opts.policy;
     this.counters = opts.counters ?? new MemoryCounterStore();
     this.clock = opts.clock ?? Date.now;
     this.paths = opts.paths ?? {};
+    this.history = opts.history ?? DEFAULT_HISTORY_LIMITS;
   }
 
   /** Starts a session for an authenticated caller; its chain opens with a record naming the caller. */
   async openSession(identity: Identity, id: string): Promise<Session> {
-    const session: Session = { identity, state: { id, callCount: 0, tools: [] } };
+    const session: Session = { identity, state: { id, callCount: 0, tools: [], history: [] } };
     await this.opts.evidence.append(chainRecord(session.state, identity, this.opts.pep, 'open'));
     return session;
   }
@@ -93,6 +108,18 @@ export class Enforcer {
     return (ctx.toolEntry?.mode ?? this.opts.defaultMode) === 'observe';
   }
 
+  /**
+   * Sets the session's intent (what the user asked for) that stage 2 judges later calls against, and
+   * records it in the session's chain. An unchanged intent is not recorded again.
+   */
+  async declareIntent(session: Session, intent: string, source: Extract<IntentSource, 'meta' | 'declared'>) {
+    const text = intent.trim().slice(0, MAX_INTENT_CHARS);
+    if (text === '' || (text === session.state.intent && source === session.state.intentSource)) return;
+    session.state.intent = text;
+    session.state.intentSource = source;
+    await this.opts.evidence.append(intentRecord(session.state, this.opts.pep, text, source));
+  }
+
   /** Governs one `tools/call`: the only path by which a call reaches a downstream server. */
   async call(
     session: Session,
@@ -100,7 +127,16 @@ export class Enforcer {
     args: Record<string, unknown>,
     liveTool: LiveTool | undefined,
     forward: Forward,
+    meta?: Record<string, unknown>,
   ): Promise<CallToolResult> {
+    const metaIntent = meta?.[INTENT_META_KEY];
+    if (typeof metaIntent === 'string') {
+      try {
+        await this.declareIntent(session, metaIntent, 'meta');
+      } catch (err) {
+        return this.evidenceFailure(err);
+      }
+    }
     const policy = this.policy;
     const ctx = this.context(session, toolName, args, liveTool, policy);
     // Rules see the session as it was before this call; the live state moves on for the next one.
@@ -121,15 +157,7 @@ export class Enforcer {
       );
     } catch (err) {
       releaseAll(decision);
-      this.opts.log('error', 'decision record not written; refusing the call', {
-        error: (err as Error).message,
-      });
-      return refusal(
-        'failed',
-        'the decision record could not be written',
-        'evidence_unavailable',
-        decision.id,
-      );
+      return this.evidenceFailure(err, decision.id);
     }
 
     // A tool that does not exist downstream has nothing to forward to, whatever the mode.
@@ -138,11 +166,21 @@ export class Enforcer {
       releaseAll(decision);
       return this.answerBlocked(decision, toolName);
     }
-    return this.forward(ctx, decision, argsDigest, forward);
+    return this.forward(session, ctx, policy, decision, argsDigest, forward);
+  }
+
+  private evidenceFailure(err: unknown, decisionId = randomUUIDv7()): CallToolResult {
+    this.opts.log('error', 'evidence record not written; refusing the call', {
+      error: (err as Error).message,
+    });
+    return refusal('failed', 'the decision record could not be written', 'evidence_unavailable', decisionId);
   }
 
   private async forward(
+    session: Session,
     ctx: CallContext,
+    /** The policy the call was decided under: a bundle activated meanwhile must not change its checks. */
+    policy: PolicySet,
     decision: Decision,
     argsDigest: string,
     forward: Forward,
@@ -176,11 +214,13 @@ export class Enforcer {
                   message: (failure as Error).message,
                 },
         }),
+        { durable: false },
       )
       .catch((err: Error) => this.opts.log('error', 'action record not written', { error: err.message }));
     if (unavailable) return refusal('failed', (failure as Error).message, 'server_unavailable', decision.id);
     if (failure !== undefined) throw failure; // protocol errors from downstream stay protocol errors
-    const check = ctx.toolEntry && this.policy.outcomes.get(ctx.toolEntry);
+    if (result) recordHistory(session.state, ctx.toolName, ctx.arguments, result, this.history);
+    const check = ctx.toolEntry && policy.outcomes.get(ctx.toolEntry);
     if (check) this.recordOutcome(ctx, decision.id, result, facts?.digest, check);
     return result as CallToolResult;
   }
@@ -206,7 +246,7 @@ export class Enforcer {
     }
     const checks = [{ check: check.description, passed, ...(error === undefined ? {} : { error }) }];
     void this.opts.evidence
-      .append(outcomeRecord(ctx, decisionId, this.opts.pep, resultDigest, checks))
+      .append(outcomeRecord(ctx, decisionId, this.opts.pep, resultDigest, checks), { durable: false })
       .catch((err: Error) => this.opts.log('error', 'outcome record not written', { error: err.message }));
   }
 
@@ -232,13 +272,25 @@ export class Enforcer {
       toolEntry: policy.tools.match(toolName),
       liveTool,
       arguments: args,
-      session: { ...session.state, callCount: session.state.callCount + 1, tools: [...session.state.tools] },
+      // A snapshot: the live state moves on while this call is decided and forwarded.
+      session: {
+        ...session.state,
+        callCount: session.state.callCount + 1,
+        tools: [...session.state.tools],
+        history: [...session.state.history],
+      },
       now: this.clock(),
     };
   }
 
   private env(policy: PolicySet): StageEnv {
-    return { policy, counters: this.counters, paths: this.paths, reservations: [] };
+    return {
+      policy,
+      counters: this.counters,
+      paths: this.paths,
+      reservations: [],
+      semantic: this.opts.semantic,
+    };
   }
 }
 

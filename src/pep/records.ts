@@ -1,8 +1,8 @@
 import { EVIDENCE_VERSION, type RecordBody } from '../evidence/types.js';
-import { canonicalJson, sha256Hex } from '../evidence/hash.js';
+import { canonicalJson, digest, sha256Hex } from '../evidence/hash.js';
 import { maskArguments } from '../evidence/mask.js';
 import type { BundleRef } from '../policy/policy-set.js';
-import type { CallContext, Decision, Identity } from '../pipeline/types.js';
+import type { CallContext, Decision, Identity, SemanticOutcome } from '../pipeline/types.js';
 import { randomUUIDv7 } from '../util/uuid.js';
 
 /*
@@ -47,6 +47,25 @@ export function chainRecord(
     pep,
     subject: event === 'open' ? subjectOf(identity) : undefined,
     chain_event: event === 'open' ? { event } : { calls: session.callCount, event },
+  };
+}
+
+/** A session's declared intent: recorded once per change, so decisions can cite it by digest. */
+export function intentRecord(
+  session: { id: string },
+  pep: PepInfo,
+  intent: string,
+  source: 'meta' | 'declared',
+): RecordBody {
+  const masked = maskArguments({ intent }).args as { intent: string };
+  return {
+    v: EVIDENCE_VERSION,
+    id: randomUUIDv7(),
+    kind: 'chain',
+    chain: session.id,
+    time: new Date().toISOString(),
+    pep,
+    chain_event: { event: 'intent', intent: masked.intent, source },
   };
 }
 
@@ -100,7 +119,11 @@ export function decisionRecord(
       masked: masked.masked,
       method: 'tools/call',
       server: ctx.liveTool?.server,
-      session: { call_count: ctx.session.callCount, id: ctx.session.id, intent: ctx.session.intent },
+      session: {
+        call_count: ctx.session.callCount,
+        id: ctx.session.id,
+        intent_digest: ctx.session.intent === undefined ? undefined : digest(ctx.session.intent),
+      },
       tool: ctx.toolName,
     },
     decision: {
@@ -112,12 +135,31 @@ export function decisionRecord(
       mode: decision.mode,
       reasons: decision.reasons,
       rules: decision.rules,
+      semantic: decision.semantic && semanticInfo(decision.semantic),
       stages: decision.stages.map(({ stage, result }) => ({
         code: 'code' in result ? result.code : undefined,
         kind: result.kind,
         stage,
       })),
     },
+  };
+}
+
+/** Stage 2's verdict as the decision record carries it (members in canonical order). */
+function semanticInfo(s: SemanticOutcome): NonNullable<NonNullable<RecordBody['decision']>['semantic']> {
+  return {
+    cache_hit: s.cache_hit,
+    confidence: s.confidence,
+    cost_usd: s.cost_usd,
+    error: s.error,
+    latency_ms: s.latency_ms,
+    model: s.model,
+    prompt_hash: s.prompt_hash,
+    rationale: s.rationale,
+    signals: s.signals.map((x) => ({ detail: x.detail, name: x.name, score: x.score })),
+    tokens: s.tokens && { completion: s.tokens.completion, prompt: s.tokens.prompt },
+    verdict: s.verdict,
+    verifier: s.verifier,
   };
 }
 

@@ -52,16 +52,21 @@ export async function evaluateStatic(ctx: CallContext, env: StageEnv): Promise<S
 async function runStages(stages: typeof STAGES, ctx: CallContext, env: StageEnv): Promise<StageOutcome[]> {
   const outcomes: StageOutcome[] = [];
   for (const [stage, run] of stages) {
-    const result = await runStage(run, ctx, env);
+    const result = await runStage(run, ctx, env, outcomes);
     outcomes.push({ stage, result });
     if (result.kind === 'deny') break; // first deny stops: nothing after it can make the call allowed
   }
   return outcomes;
 }
 
-async function runStage(run: Stage, ctx: CallContext, env: StageEnv): Promise<StageResult> {
+async function runStage(
+  run: Stage,
+  ctx: CallContext,
+  env: StageEnv,
+  earlier: readonly StageOutcome[],
+): Promise<StageResult> {
   try {
-    return await run(ctx, env);
+    return await run(ctx, env, earlier);
   } catch (err) {
     const message = `internal error: ${(err as Error).message}`;
     // fail_open is explicit per tool and still leaves a trace in the decision's stages.
@@ -90,5 +95,6 @@ function decide(outcomes: StageOutcome[], ctx: CallContext, env: StageEnv, defau
     rules: [...new Set(rules)],
     stages: outcomes,
     reservations: env.reservations,
+    semantic: env.semanticOutcome,
   };
 }

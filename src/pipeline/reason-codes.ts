@@ -22,6 +22,9 @@ export const REASON_CODES = {
   rule_error: 'a policy rule failed while evaluating; failing closed',
   approval_required: 'the tool requires human approval for every call',
   semantic_unavailable: 'the tool requires a semantic check and no verifier is configured',
+  semantic_escalated: 'the semantic check found the call does not clearly fit the intent; held for a person',
+  semantic_denied: 'the semantic check found the call against the intent or unsafe',
+  semantic_failed: "the semantic check failed or timed out; the tool's semantic_fail mode decided",
   // platform
   internal_error: 'an internal fault in a pipeline stage; failing closed',
   evidence_unavailable: 'the decision record could not be written, so the call was not forwarded',

@@ -1,6 +1,8 @@
 import type { PolicySet } from '../policy/policy-set.js';
+import type { SemanticVerifier } from '../semantic/types.js';
+import type { SemanticCache } from './semantic-cache.js';
 import type { CounterStore } from './counters.js';
-import type { CallContext, Reservation, StageResult } from './types.js';
+import type { CallContext, Reservation, SemanticOutcome, StageOutcome, StageResult } from './types.js';
 
 /** What stages may use besides the call itself. */
 export interface StageEnv {
@@ -10,10 +12,30 @@ export interface StageEnv {
   paths: Record<string, string>;
   /** Stages that take counter reservations push them here. */
   reservations: Reservation[];
+  /** Stage 2's verifier; without one, a tool that requires a semantic check escalates. */
+  semantic?: SemanticEnv;
+  /** Set by the semantic stage for the decision record (per call: a fresh env each call). */
+  semanticOutcome?: SemanticOutcome;
 }
 
-/** One step of the pipeline. Expected outcomes are results, never exceptions. */
-export type Stage = (ctx: CallContext, env: StageEnv) => StageResult | Promise<StageResult>;
+/** How stage 2 runs at this enforcement point. */
+export interface SemanticEnv {
+  verifier: SemanticVerifier;
+  /** A verifier slower than this fails; the tool's `semantic_fail` decides instead. */
+  timeoutMs: number;
+  /** Verdicts already reached for the same call in the same situation. */
+  cache?: SemanticCache;
+}
+
+/**
+ * One step of the pipeline. Expected outcomes are results, never exceptions. `earlier` holds the
+ * outcomes of the stages before it (stage 2 runs on calls stage 1 flagged).
+ */
+export type Stage = (
+  ctx: CallContext,
+  env: StageEnv,
+  earlier?: readonly StageOutcome[],
+) => StageResult | Promise<StageResult>;
 
 /** The result that lets a call continue. */
 export const PASS: StageResult = Object.freeze({ kind: 'pass' });

@@ -1,4 +1,5 @@
 import type { AgentEntry, Mode, ToolEntry } from '../config/schema.js';
+import type { HistoryEntry, IntentSource, SemanticProvenance, SemanticResult } from '../semantic/types.js';
 import type { ReasonCode } from './reason-codes.js';
 
 /** Who is calling: a verified token's claims, or the configured default agent marked unverified. */
@@ -33,10 +34,14 @@ export interface LiveTool {
 /** Per-session facts the rules and later stages see. */
 export interface SessionState {
   id: string;
+  /** What the user asked for, when the agent declared it (see `intentSource`). */
   intent?: string;
+  intentSource?: IntentSource;
   callCount: number;
   /** Exposed names of earlier calls in this session, oldest first, bounded. */
   tools: string[];
+  /** Earlier forwarded calls with their result text, oldest first, bounded: what stage 2 reads. */
+  history: HistoryEntry[];
 }
 
 /** Everything `evaluate` needs to decide one call. Built by the PEP; the core never touches transports. */
@@ -88,7 +93,12 @@ export interface Decision {
   stages: StageOutcome[];
   /** Counter reservations taken for this call; released when the call is not forwarded. */
   reservations: Reservation[];
+  /** Stage 2's verdict and provenance, when it ran. */
+  semantic?: SemanticOutcome;
 }
+
+/** What the semantic stage concluded about a call, and how: recorded in the decision record. */
+export type SemanticOutcome = SemanticResult & SemanticProvenance;
 
 /** A unit taken from a rate or spend counter, returned if the call does not go ahead. */
 export interface Reservation {

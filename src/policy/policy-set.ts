@@ -1,12 +1,15 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { digest } from '../evidence/hash.js';
+import type { z } from 'zod';
 import {
   AgentsFileSchema,
   PolicyFileSchema,
   ToolsFileSchema,
+  type AgentsFile,
   type RuleSource,
   type ToolEntry,
+  type ToolsFile,
 } from '../config/schema.js';
 import { ConfigError, YamlFile, type Problem } from '../config/yaml-file.js';
 import { AgentRegistry, ToolRegistry } from '../registry/registries.js';
@@ -43,24 +46,75 @@ export interface PolicySources {
   policies: string;
 }
 
+/** A parsed source file: a YAML file in `registries/` or `policies/`, or a JSON file of a bundle. */
+export interface PolicyDocument {
+  readonly file: string;
+  lineOf(path: readonly PropertyKey[], keyOnly?: boolean): number | undefined;
+  validate<S extends z.ZodType>(schema: S): { value?: z.infer<S>; problems: Problem[] };
+}
+
+/** The documents a policy set compiles from; a missing registry was already reported as a problem. */
+export interface PolicyDocuments {
+  tools?: PolicyDocument;
+  agents?: PolicyDocument;
+  /** Rule files, in the order their rules are evaluated and listed. */
+  rules: PolicyDocument[];
+}
+
+/** Validated contents of a policy set's documents: exactly what a bundle stores. */
+export interface PolicyData {
+  tools: ToolsFile;
+  agents: AgentsFile;
+  rules: { file: string; rules: RuleSource[] }[];
+}
+
 /** Loads registries and rule files and checks them together; problems are collected, never thrown. */
 export async function readPolicySet(
   src: PolicySources,
-): Promise<{ policy?: PolicySet; problems: Problem[] }> {
+): Promise<{ policy?: PolicySet; data?: PolicyData; problems: Problem[] }> {
   const problems: Problem[] = [];
-  const toolsYaml = await readValidated(path.join(src.registries, 'tools.yaml'), ToolsFileSchema, problems);
-  const agentsYaml = await readValidated(
-    path.join(src.registries, 'agents.yaml'),
-    AgentsFileSchema,
-    problems,
-  );
+  const read = async (file: string) => {
+    const { yaml, problems: syntax } = await YamlFile.read(file);
+    problems.push(...syntax);
+    return yaml;
+  };
+  const docs: PolicyDocuments = {
+    tools: await read(path.join(src.registries, 'tools.yaml')),
+    agents: await read(path.join(src.registries, 'agents.yaml')),
+    rules: [],
+  };
+  for (const file of await listPolicyFiles(src.policies, problems)) {
+    const doc = await read(file);
+    if (doc) docs.rules.push(doc);
+  }
+  return compilePolicyDocuments(docs, problems, (data) => ({
+    name: 'sources',
+    revision: 'unversioned',
+    digest: digest({ tools: data.tools, agents: data.agents, rules: data.rules.flatMap((f) => f.rules) }),
+  }));
+}
+
+/**
+ * Validates and compiles documents into a policy set, checking references between them. `problems`
+ * collects everything wrong (syntax problems found while reading may already be in it); a policy set
+ * comes back only when there are none. `bundleOf` names the policy set from its validated data.
+ */
+export function compilePolicyDocuments(
+  docs: PolicyDocuments,
+  problems: Problem[],
+  bundleOf: (data: PolicyData) => BundleRef,
+): { policy?: PolicySet; data?: PolicyData; problems: Problem[] } {
+  const toolsYaml = docs.tools && validated(docs.tools, ToolsFileSchema, problems);
+  const agentsYaml = docs.agents && validated(docs.agents, AgentsFileSchema, problems);
 
   const ruleSources: { rule: RuleSource; location: string }[] = [];
-  const ruleFiles = new Map<string, { yaml: YamlFile; index: number }>();
-  for (const file of await listPolicyFiles(src.policies, problems)) {
-    const parsed = await readValidated(file, PolicyFileSchema, problems);
+  const ruleFiles = new Map<string, { yaml: PolicyDocument; index: number }>();
+  const ruleData: PolicyData['rules'] = [];
+  for (const doc of docs.rules) {
+    const parsed = validated(doc, PolicyFileSchema, problems);
+    if (parsed) ruleData.push({ file: doc.file, rules: parsed.value.rules });
     parsed?.value.rules.forEach((rule, index) => {
-      const location = `${file}#${index}`;
+      const location = `${doc.file}#${index}`;
       ruleSources.push({ rule, location });
       ruleFiles.set(location, { yaml: parsed.yaml, index });
     });
@@ -99,16 +153,12 @@ export async function readPolicySet(
   problems.push(...crossCheck(tools, agents, toolsYaml.yaml, agentsYaml.yaml));
   if (problems.length > 0) return { problems };
 
-  const bundle: BundleRef = {
-    name: 'sources',
-    revision: 'unversioned',
-    digest: digest({
-      tools: toolsYaml.value,
-      agents: agentsYaml.value,
-      rules: ruleSources.map((r) => r.rule),
-    }),
+  const data: PolicyData = { tools: toolsYaml.value, agents: agentsYaml.value, rules: ruleData };
+  return {
+    policy: { tools, agents, rules: compiled.rules, outcomes, bundle: bundleOf(data) },
+    data,
+    problems,
   };
-  return { policy: { tools, agents, rules: compiled.rules, outcomes, bundle }, problems };
 }
 
 /** Like readPolicySet, but throws ConfigError when anything is wrong. */
@@ -118,17 +168,10 @@ export async function loadPolicySet(src: PolicySources): Promise<PolicySet> {
   return policy;
 }
 
-async function readValidated<S extends Parameters<YamlFile['validate']>[0]>(
-  file: string,
-  schema: S,
-  problems: Problem[],
-) {
-  const { yaml, problems: syntax } = await YamlFile.read(file);
-  problems.push(...syntax);
-  if (!yaml) return undefined;
+function validated<S extends z.ZodType>(yaml: PolicyDocument, schema: S, problems: Problem[]) {
   const { value, problems: invalid } = yaml.validate(schema);
   problems.push(...invalid);
-  return value === undefined ? undefined : { yaml, value: value as ReturnType<S['parse']> };
+  return value === undefined ? undefined : { yaml, value: value as z.infer<S> };
 }
 
 /** Rule files are the `*.yaml` / `*.yml` files directly in the policies folder (tests live below it). */
@@ -149,8 +192,8 @@ async function listPolicyFiles(dir: string, problems: Problem[]): Promise<string
 function crossCheck(
   tools: ToolRegistry,
   agents: AgentRegistry,
-  toolsYaml: YamlFile,
-  agentsYaml: YamlFile,
+  toolsYaml: PolicyDocument,
+  agentsYaml: PolicyDocument,
 ): Problem[] {
   const problems: Problem[] = [];
   const seenTools = new Set<string>();

@@ -17,6 +17,10 @@ import type { FsyncMode } from '../../src/evidence/jsonl-store.js';
 import { LocalEd25519Signer, writeKeyPair } from '../../src/evidence/signer.js';
 import { EVIDENCE_VERSION, type RecordBody } from '../../src/evidence/types.js';
 import { randomUUIDv7 } from '../../src/util/uuid.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { silentLogger } from '../../src/util/log.js';
+import { LineStdioClientTransport } from '../../mcp-gateway/stdio-client.js';
+import { startSidecar } from '../../mcp-sidecar/sidecar.js';
 import { CLI, REFERENCE_SERVERS, writeFixture } from '../helpers/fixture.js';
 
 const CONCURRENCY = 16;
@@ -212,6 +216,40 @@ async function main(): Promise<void> {
   const gatewayNumbers = await measure(gateway, 'everything__echo', calls);
   await gateway.close();
 
+  // The in-process sidecar: the same client, its transport governed in this process (no extra hop).
+  const sidecar = await startSidecar({ config: await loadConfig(fixture.configFile), log: silentLogger });
+  const governedClient = new Client({ name: 'mcpgov-bench', version: '0' });
+  await governedClient.connect(
+    await sidecar.govern(
+      new LineStdioClientTransport({
+        command: process.execPath,
+        args: [REFERENCE_SERVERS.everything, 'stdio'],
+      }),
+      { server: 'everything', prefix: true },
+    ),
+  );
+  const sidecarNumbers = await measure(governedClient, 'everything__echo', calls);
+  await governedClient.close();
+  await sidecar.close();
+
+  // The stdio wrapper: a process between client and server, like the gateway over stdio.
+  const wrapper = await connect(process.execPath, [
+    ...nodeArgs,
+    CLI,
+    'sidecar',
+    '--config',
+    fixture.configFile,
+    '--name',
+    'everything',
+    '--prefix',
+    '--',
+    'node',
+    REFERENCE_SERVERS.everything,
+    'stdio',
+  ]);
+  const sidecarStdioNumbers = await measure(wrapper, 'everything__echo', calls);
+  await wrapper.close();
+
   const evidence = await measureEvidence(20_000, 'batch');
 
   const report = {
@@ -220,10 +258,20 @@ async function main(): Promise<void> {
     direct: directNumbers,
     // Stage 1, evidence (fsync per --fsync) and signed checkpoints are on.
     gateway: { ...gatewayNumbers, signing: true },
+    sidecar: sidecarNumbers,
+    sidecar_stdio: sidecarStdioNumbers,
     evidence,
     ratio: {
       seq: round(gatewayNumbers.seq_cps / directNumbers.seq_cps, 3),
       conc: round(gatewayNumbers.conc_cps / directNumbers.conc_cps, 3),
+      sidecar: {
+        seq: round(sidecarNumbers.seq_cps / directNumbers.seq_cps, 3),
+        conc: round(sidecarNumbers.conc_cps / directNumbers.conc_cps, 3),
+      },
+      sidecar_stdio: {
+        seq: round(sidecarStdioNumbers.seq_cps / directNumbers.seq_cps, 3),
+        conc: round(sidecarStdioNumbers.conc_cps / directNumbers.conc_cps, 3),
+      },
     },
   };
   if (values.json) {
@@ -232,11 +280,19 @@ async function main(): Promise<void> {
   }
   const rows = [
     ['path', 'seq calls/s', `${CONCURRENCY}-conc calls/s`, 'p50 ms', 'p99 ms'],
-    ...(['direct', 'gateway'] as const).map((k) => {
+    ...(['direct', 'gateway', 'sidecar', 'sidecar_stdio'] as const).map((k) => {
       const n = report[k];
       return [k, String(n.seq_cps), String(n.conc_cps), String(n.p50_ms), String(n.p99_ms)];
     }),
-    ['ratio', String(report.ratio.seq), String(report.ratio.conc), '', ''],
+    ['ratio gateway', String(report.ratio.seq), String(report.ratio.conc), '', ''],
+    ['ratio sidecar', String(report.ratio.sidecar.seq), String(report.ratio.sidecar.conc), '', ''],
+    [
+      'ratio sidecar_stdio',
+      String(report.ratio.sidecar_stdio.seq),
+      String(report.ratio.sidecar_stdio.conc),
+      '',
+      '',
+    ],
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const row of rows) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);

@@ -1,7 +1,7 @@
 import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { JsonlEvidenceStore, listSegments, segmentName } from '../../../src/evidence/jsonl-store.js';
 import { EVIDENCE_VERSION, type RecordBody } from '../../../src/evidence/types.js';
 import { verifyChainLines } from '../../../src/evidence/verify-chain.js';
@@ -36,6 +36,38 @@ describe('jsonl evidence store', () => {
     const written = await lines(store);
     expect(written.map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(records.map((r) => r.id));
     expect(verifyChainLines(written)).toEqual({ ok: true, count: 2000 });
+  });
+
+  it('acknowledges a durable: false record once written; the next fdatasync makes it durable', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mcpgov-ev-'));
+    const store = await JsonlEvidenceStore.open({ dir, fsync: 'batch' });
+    await store.append(body(0));
+    expect(store.durableCount).toBe(1);
+    await store.append(body(1), { durable: false });
+    // Written (a reader sees it) but not yet covered by an fdatasync, so no checkpoint may cover it.
+    expect((await lines(store)).length).toBe(2);
+    expect(store.durableCount).toBe(1);
+    await store.append(body(2));
+    expect(store.durableCount).toBe(3);
+    await store.append(body(3), { durable: false });
+    await store.flush();
+    expect(store.durableCount).toBe(4);
+    await store.close();
+  });
+
+  it('syncs a lone durable: false record on its own shortly after', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const dir = await mkdtemp(path.join(tmpdir(), 'mcpgov-ev-'));
+      const store = await JsonlEvidenceStore.open({ dir, fsync: 'batch' });
+      await store.append(body(0), { durable: false });
+      expect(store.durableCount).toBe(0);
+      await vi.advanceTimersByTimeAsync(250);
+      await vi.waitFor(() => expect(store.durableCount).toBe(1));
+      await store.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('continues seq and prev after reopening', async () => {

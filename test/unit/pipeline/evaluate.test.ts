@@ -81,7 +81,7 @@ function call(
     toolEntry: policy.tools.match(toolName),
     liveTool: live(toolName),
     arguments: {},
-    session: { id: 's1', callCount: 1, tools: [] },
+    session: { id: 's1', callCount: 1, tools: [], history: [] },
     now: Date.UTC(2026, 0, 1, 9, 0, 0),
     ...over,
   };

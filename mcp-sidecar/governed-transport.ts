@@ -1,0 +1,263 @@
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { CallToolResult, JSONRPCMessage, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { Enforcer, Session } from '../src/pep/enforcer.js';
+import { declareIntent, declareIntentDefinition, DECLARE_INTENT_TOOL } from '../src/pep/intent-tool.js';
+import type { LiveTool } from '../src/pipeline/types.js';
+import { definitionDigest } from '../src/registry/digest.js';
+import { INTENT_META_KEY } from '../src/pep/enforcer.js';
+
+export interface GovernedTransportOptions {
+  enforcer: Enforcer;
+  /** The caller's session at the enforcement point (identity and chain). */
+  session: Session;
+  /** Name of the governed server in the registry and in evidence (`server` of every tool). */
+  server: string;
+  /**
+   * Expose tools as `<server>__<tool>` (as the gateway does) instead of their own names. Registry
+   * entries name tools as exposed.
+   */
+  prefix?: boolean;
+}
+
+type Id = string | number;
+interface Pending {
+  resolve: (result: Record<string, unknown>) => void;
+  reject: (err: Error) => void;
+}
+
+/** Ids of requests the middleware sends on its own (tool lists); the client's ids are left alone. */
+const OWN_ID_PREFIX = 'mcpgov-sidecar-';
+
+/**
+ * A client transport that governs another: every `tools/call` the client sends goes through the
+ * enforcer (decision, evidence before forwarding, action record after), and `tools/list` answers
+ * show only the tools the session's agent may use, plus `mcpgov__declare_intent`. Everything else
+ * passes through untouched, with the client's own ids, so progress and cancellation work as before.
+ *
+ * This is the in-process sidecar: an agent built on the MCP SDK connects its `Client` to
+ * `governTransport(transport, ...)` instead of `transport`, and changes nothing else.
+ */
+export class GovernedTransport implements Transport {
+  onmessage?: (message: JSONRPCMessage) => void;
+  onerror?: (error: Error) => void;
+  onclose?: () => void;
+
+  /** Live tools by exposed name, from the server's latest tools/list. */
+  private tools?: Map<string, LiveTool>;
+  private loadingTools?: Promise<Map<string, LiveTool>>;
+  /** Client requests forwarded after a decision, whose answers come back to the enforcer first. */
+  private readonly forwarded = new Map<Id, Pending>();
+  /** tools/list requests of the client, whose answers are filtered before the client sees them. */
+  private readonly listing = new Set<Id>();
+  private readonly own = new Map<string, Pending>();
+  private nextOwnId = 0;
+
+  constructor(
+    readonly inner: Transport,
+    private readonly opts: GovernedTransportOptions,
+  ) {
+    inner.onmessage = (message) => this.receive(message);
+    inner.onerror = (err) => this.onerror?.(err);
+    inner.onclose = () => {
+      const closed = new Error('Connection closed');
+      for (const p of [...this.forwarded.values(), ...this.own.values()]) p.reject(closed);
+      this.forwarded.clear();
+      this.own.clear();
+      this.onclose?.();
+    };
+  }
+
+  get sessionId(): string | undefined {
+    return this.inner.sessionId;
+  }
+
+  setProtocolVersion(version: string): void {
+    this.inner.setProtocolVersion?.(version);
+  }
+
+  start(): Promise<void> {
+    return this.inner.start();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  /** A new policy is in force: which tools the agent may see can change, so the client lists again. */
+  policyChanged(): void {
+    this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    const m = message as { id?: Id; method?: string; params?: Record<string, unknown> };
+    if (m.id !== undefined && m.method === 'tools/call') {
+      void this.governCall(m.id, m.params ?? {}, message, options);
+      return;
+    }
+    if (m.id !== undefined && m.method === 'tools/list') this.listing.add(m.id);
+    return this.inner.send(message, options);
+  }
+
+  /** Decides a client's tools/call and answers it: the downstream result, or the enforcer's refusal. */
+  private async governCall(
+    id: Id,
+    params: Record<string, unknown>,
+    message: JSONRPCMessage,
+    options?: TransportSendOptions,
+  ): Promise<void> {
+    const name = typeof params['name'] === 'string' ? params['name'] : '';
+    const args = isObject(params['arguments']) ? params['arguments'] : {};
+    const meta = isObject(params['_meta']) ? params['_meta'] : undefined;
+    try {
+      let result: CallToolResult;
+      if (name === DECLARE_INTENT_TOOL) {
+        result = await declareIntent(this.opts.enforcer, this.opts.session, args);
+      } else {
+        const live = (await this.liveTools()).get(name);
+        result = await this.opts.enforcer.call(
+          this.opts.session,
+          name,
+          args,
+          live,
+          () => this.forward(id, live as LiveTool, message, options),
+          meta,
+        );
+      }
+      this.onmessage?.({ jsonrpc: '2.0', id, result } as JSONRPCMessage);
+    } catch (err) {
+      const e = err as { code?: unknown; message?: string; data?: unknown };
+      const code = Number.isSafeInteger(e.code) ? (e.code as number) : -32603;
+      this.onmessage?.({
+        jsonrpc: '2.0',
+        id,
+        error: {
+          code,
+          message: e.message ?? 'Internal error',
+          ...(e.data === undefined ? {} : { data: e.data }),
+        },
+      } as JSONRPCMessage);
+    }
+  }
+
+  /** Sends the client's own request (renamed back to the server's tool name when prefixed). */
+  private forward(
+    id: Id,
+    live: LiveTool,
+    message: JSONRPCMessage,
+    options?: TransportSendOptions,
+  ): Promise<CallToolResult> {
+    const request = message as { params: Record<string, unknown> };
+    const { [INTENT_META_KEY]: _intent, ...meta } =
+      (request.params['_meta'] as Record<string, unknown>) ?? {};
+    const params: Record<string, unknown> = { ...request.params, name: live.tool };
+    if (request.params['_meta'] !== undefined) params['_meta'] = meta;
+    return new Promise((resolve, reject) => {
+      this.forwarded.set(id, { resolve: (r) => resolve(r as CallToolResult), reject });
+      this.inner.send({ ...message, params } as JSONRPCMessage, options).catch((err: Error) => {
+        this.forwarded.delete(id);
+        reject(err);
+      });
+    });
+  }
+
+  private receive(message: JSONRPCMessage): void {
+    const m = message as {
+      id?: Id;
+      method?: string;
+      result?: Record<string, unknown>;
+      error?: McpErrorShape;
+    };
+    if (m.method === 'notifications/tools/list_changed') this.tools = undefined;
+    if (m.id === undefined || m.method !== undefined) {
+      this.onmessage?.(message);
+      return;
+    }
+    const own = typeof m.id === 'string' ? this.own.get(m.id) : undefined;
+    const pending = own ?? this.forwarded.get(m.id);
+    if (pending) {
+      if (own) this.own.delete(m.id as string);
+      else this.forwarded.delete(m.id);
+      if (m.error) pending.reject(new McpError(m.error.code, m.error.message, m.error.data));
+      else pending.resolve(m.result ?? {});
+      return;
+    }
+    if (this.listing.delete(m.id) && m.result) {
+      void this.filterList(m.id, m.result);
+      return;
+    }
+    this.onmessage?.(message);
+  }
+
+  /** Answers a client's tools/list with the tools its agent may use, and remembers their definitions. */
+  private async filterList(id: Id, result: Record<string, unknown>): Promise<void> {
+    const defs = Array.isArray(result['tools']) ? (result['tools'] as Tool[]) : [];
+    const page = this.toLiveTools(defs);
+    // A first page replaces what was known; later pages (with a cursor) add to it.
+    this.tools = new Map([...(this.tools ?? []), ...page]);
+    const visible: Tool[] = result['nextCursor'] === undefined ? [declareIntentDefinition] : [];
+    for (const live of page.values()) {
+      if (await this.opts.enforcer.isVisible(this.opts.session, live)) {
+        visible.push({ ...(live.definition as Tool), name: live.name });
+      }
+    }
+    this.onmessage?.({ jsonrpc: '2.0', id, result: { ...result, tools: visible } } as JSONRPCMessage);
+  }
+
+  /** The server's tools, listed on first use when the client has not listed them itself. */
+  private async liveTools(): Promise<Map<string, LiveTool>> {
+    if (this.tools) return this.tools;
+    this.loadingTools ??= this.listAll().finally(() => (this.loadingTools = undefined));
+    return this.loadingTools;
+  }
+
+  private async listAll(): Promise<Map<string, LiveTool>> {
+    const tools = new Map<string, LiveTool>();
+    let cursor: string | undefined;
+    for (let page = 0; page < 1000; page++) {
+      const result = await this.ownRequest('tools/list', cursor ? { cursor } : {});
+      const defs = Array.isArray(result['tools']) ? (result['tools'] as Tool[]) : [];
+      for (const [name, live] of this.toLiveTools(defs)) tools.set(name, live);
+      cursor = typeof result['nextCursor'] === 'string' ? result['nextCursor'] : undefined;
+      if (!cursor) break;
+    }
+    this.tools = tools;
+    return tools;
+  }
+
+  private ownRequest(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const id = `${OWN_ID_PREFIX}${++this.nextOwnId}`;
+    return new Promise((resolve, reject) => {
+      this.own.set(id, { resolve, reject });
+      this.inner.send({ jsonrpc: '2.0', id, method, params } as JSONRPCMessage).catch((err: Error) => {
+        this.own.delete(id);
+        reject(err);
+      });
+    });
+  }
+
+  private toLiveTools(defs: Tool[]): Map<string, LiveTool> {
+    const out = new Map<string, LiveTool>();
+    for (const def of defs) {
+      const name = this.opts.prefix ? `${this.opts.server}__${def.name}` : def.name;
+      const definition = def as unknown as Record<string, unknown>;
+      out.set(name, {
+        name,
+        server: this.opts.server,
+        tool: def.name,
+        definition,
+        digest: definitionDigest({ ...definition }),
+      });
+    }
+    return out;
+  }
+}
+
+interface McpErrorShape {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,0 +1,92 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig, type ResolvedConfig } from '../config/load-config.js';
+import { formatProblem } from '../config/yaml-file.js';
+import { buildBundle, BuildRefused, testSources, type SourceSpec } from '../policy/bundle/build.js';
+import { describeFailures } from '../policy/bundle/policy-tests.js';
+import { RegistryStore } from '../policy/bundle/registry-store.js';
+import { EXIT, UsageError, err, out } from './io.js';
+
+function sourcesOf(config: ResolvedConfig): SourceSpec {
+  return { registries: config.registries, policies: config.policies, name: config.policy.name };
+}
+
+/** `mcpgov policy test`: the sources' policy tests; exit 1 when any fails. */
+export async function policyTestCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', default: 'mcpgov.yaml' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const tested = await testSources(sourcesOf(await loadConfig(values.config)));
+  for (const p of tested.problems) err(formatProblem(p));
+  const { report } = tested;
+  if (!report) {
+    err(`${tested.problems.length} problem${tested.problems.length === 1 ? '' : 's'} in the sources`);
+    return EXIT.failed;
+  }
+  if (values.json) out(JSON.stringify(report, null, 2));
+  else {
+    for (const r of report.results) out(`${r.ok ? 'PASS' : 'FAIL'} ${r.suite}[${r.index}] ${r.note}`);
+    for (const line of describeFailures(report)) err(`FAIL: ${line}`);
+    out(`${report.passed} of ${report.cases} policy tests passed`);
+  }
+  if (report.cases === 0) err('no policy tests found under policies/tests/');
+  return report.failed === 0 && report.cases > 0 ? EXIT.ok : EXIT.failed;
+}
+
+/** `mcpgov policy build`: compile and test the sources into a new bundle folder. */
+export async function policyBuildCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', default: 'mcpgov.yaml' },
+      out: { type: 'string' },
+      seq: { type: 'string' },
+      revision: { type: 'string' },
+    },
+  });
+  if (positionals.length > 0) throw new UsageError('build takes no positional arguments');
+  const seq = values.seq === undefined ? undefined : Number(values.seq);
+  if (seq !== undefined && (!Number.isInteger(seq) || seq < 1))
+    throw new UsageError('--seq must be a positive integer');
+  const config = await loadConfig(values.config);
+  const name = config.policy.name;
+  // The next seq follows the highest the registry has seen, so a build never reuses a published one.
+  const next = seq ?? (await publishedMaxSeq(config.policy.registry, name)) + 1;
+  const outDir = path.resolve(values.out ?? path.join(config.dir, '.mcpgov', 'bundles', `${name}@${next}`));
+  try {
+    const built = await buildBundle(sourcesOf(config), { out: outDir, seq: next, revision: values.revision });
+    out(
+      JSON.stringify(
+        {
+          bundle: built.dir,
+          name: built.manifest.name,
+          revision: built.manifest.revision,
+          seq: built.manifest.seq,
+          digest: built.digest,
+          tests: { cases: built.report.cases, passed: built.report.passed },
+        },
+        null,
+        2,
+      ),
+    );
+    return EXIT.ok;
+  } catch (e) {
+    if (!(e instanceof BuildRefused)) throw e;
+    for (const p of e.problems) err(formatProblem(p));
+    if (e.report) for (const line of describeFailures(e.report)) err(`FAIL: ${line}`);
+    err(`build refused: ${e.message}; nothing was written`);
+    return EXIT.failed;
+  }
+}
+
+/** The highest seq the registry holds for a name; 0 when there is no registry yet (nothing is created). */
+async function publishedMaxSeq(registry: string, name: string): Promise<number> {
+  if (!existsSync(path.join(registry, 'index.json'))) return 0;
+  return (await RegistryStore.open(registry)).maxSeq(name);
+}

@@ -1,0 +1,204 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig, type ResolvedConfig } from '../config/load-config.js';
+import { LocalEd25519Signer, readJwks } from '../evidence/signer.js';
+import { addApproval, readApprovals, signApproval } from '../policy/bundle/approve.js';
+import type { Refusal } from '../policy/bundle/errors.js';
+import { readBundleDir } from '../policy/bundle/files.js';
+import {
+  publishBundle,
+  rollbackChannel,
+  type Published,
+  type ReleaseContext,
+} from '../policy/bundle/publish.js';
+import { RegistryStore } from '../policy/bundle/registry-store.js';
+import { readManifest, signBundle, writeSignature } from '../policy/bundle/sign.js';
+import { kidsOf, loadTrust } from '../policy/bundle/trust.js';
+import { verifyBundle } from '../policy/bundle/verify.js';
+import { EXIT, UsageError, err, out } from './io.js';
+
+const DAY_MS = 24 * 3600 * 1000;
+
+function oneBundle(positionals: string[], what: string): string {
+  if (positionals.length !== 1) throw new UsageError(`${what} takes one BUNDLE folder`);
+  const dir = path.resolve(positionals[0]!);
+  if (!existsSync(path.join(dir, '.manifest')))
+    throw new Error(`${dir} is not a bundle folder (no .manifest)`);
+  return dir;
+}
+
+function refused(r: Refusal): number {
+  err(`refused: ${r.code}: ${r.message}`);
+  return EXIT.failed;
+}
+
+/** `mcpgov policy sign BUNDLE --key JWK`: the build key signs every file's hash, scope and expiry. */
+export async function policySignCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', default: 'mcpgov.yaml' },
+      key: { type: 'string' },
+      scope: { type: 'string' },
+      'ttl-days': { type: 'string', default: '90' },
+    },
+  });
+  const dir = oneBundle(positionals, 'sign');
+  if (!values.key) throw new UsageError('--key JWK (the private build key) is required');
+  const ttl = Number(values['ttl-days']);
+  if (!(ttl > 0)) throw new UsageError('--ttl-days must be a positive number');
+  const scope = values.scope ?? (await loadConfig(values.config)).policy.scope;
+  const signer = await LocalEd25519Signer.fromFile(values.key);
+  const files = await readBundleDir(dir);
+  const now = new Date();
+  const expires = new Date(now.getTime() + ttl * DAY_MS);
+  await writeSignature(dir, await signBundle(files, signer, { scope, expires, now }));
+  const m = readManifest(files);
+  out(
+    `signed ${m.name}@${m.seq} for scope "${scope}" with kid ${signer.kid}, valid until ${expires.toISOString()}`,
+  );
+  return EXIT.ok;
+}
+
+/** `mcpgov policy verify BUNDLE --jwks FILE`: every check an enforcement point runs on the signature. */
+export async function policyVerifyCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', default: 'mcpgov.yaml' },
+      jwks: { type: 'string' },
+      scope: { type: 'string' },
+    },
+  });
+  const dir = oneBundle(positionals, 'verify');
+  if (!values.jwks) throw new UsageError('--jwks FILE is required: verification trusts only keys you pin');
+  let scope = values.scope;
+  if (scope === undefined) {
+    if (!existsSync(values.config)) throw new UsageError('give --scope, or --config naming policies.scope');
+    scope = (await loadConfig(values.config)).policy.scope;
+  }
+  const checked = await verifyBundle(await readBundleDir(dir), {
+    signers: await readJwks(values.jwks),
+    scope,
+    now: Date.now(),
+  });
+  if (!checked.ok) return refused(checked);
+  const { manifest: m, digest, signature: s } = checked.value;
+  out(
+    `ok: ${dir}: ${m.name}@${m.seq} revision ${m.revision}, digest ${digest}, ${s.files.length} files; ` +
+      `signed by ${s.kid} for scope "${s.scope}" until ${new Date(s.exp * 1000).toISOString()}; ` +
+      `${readApprovals(checked.value.files).length} approvals attached`,
+  );
+  return EXIT.ok;
+}
+
+/** `mcpgov policy approve BUNDLE --key JWK --as NAME`: an approver signs the bundle's digest. */
+export async function policyApproveCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', default: 'mcpgov.yaml' },
+      key: { type: 'string' },
+      as: { type: 'string' },
+    },
+  });
+  const dir = oneBundle(positionals, 'approve');
+  if (!values.key || !values.as) throw new UsageError('--key JWK and --as NAME are required');
+  const config = await loadConfig(values.config);
+  const trust = await loadTrust(config.policy);
+  const name = values.as;
+  const pinned = trust.approvers[name];
+  if (!pinned)
+    throw new Error(`"${name}" is not an approver: add its public key under policies.keys.approvers`);
+  const signer = await LocalEd25519Signer.fromFile(values.key);
+  // An approval by a key the enforcement points do not pin for this name would never count.
+  if (!kidsOf(pinned).includes(signer.kid))
+    throw new Error(`this key (kid ${signer.kid}) is not the pinned key of approver "${name}"`);
+  if ([...kidsOf(trust.signers), ...kidsOf(trust.publishers)].includes(signer.kid))
+    throw new Error('an approver key must differ from the build and release keys');
+  if (!trust.signers) throw new Error('policies.keys.signers is required: you approve only what verifies');
+  // You approve what you verified: the same checks as publish, before your signature goes on it.
+  const checked = await verifyBundle(await readBundleDir(dir), {
+    signers: trust.signers,
+    scope: config.policy.scope,
+    now: Date.now(),
+    name: config.policy.name,
+  });
+  if (!checked.ok) return refused(checked);
+  const jws = await signApproval(checked.value, signer, name);
+  const approvals = await addApproval(dir, jws, name);
+  const m = checked.value.manifest;
+  out(`${name} approved ${m.name}@${m.seq} ${checked.value.digest} (${approvals.length} approvals attached)`);
+  return EXIT.ok;
+}
+
+async function releaseContext(config: ResolvedConfig): Promise<ReleaseContext> {
+  return {
+    policy: config.policy,
+    trust: await loadTrust(config.policy),
+    store: await RegistryStore.open(config.policy.registry),
+    now: Date.now(),
+  };
+}
+
+function printPublished(p: Published, verb: string): number {
+  out(
+    `${verb} ${p.pointer.name}@${p.pointer.seq} ${p.digest} to channel ${p.pointer.channel} ` +
+      `(channel_seq ${p.pointer.channel_seq}, approved by ${p.pointer.approved_by.join(', ') || 'nobody'}, ` +
+      `valid until ${new Date(p.pointer.exp * 1000).toISOString()})`,
+  );
+  return EXIT.ok;
+}
+
+/** `mcpgov policy publish BUNDLE --channel C --key JWK`: approvals checked, pointer signed. */
+export async function policyPublishCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', default: 'mcpgov.yaml' },
+      channel: { type: 'string' },
+      key: { type: 'string' },
+    },
+  });
+  const dir = oneBundle(positionals, 'publish');
+  if (!values.channel || !values.key)
+    throw new UsageError('--channel NAME and --key JWK (the release key) are required');
+  const config = await loadConfig(values.config);
+  const signer = await LocalEd25519Signer.fromFile(values.key);
+  const published = await publishBundle(
+    await readBundleDir(dir),
+    values.channel,
+    signer,
+    await releaseContext(config),
+  );
+  return published.ok ? printPublished(published.value, 'published') : refused(published);
+}
+
+/** `mcpgov policy rollback --channel C --to DIGEST --key JWK`: a new pointer to an older bundle. */
+export async function policyRollbackCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', default: 'mcpgov.yaml' },
+      channel: { type: 'string' },
+      to: { type: 'string' },
+      key: { type: 'string' },
+    },
+  });
+  if (positionals.length > 0) throw new UsageError('rollback takes no positional arguments');
+  if (!values.channel || !values.to || !values.key)
+    throw new UsageError('--channel NAME, --to DIGEST and --key JWK (the release key) are required');
+  const digest = values.to.startsWith('sha256:') ? values.to : `sha256:${values.to}`;
+  if (!/^sha256:[0-9a-f]{64}$/.test(digest))
+    throw new UsageError('--to must be a bundle digest (sha256:<64 hex>)');
+  const config = await loadConfig(values.config);
+  const signer = await LocalEd25519Signer.fromFile(values.key);
+  const published = await rollbackChannel(digest, values.channel, signer, await releaseContext(config));
+  return published.ok ? printPublished(published.value, 'rolled back to') : refused(published);
+}

@@ -1,0 +1,175 @@
+import { digest } from '../evidence/hash.js';
+import { MemoryCounterStore } from '../pipeline/counters.js';
+import { evaluate } from '../pipeline/evaluate.js';
+import type { StageEnv } from '../pipeline/stage.js';
+import type { CallContext, LiveTool, StageOutcome, StageResult } from '../pipeline/types.js';
+import type { PolicySet } from '../policy/policy-set.js';
+import type { SemanticInput, SemanticVerifier } from '../semantic/types.js';
+import type { EvalCase, Expect } from './case.js';
+import { confusionOf, metricsOf, percentile, type Confusion, type Metrics } from './metrics.js';
+
+/** Which part of the decision path a run measures. */
+export type EvalStage = 'deterministic' | 'semantic' | 'pipeline';
+export const EVAL_STAGES: readonly EvalStage[] = ['deterministic', 'semantic', 'pipeline'];
+
+/** One case's outcome. */
+export interface CaseResult {
+  id: string;
+  expect: Expect;
+  got: Expect;
+  /** Reason codes of the decision (stage runs), or the verifier's signal names (semantic run). */
+  reasons: string[];
+  latency_ms: number;
+}
+
+/** What `mcpgov evals run --json` prints (DESIGN.md, "Eval case"). */
+export interface EvalReport {
+  cases: number;
+  confusion: Confusion;
+  metrics: Metrics;
+  latency_ms: { p50: number; p99: number };
+  results: { id: string; expect: Expect; got: Expect; reasons: string[] }[];
+}
+
+export interface RunOptions {
+  stage: EvalStage;
+  /** Required for `deterministic` and `pipeline`: the registries and rules the cases run against. */
+  policy?: PolicySet;
+  /** Required for `semantic` and `pipeline`. */
+  verifier?: SemanticVerifier;
+  /** Agent for cases that name none (deterministic and pipeline stages). */
+  defaultAgent?: string;
+  /** Named paths rules read as `paths.<name>`. */
+  paths?: Record<string, string>;
+  /** Verifier timeout in the pipeline stage. */
+  timeoutMs?: number;
+  /** The instant every case is decided at, so time-based rules are reproducible. */
+  now?: number;
+}
+
+/** A fixed weekday morning (UTC): cases do not depend on when they are run. */
+export const EVAL_TIME = Date.UTC(2026, 0, 6, 10, 0, 0);
+
+/** Runs the cases one after another (latency is per case, not under contention) and scores them. */
+export async function runEvals(cases: readonly EvalCase[], options: RunOptions): Promise<EvalReport> {
+  const results: CaseResult[] = [];
+  for (const c of cases) results.push(await runCase(c, options));
+  return reportOf(results);
+}
+
+/** Scores per-case results into the report. */
+export function reportOf(results: readonly CaseResult[]): EvalReport {
+  const confusion = confusionOf(results);
+  const latencies = results.map((r) => r.latency_ms);
+  return {
+    cases: results.length,
+    confusion,
+    metrics: metricsOf(confusion),
+    latency_ms: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)) },
+    results: results.map(({ id, expect, got, reasons }) => ({ id, expect, got, reasons })),
+  };
+}
+
+/** Decides one case at the given stage and times it. */
+export async function runCase(c: EvalCase, options: RunOptions): Promise<CaseResult> {
+  const started = performance.now();
+  if (options.stage === 'semantic') {
+    if (!options.verifier) throw new Error('the semantic stage needs a verifier');
+    const answer = await options.verifier.verify(semanticInputOf(c));
+    const latency = answer.provenance.latency_ms ?? performance.now() - started;
+    const reasons = answer.signals.filter((s) => s.score > 0).map((s) => s.name);
+    return { id: c.id, expect: c.expect, got: answer.verdict, reasons, latency_ms: round(latency) };
+  }
+  if (!options.policy) throw new Error(`the ${options.stage} stage needs a policy`);
+  const semantic =
+    options.stage === 'pipeline'
+      ? (() => {
+          if (!options.verifier) throw new Error('the pipeline stage needs a verifier');
+          return { verifier: options.verifier, timeoutMs: options.timeoutMs ?? 2000 };
+        })()
+      : undefined;
+  const env: StageEnv = {
+    policy: options.policy,
+    counters: new MemoryCounterStore(),
+    paths: options.paths ?? {},
+    reservations: [],
+    semantic,
+  };
+  const decision = await evaluate(callContextOf(c, options), env, 'enforce');
+  for (const r of env.reservations) r.release();
+  const latency = round(performance.now() - started);
+  if (options.stage === 'pipeline') {
+    return {
+      id: c.id,
+      expect: c.expect,
+      got: decision.effect,
+      reasons: decision.reasons,
+      latency_ms: latency,
+    };
+  }
+  // Stage 1 alone: what the decision would be without the semantic stage's result.
+  const { effect, reasons } = withoutSemantic(decision.stages);
+  return { id: c.id, expect: c.expect, got: effect, reasons, latency_ms: latency };
+}
+
+function withoutSemantic(stages: readonly StageOutcome[]): { effect: Expect; reasons: string[] } {
+  const results = stages.filter((s) => s.stage !== 'semantic').map((s) => s.result);
+  const blocking = (kind: 'deny' | 'escalate') =>
+    results.find((r): r is Extract<StageResult, { kind: typeof kind }> => r.kind === kind);
+  const deciding = blocking('deny') ?? blocking('escalate');
+  const codes = results.flatMap((r) => ('code' in r ? [r.code] : []));
+  return {
+    effect: deciding?.kind ?? 'allow',
+    reasons: deciding ? [deciding.code, ...codes.filter((c) => c !== deciding.code)] : codes,
+  };
+}
+
+/** What the semantic stage sees of a case, as the PEP would build it from a session. */
+export function semanticInputOf(c: EvalCase): SemanticInput {
+  return {
+    intent: c.intent,
+    intentSource: c.intent === undefined ? 'none' : 'case',
+    tool: { name: c.tool.name, description: c.tool.description, inputSchema: c.tool.inputSchema },
+    arguments: c.arguments,
+    history: c.history,
+  };
+}
+
+/** A case as the PEP would see the call: identity, registry entries, live definition, session. */
+export function callContextOf(
+  c: EvalCase,
+  options: Pick<RunOptions, 'policy' | 'defaultAgent' | 'now'>,
+): CallContext {
+  const policy = options.policy;
+  const agentId = c.agent ?? options.defaultAgent;
+  const [server = '', ...rest] = c.tool.name.split('__');
+  const definition: Record<string, unknown> = { name: rest.join('__') || c.tool.name };
+  if (c.tool.description !== undefined) definition['description'] = c.tool.description;
+  definition['inputSchema'] = c.tool.inputSchema ?? { type: 'object' };
+  const liveTool: LiveTool = {
+    name: c.tool.name,
+    server: rest.length > 0 ? server : '',
+    tool: rest.join('__') || c.tool.name,
+    definition,
+    digest: digest(definition),
+  };
+  return {
+    identity: { verified: false, claims: {}, agentId },
+    agent: agentId === undefined ? undefined : policy?.agents.get(agentId),
+    toolName: c.tool.name,
+    toolEntry: policy?.tools.match(c.tool.name),
+    liveTool,
+    arguments: c.arguments,
+    session: {
+      id: `eval:${c.id}`,
+      intent: c.intent,
+      intentSource: c.intent === undefined ? undefined : 'case',
+      callCount: c.history.length + 1,
+      tools: c.history.map((h) => h.tool),
+      history: c.history,
+    },
+    now: options.now ?? EVAL_TIME,
+  };
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
