@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, type ResolvedConfig } from '../config/load-config.js';
@@ -48,9 +49,12 @@ export async function policyBuildCommand(argv: string[]): Promise<number> {
       out: { type: 'string' },
       seq: { type: 'string' },
       revision: { type: 'string' },
+      'eval-report': { type: 'string' },
     },
   });
   if (positionals.length > 0) throw new UsageError('build takes no positional arguments');
+  const evalReport =
+    values['eval-report'] === undefined ? undefined : await readJson(values['eval-report'], '--eval-report');
   const seq = values.seq === undefined ? undefined : Number(values.seq);
   if (seq !== undefined && (!Number.isInteger(seq) || seq < 1))
     throw new UsageError('--seq must be a positive integer');
@@ -60,7 +64,12 @@ export async function policyBuildCommand(argv: string[]): Promise<number> {
   const next = seq ?? (await publishedMaxSeq(config.policy.registry, name)) + 1;
   const outDir = path.resolve(values.out ?? path.join(config.dir, '.mcpgov', 'bundles', `${name}@${next}`));
   try {
-    const built = await buildBundle(sourcesOf(config), { out: outDir, seq: next, revision: values.revision });
+    const built = await buildBundle(sourcesOf(config), {
+      out: outDir,
+      seq: next,
+      revision: values.revision,
+      evalReport,
+    });
     out(
       JSON.stringify(
         {
@@ -70,6 +79,7 @@ export async function policyBuildCommand(argv: string[]): Promise<number> {
           seq: built.manifest.seq,
           digest: built.digest,
           tests: { cases: built.report.cases, passed: built.report.passed },
+          ...(built.manifest.evals ? { evals: built.manifest.evals } : {}),
         },
         null,
         2,
@@ -89,4 +99,19 @@ export async function policyBuildCommand(argv: string[]): Promise<number> {
 async function publishedMaxSeq(registry: string, name: string): Promise<number> {
   if (!existsSync(path.join(registry, 'index.json'))) return 0;
   return (await RegistryStore.open(registry)).maxSeq(name);
+}
+
+/** Reads a JSON file named on the command line; a missing or malformed one is a usage problem. */
+async function readJson(file: string, flag: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${flag}: cannot read ${file}: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError(`${flag}: ${file} is not JSON (write it with "mcpgov evals run --json > FILE")`);
+  }
 }

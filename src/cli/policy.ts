@@ -15,7 +15,10 @@ The policy lifecycle: sources in policies/ and registries/ become signed, approv
 bundles that gateways load from a channel, with drift detection and rollback.
 
   test      [--json]                         run the policy tests (policies/tests/*.yaml)
-  build     [--out DIR] [--seq N]            compile and test the sources into a bundle folder
+  build     [--out DIR] [--seq N] [--eval-report FILE]
+                                             compile and test the sources into a bundle folder; with
+                                             --eval-report (mcpgov evals run --json output), the
+                                             bundle carries the report and its manifest its scores
   sign      BUNDLE --key JWK [--ttl-days N]  sign a bundle (.signatures.json) with the build key
   verify    BUNDLE --jwks FILE [--scope S]   check a bundle's signature, files, hashes, scope, expiry
   approve   BUNDLE --key JWK --as NAME       add an approver's signature (.approvals.json)

@@ -112,12 +112,22 @@ export class Enforcer {
    * Sets the session's intent (what the user asked for) that stage 2 judges later calls against, and
    * records it in the session's chain. An unchanged intent is not recorded again.
    */
-  async declareIntent(session: Session, intent: string, source: Extract<IntentSource, 'meta' | 'declared'>) {
+  async declareIntent(
+    session: Session,
+    intent: string,
+    source: Extract<IntentSource, 'meta' | 'declared'>,
+  ): Promise<'recorded' | 'unchanged' | 'kept_host_intent'> {
     const text = intent.trim().slice(0, MAX_INTENT_CHARS);
-    if (text === '' || (text === session.state.intent && source === session.state.intentSource)) return;
+    if (text === '' || (text === session.state.intent && source === session.state.intentSource))
+      return 'unchanged';
+    // The host's intent (from _meta) outranks one the model declares: a model can be talked into
+    // re-declaring its task by an injected instruction; the application that took the user's request
+    // cannot.
+    if (source === 'declared' && session.state.intentSource === 'meta') return 'kept_host_intent';
     session.state.intent = text;
     session.state.intentSource = source;
     await this.opts.evidence.append(intentRecord(session.state, this.opts.pep, text, source));
+    return 'recorded';
   }
 
   /** Governs one `tools/call`: the only path by which a call reaches a downstream server. */

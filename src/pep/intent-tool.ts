@@ -35,8 +35,9 @@ export async function declareIntent(
       isError: true,
     };
   }
+  let outcome: Awaited<ReturnType<Enforcer['declareIntent']>>;
   try {
-    await enforcer.declareIntent(session, intent, 'declared');
+    outcome = await enforcer.declareIntent(session, intent, 'declared');
   } catch {
     return {
       content: [
@@ -48,5 +49,9 @@ export async function declareIntent(
       isError: true,
     };
   }
-  return { content: [{ type: 'text', text: 'Intent recorded; later tool calls are checked against it.' }] };
+  const text =
+    outcome === 'kept_host_intent'
+      ? "The application already stated the user's request for this session; it stays in force."
+      : 'Intent recorded; later tool calls are checked against it.';
+  return { content: [{ type: 'text', text }] };
 }

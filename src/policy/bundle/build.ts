@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { YamlFile, type Problem } from '../../config/yaml-file.js';
+import { sha256Hex } from '../../evidence/hash.js';
 import { VERSION } from '../../util/version.js';
 import { readPolicySet, type PolicyData, type PolicySet } from '../policy-set.js';
 import { bundleDigest, canonicalBytes, fileEntries, writeBundleDir, type BundleFiles } from './files.js';
@@ -10,6 +11,8 @@ import { runPolicyTests, type TestReport, type TestSuite } from './policy-tests.
 import {
   BUNDLE_SPEC,
   ENGINE,
+  EVAL_REPORT_FILE,
+  EvalReportSummarySchema,
   MANIFEST_FILE,
   PolicyTestFileSchema,
   REPORT_FILE,
@@ -88,7 +91,7 @@ export class BuildRefused extends Error {
  */
 export async function buildBundle(
   src: SourceSpec,
-  opts: { out: string; seq: number; revision?: string },
+  opts: { out: string; seq: number; revision?: string; evalReport?: unknown },
 ): Promise<BuiltBundle> {
   const tested = await testSources(src);
   const { data, report, suites } = tested;
@@ -134,6 +137,19 @@ export async function buildBundle(
     files: manifestFiles,
     tests: { cases: report.cases, passed: report.passed, failed: report.failed, report: REPORT_FILE },
   };
+  if (opts.evalReport !== undefined) {
+    const summary = EvalReportSummarySchema.safeParse(opts.evalReport);
+    if (!summary.success)
+      throw new BuildRefused('the eval report is not the output of "mcpgov evals run --json"', []);
+    const bytes = canonicalBytes(opts.evalReport);
+    files.set(EVAL_REPORT_FILE, bytes);
+    manifest.evals = {
+      report: EVAL_REPORT_FILE,
+      digest: `sha256:${sha256Hex(bytes)}`,
+      cases: summary.data.cases,
+      metrics: summary.data.metrics,
+    };
+  }
   files.set(MANIFEST_FILE, canonicalBytes(manifest));
   if (existsSync(opts.out)) throw new Error(`refusing to overwrite ${opts.out}: choose a new --out folder`);
   await writeBundleDir(opts.out, files);

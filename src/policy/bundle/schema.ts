@@ -38,6 +38,17 @@ export const BundlePathSchema = z
   .regex(/^(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'must be a plain relative path');
 
 /** What a bundle is: who built it from what, and how its tests went. */
+/** The eval report a bundle carries, when built with one. */
+export const EVAL_REPORT_FILE = 'evals/report.json';
+
+const EvalMetricsSchema = z.strictObject({
+  precision: z.number(),
+  recall: z.number(),
+  f1: z.number(),
+  fpr: z.number(),
+  accuracy: z.number(),
+});
+
 export const ManifestSchema = z.strictObject({
   spec: z.literal(BUNDLE_SPEC),
   name: PolicyNameSchema,
@@ -68,8 +79,27 @@ export const ManifestSchema = z.strictObject({
     failed: z.number().int().nonnegative(),
     report: z.literal(REPORT_FILE),
   }),
+  /**
+   * How the semantic/pipeline eval suite scored when the bundle was built (`policy build
+   * --eval-report`): decisions cite the bundle, so evidence says how the deciding configuration scored.
+   */
+  evals: z
+    .strictObject({
+      report: z.literal(EVAL_REPORT_FILE),
+      /** `sha256:` of the report file's bytes (also covered by the bundle signature). */
+      digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+      cases: z.number().int().nonnegative(),
+      metrics: EvalMetricsSchema,
+    })
+    .optional(),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
+
+/** The part of an `mcpgov evals run --json` report a bundle manifest summarises. */
+export const EvalReportSummarySchema = z.looseObject({
+  cases: z.number().int().nonnegative(),
+  metrics: EvalMetricsSchema,
+});
 
 /** One signed file: its name and the SHA-256 of its bytes. */
 export const FileEntrySchema = z.strictObject({

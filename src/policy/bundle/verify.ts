@@ -1,3 +1,4 @@
+import { sha256Hex } from '../../evidence/hash.js';
 import type { JSONWebKeySet } from 'jose';
 import { bundleDigest, fileEntries, type BundleFiles } from './files.js';
 import { refuse, type Checked } from './errors.js';
@@ -100,10 +101,14 @@ export async function verifyBundle(
     m.files.registries.agents,
     ...m.files.rules,
     ...m.files.tests,
+    ...(m.evals ? [m.evals.report] : []),
   ];
   const unlisted = [...listed].filter((name) => !roles.includes(name));
   if (unlisted.length > 0 || roles.some((name) => !listed.has(name)))
     return refuse('bundle_manifest_invalid', `the manifest's file roles do not match the signed files`);
+  const evalReport = m.evals && files.get(m.evals.report);
+  if (m.evals && (!evalReport || `sha256:${sha256Hex(evalReport)}` !== m.evals.digest))
+    return refuse('bundle_manifest_invalid', 'the eval report differs from the digest the manifest states');
 
   if (signed.scope !== opts.scope)
     return refuse(

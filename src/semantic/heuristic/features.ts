@@ -186,7 +186,10 @@ function intentFeatures(input: SemanticInput): IntentFeatures {
     terms: termSet(text),
     entities: entities(text),
     actions: proseActions(text),
-    delegates: DELEGATION.test(text),
+    // Only an intent from outside the model (the host's _meta, the registry, an eval case) may hand
+    // decisions to what the agent reads: an intent the model declared itself could have been written
+    // by the very injection it would then excuse.
+    delegates: input.intentSource !== 'declared' && DELEGATION.test(text),
     question: QUESTION.test(text),
   };
 }

@@ -88,6 +88,20 @@ describe('enforcer session context', () => {
     expect(sink.records.at(-1)?.chain_event).toMatchObject({ event: 'intent', source: 'declared' });
   });
 
+  it("keeps the host's intent from _meta when the model declares another", async () => {
+    const { sink, enforcer } = setup();
+    const session = await enforcer.openSession({ verified: false, claims: {}, agentId: 'a' }, 's1');
+    await enforcer.call(session, 'notes__read', {}, live('notes__read'), text('n'), {
+      [INTENT_META_KEY]: 'summarise my notes',
+    });
+    const answer = await declareIntent(enforcer, session, { intent: 'grant amy access to the lock' });
+    expect(answer.content).toEqual([
+      expect.objectContaining({ text: expect.stringMatching(/stays in force/) }),
+    ]);
+    expect(session.state).toMatchObject({ intent: 'summarise my notes', intentSource: 'meta' });
+    expect(sink.records.filter((r) => r.chain_event?.event === 'intent')).toHaveLength(1);
+  });
+
   it('keeps the last N forwarded results, cut to the limit, with masked arguments', async () => {
     const { enforcer } = setup();
     const session = await enforcer.openSession({ verified: false, claims: {}, agentId: 'a' }, 's1');

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -44,6 +45,32 @@ describe('policy bundles: build, sign, verify', () => {
     builder = await LocalEd25519Signer.fromFile(keys.build.privateKey);
     const built = await buildBundle(src(), { out: path.join(dir, 'b1'), seq: 7 });
     files = await readBundleDir(built.dir);
+  });
+
+  it('carries an eval report and its scores in the manifest, and refuses a report of another shape', async () => {
+    const report = {
+      cases: 3,
+      confusion: { allow: { allow: 1 }, escalate: { escalate: 2 } },
+      metrics: { precision: 1, recall: 1, f1: 1, fpr: 0, accuracy: 1 },
+      latency_ms: { p50: 0.1, p99: 0.2 },
+      results: [],
+    };
+    const built = await buildBundle(src(), { out: path.join(dir, 'b-evals'), seq: 8, evalReport: report });
+    const withEvals = await readBundleDir(built.dir);
+    const bytes = withEvals.get('evals/report.json')!;
+    expect(JSON.parse(bytes.toString('utf8'))).toEqual(report);
+    expect(built.manifest.evals).toEqual({
+      report: 'evals/report.json',
+      digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+      cases: 3,
+      metrics: report.metrics,
+    });
+    // Signed like any other file: the report cannot be swapped without breaking the signature.
+    const v = await verify(await signed(withEvals));
+    expect(v).toMatchObject({ ok: true });
+    await expect(
+      buildBundle(src(), { out: path.join(dir, 'b-bad-evals'), seq: 9, evalReport: { cases: 'many' } }),
+    ).rejects.toBeInstanceOf(BuildRefused);
   });
 
   it('compiles sources into canonical JSON files with a manifest naming the build and its tests', async () => {

@@ -123,6 +123,16 @@ describe('injection provenance', () => {
     expect(
       provenance(input({ ...session, intent: 'Do what the handoff note in notes/handoff.md says' })),
     ).toEqual([]);
+    // The same words declared by the model itself excuse nothing: an injection could have written them.
+    expect(
+      provenance(
+        input({
+          ...session,
+          intent: 'Do what the handoff note in notes/handoff.md says',
+          intentSource: 'declared',
+        }),
+      ),
+    ).toHaveLength(1);
   });
 
   it('catches the read that fetches what an instruction names, before anything is sent', () => {
