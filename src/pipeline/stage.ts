@@ -14,6 +14,11 @@ export interface StageEnv {
   reservations: Reservation[];
   /** Stage 2's verifier; without one, a tool that requires a semantic check escalates. */
   semantic?: SemanticEnv;
+  /**
+   * Policy tests decide stage 1 and the rules only: stage 2 is measured by the eval suite, and a test
+   * must mean the same whichever verifier production runs.
+   */
+  skipSemantic?: boolean;
   /** Set by the semantic stage for the decision record (per call: a fresh env each call). */
   semanticOutcome?: SemanticOutcome;
 }

@@ -12,7 +12,7 @@ import type { CallContext, StageResult } from '../types.js';
 export const checkSemantic: Stage = async (ctx, env, earlier = []) => {
   const setting = ctx.toolEntry?.semantic ?? 'off';
   const flagged = earlier.some((o) => o.result.kind === 'flag');
-  if (setting === 'off' || (setting === 'flagged' && !flagged)) return PASS;
+  if (setting === 'off' || (setting === 'flagged' && !flagged) || env.skipSemantic) return PASS;
   if (!env.semantic) {
     if (setting !== 'required') return PASS;
     return {

@@ -35,7 +35,8 @@ export interface TestReport {
 /**
  * Runs policy tests against a compiled policy through the same pipeline the enforcement points run
  * (every stage, fresh counters per case), so a passing test means the bundle decides that way in
- * production. Deterministic: no clock, no network, no semantic verifier.
+ * production. Deterministic: no clock, no network. Stage 2 is skipped: it is measured by the eval
+ * suite, and a policy test must mean the same whichever verifier production runs.
  */
 export async function runPolicyTests(policy: PolicySet, suites: readonly TestSuite[]): Promise<TestReport> {
   const results: TestResult[] = [];
@@ -45,7 +46,7 @@ export async function runPolicyTests(policy: PolicySet, suites: readonly TestSui
       const ctx = contextOf(policy, test, `test:${suite}:${index}`);
       const decision = await evaluate(
         ctx,
-        { policy, counters: new MemoryCounterStore(), paths, reservations: [] },
+        { policy, counters: new MemoryCounterStore(), paths, reservations: [], skipSemantic: true },
         tests.mode,
       );
       const got = {

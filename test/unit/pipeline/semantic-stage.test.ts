@@ -216,6 +216,13 @@ describe('semantic stage', () => {
     expect(aborted).toBe(true);
   });
 
+  it('is skipped where the caller asks (policy tests decide stage 1 and rules only)', async () => {
+    const verifier = new ScriptedVerifier(async () => answer('deny'));
+    const d = await evaluate(call('iam__grant'), { ...env(verifier), skipSemantic: true }, 'enforce');
+    expect(d.effect).toBe('allow');
+    expect(verifier.inputs).toHaveLength(0);
+  });
+
   it('escalates a required check when no verifier is configured', async () => {
     expect((await evaluate(call('iam__grant'), env(), 'enforce')).reasons).toEqual(['semantic_unavailable']);
   });
