@@ -1,13 +1,6 @@
 import { ConfigError } from '../config/yaml-file.js';
 import { VERSION } from '../util/version.js';
-import { gatewayCommand, gatewayHelp } from './gateway.js';
 import { EXIT, UsageError, err, out } from './io.js';
-import { evalsCommand, evalsHelp } from './evals.js';
-import { evidenceCommand, evidenceHelp } from './evidence.js';
-import { keysCommand, keysHelp } from './keys.js';
-import { policyCommand, policyHelp } from './policy.js';
-import { sidecarCommand, sidecarHelp, sidecarOwnArgs } from './sidecar.js';
-import { validateCommand, validateHelp } from './validate.js';
 
 const HELP = `mcpgov ${VERSION}: runtime governance for AI agents that act through MCP tools
 
@@ -17,21 +10,54 @@ Commands:
   gateway    run the governing MCP gateway (stdio and/or Streamable HTTP)
   sidecar    run one local MCP server over stdio, governed (in place of the bare server)
   validate   check the config, registries and policies; print every problem with file and line
-  evidence   verify an evidence folder offline
-  keys       generate an Ed25519 key for signing evidence
+  evidence   verify evidence offline, export it for a SIEM (JSONL, OCSF), pack one session
+  keys       generate an Ed25519 key pair (evidence checkpoints, policy bundles)
   policy     build, test, sign, approve, publish and roll back policy bundles; status and drift
   evals      run the eval suite (metrics per stage, gated by thresholds); convert R-Judge into cases
 
 Run "mcpgov <command> --help" for a command's options.`;
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
-  gateway: { run: gatewayCommand, help: gatewayHelp },
-  sidecar: { run: sidecarCommand, help: sidecarHelp },
-  validate: { run: validateCommand, help: validateHelp },
-  keys: { run: keysCommand, help: keysHelp },
-  evidence: { run: evidenceCommand, help: evidenceHelp },
-  policy: { run: policyCommand, help: policyHelp },
-  evals: { run: evalsCommand, help: evalsHelp },
+/** A subcommand module: its entry point and help text. */
+interface CommandModule {
+  run: (argv: string[]) => Promise<number>;
+  help: string;
+  /** The arguments that are the command's own (the sidecar's end where the wrapped command starts). */
+  ownArgs?: (argv: string[]) => string[];
+}
+
+/**
+ * Subcommands load on demand: a command pays only for what it uses (the gateway's SDK and servers,
+ * the evals' lexicon), so `mcpgov --help` or `mcpgov keys` start at once.
+ */
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  gateway: async () => {
+    const m = await import('./gateway.js');
+    return { run: m.gatewayCommand, help: m.gatewayHelp };
+  },
+  sidecar: async () => {
+    const m = await import('./sidecar.js');
+    return { run: m.sidecarCommand, help: m.sidecarHelp, ownArgs: m.sidecarOwnArgs };
+  },
+  validate: async () => {
+    const m = await import('./validate.js');
+    return { run: m.validateCommand, help: m.validateHelp };
+  },
+  keys: async () => {
+    const m = await import('./keys.js');
+    return { run: m.keysCommand, help: m.keysHelp };
+  },
+  evidence: async () => {
+    const m = await import('./evidence.js');
+    return { run: m.evidenceCommand, help: m.evidenceHelp };
+  },
+  policy: async () => {
+    const m = await import('./policy.js');
+    return { run: m.policyCommand, help: m.policyHelp };
+  },
+  evals: async () => {
+    const m = await import('./evals.js');
+    return { run: m.evalsCommand, help: m.evalsHelp };
+  },
 };
 
 /** Dispatches `mcpgov <command>`; returns the exit code. */
@@ -45,13 +71,14 @@ export async function main(argv: string[]): Promise<number> {
     out(VERSION);
     return EXIT.ok;
   }
-  const command = COMMANDS[name];
-  if (!command) {
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
     err(`mcpgov: unknown command "${name}"\n\n${HELP}`);
     return EXIT.usage;
   }
+  const command = await load();
   // A wrapped command's own options are not ours (mcpgov sidecar -c C node server.js --help).
-  const own = name === 'sidecar' ? sidecarOwnArgs(rest) : rest;
+  const own = command.ownArgs ? command.ownArgs(rest) : rest;
   if (own.includes('-h') || own.includes('--help')) {
     out(command.help);
     return EXIT.ok;

@@ -5,6 +5,7 @@ import { ConfigError, formatProblem, type Problem } from '../config/yaml-file.js
 import { usesBundles } from '../policy/bundle/config-check.js';
 import { probeBundleSource } from '../policy/bundle/probe.js';
 import { readPolicySet, type PolicySet } from '../policy/policy-set.js';
+import { createVerifier } from '../semantic/factory.js';
 import { EXIT, err, out } from './io.js';
 
 export const validateHelp = `Usage: mcpgov validate [--config FILE]
@@ -42,6 +43,7 @@ export async function validateCommand(argv: string[]): Promise<number> {
     }
     const configProblems = checkConfig(config);
     problems.push(...configProblems);
+    problems.push(...semanticProblems(config));
     if (bundles && configProblems.length === 0) {
       const probed = await probeBundleSource(config.policy);
       if (probed.ok) {
@@ -78,4 +80,14 @@ export async function validateCommand(argv: string[]): Promise<number> {
 function agentProblems(config: ResolvedConfig, policy: PolicySet): Problem[] {
   const all = checkConfig(config, new Set(policy.agents.file.agents.map((a) => a.id)));
   return all.filter((p) => p.path === 'identity.default_agent');
+}
+
+/** Stage 2 as the gateway would build it at start: an LLM judge needs its settings and its key. */
+function semanticProblems(config: ResolvedConfig): Problem[] {
+  try {
+    createVerifier(config.semantic, config.dir);
+    return [];
+  } catch (e) {
+    return [{ file: config.file, path: 'semantic', message: (e as Error).message }];
+  }
 }

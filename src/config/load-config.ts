@@ -139,19 +139,21 @@ export function checkConfig(config: ResolvedConfig, agentIds?: ReadonlySet<strin
       message: `names unknown agent "${identity.default_agent}"`,
     });
   }
+  for (const [id, reporter] of Object.entries(config.policy.reporters)) {
+    if (reporter.evidence_jwks !== undefined && !existsSync(reporter.evidence_jwks)) {
+      problems.push({
+        file: config.file,
+        path: `policies.reporters.${id}.evidence_jwks`,
+        message: `file not found: ${reporter.evidence_jwks}`,
+      });
+    }
+  }
   // `mcpgov__*` names are the enforcement point's own tools (e.g. mcpgov__declare_intent).
   if (Object.hasOwn(config.servers, 'mcpgov')) {
     problems.push({
       file: config.file,
       path: 'servers.mcpgov',
       message: 'the server name "mcpgov" is reserved',
-    });
-  }
-  if (config.semantic.verifier === 'llm' && config.semantic.llm === undefined) {
-    problems.push({
-      file: config.file,
-      path: 'semantic.llm',
-      message: 'verifier "llm" needs semantic.llm (model, base_url)',
     });
   }
   return problems;

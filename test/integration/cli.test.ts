@@ -85,8 +85,37 @@ describe('mcpgov validate', () => {
     expect(stderr).toMatch(/tools\.yaml:\d+: groups\.all\[1\]: names unknown tool "fs__nope"/);
   });
 
+  it('reports an LLM judge that could not start: no settings, or no key in the environment', async () => {
+    const noSettings = await writeFixture({
+      ...minimal,
+      config: { ...minimal.config, semantic: { verifier: 'llm' } },
+    });
+    const a = await mcpgov('validate', '--config', noSettings.configFile);
+    expect(a.code).toBe(1);
+    expect(a.stderr).toMatch(/mcpgov\.yaml(:\d+)?: semantic: .*needs semantic\.llm/);
+    const noKey = await writeFixture({
+      ...minimal,
+      config: {
+        ...minimal.config,
+        semantic: { verifier: 'llm', llm: { model: 'm', api_key_env: 'MCPGOV_TEST_UNSET_KEY' } },
+      },
+    });
+    const b = await mcpgov('validate', '--config', noKey.configFile);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toMatch(/MCPGOV_TEST_UNSET_KEY/);
+  });
+
   it('prints help for every command', async () => {
-    for (const args of [['--help'], ['gateway', '--help'], ['validate', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['gateway', '--help'],
+      ['sidecar', '--help'],
+      ['validate', '--help'],
+      ['evidence', '--help'],
+      ['policy', '--help'],
+      ['evals', '--help'],
+      ['keys', '--help'],
+    ]) {
       const { code, stdout } = await mcpgov(...args);
       expect(code).toBe(0);
       expect(stdout).toMatch(/Usage: mcpgov/);
