@@ -88,6 +88,11 @@ function serialize(value: unknown, depth: number): string {
       }
       // RFC 8785 §3.2.3: members sorted by the UTF-16 code units of their names, which is what sort() compares.
       const keys = Object.keys(value).sort();
+      // Out of order only here (a record's top level, say)? A shallow copy in order takes the native
+      // path. (Integer-like names cannot be reordered this way; the check sees that and falls through.)
+      const ordered: Record<string, unknown> = {};
+      for (const key of keys) ordered[key] = (value as Record<string, unknown>)[key];
+      if (stringifiesCanonically(ordered, depth)) return JSON.stringify(ordered);
       let out = '{';
       let first = true;
       for (const key of keys) {

@@ -229,7 +229,10 @@ export class Enforcer {
       .catch((err: Error) => this.opts.log('error', 'action record not written', { error: err.message }));
     if (unavailable) return refusal('failed', (failure as Error).message, 'server_unavailable', decision.id);
     if (failure !== undefined) throw failure; // protocol errors from downstream stay protocol errors
-    if (result) recordHistory(session.state, ctx.toolName, ctx.arguments, result, this.history);
+    // Only stage 2 reads the history: a policy that never asks for it does not pay for keeping it.
+    if (result && usesSemantic(policy)) {
+      recordHistory(session.state, ctx.toolName, ctx.arguments, result, this.history);
+    }
     const check = ctx.toolEntry && policy.outcomes.get(ctx.toolEntry);
     if (check) this.recordOutcome(ctx, decision.id, result, facts?.digest, check);
     return result as CallToolResult;
@@ -302,6 +305,18 @@ export class Enforcer {
       semantic: this.opts.semantic,
     };
   }
+}
+
+const semanticUse = new WeakMap<PolicySet, boolean>();
+
+/** Whether any tool of a policy may be checked by stage 2. */
+function usesSemantic(policy: PolicySet): boolean {
+  let uses = semanticUse.get(policy);
+  if (uses === undefined) {
+    uses = policy.tools.file.tools.some((t) => t.semantic !== 'off');
+    semanticUse.set(policy, uses);
+  }
+  return uses;
 }
 
 function releaseAll(decision: Decision): void {

@@ -52,27 +52,37 @@ export async function evaluateStatic(ctx: CallContext, env: StageEnv): Promise<S
 async function runStages(stages: typeof STAGES, ctx: CallContext, env: StageEnv): Promise<StageOutcome[]> {
   const outcomes: StageOutcome[] = [];
   for (const [stage, run] of stages) {
-    const result = await runStage(run, ctx, env, outcomes);
+    const pending = runStage(run, ctx, env, outcomes);
+    // Most stages answer at once; only an asynchronous one (stage 2) costs a turn of the event loop.
+    const result = isPromise(pending) ? await pending : pending;
     outcomes.push({ stage, result });
     if (result.kind === 'deny') break; // first deny stops: nothing after it can make the call allowed
   }
   return outcomes;
 }
 
-async function runStage(
+function runStage(
   run: Stage,
   ctx: CallContext,
   env: StageEnv,
   earlier: readonly StageOutcome[],
-): Promise<StageResult> {
-  try {
-    return await run(ctx, env, earlier);
-  } catch (err) {
-    const message = `internal error: ${(err as Error).message}`;
+): StageResult | Promise<StageResult> {
+  const fault = (err: unknown): StageResult => {
+    const message = `internal error: ${(err as Error)?.message ?? String(err)}`;
     // fail_open is explicit per tool and still leaves a trace in the decision's stages.
     if (ctx.toolEntry?.fail_open) return { kind: 'flag', code: 'internal_error', message };
     return { kind: 'deny', code: 'internal_error', message };
+  };
+  try {
+    const result = run(ctx, env, earlier);
+    return isPromise(result) ? result.catch(fault) : result;
+  } catch (err) {
+    return fault(err);
   }
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 type Blocking = Extract<StageResult, { kind: 'deny' | 'escalate' }>;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { WebSocket } from 'ws';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { loadConfig, type ResolvedConfig } from '../../src/config/load-config.js';
 import { sha256Hex } from '../../src/evidence/hash.js';
@@ -150,6 +151,23 @@ describe('sidecar control channel', () => {
         gateway.control.view().peps.find((p) => p.id === 'sidecar-1')?.status?.policy.active?.digest === v1,
       'the sidecar status report',
     );
+  });
+
+  it('refuses a control connection from an unknown PEP or with a wrong token', async () => {
+    const status = (pep: string, token: string) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/control`, {
+          headers: { authorization: `Bearer ${token}`, 'x-mcpgov-pep': pep },
+        });
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.on('error', () => {});
+      });
+    expect(await status('laptop-x', TOKEN)).toBe(403);
+    expect(await status('sidecar-1', 'not-the-token')).toBe(401);
   });
 
   it('keeps enforcing with the gateway down, and the spooled records arrive once each after it restarts', async () => {
