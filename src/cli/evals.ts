@@ -14,7 +14,8 @@ import { EXIT, UsageError, err, out } from './io.js';
 
 export const evalsHelp = `Usage: mcpgov evals <subcommand>
 
-  run [--cases GLOB...] [--stage deterministic|semantic|pipeline] [--verifier heuristic|llm|replay] [--json]
+  run [--cases GLOB...] [--stage deterministic|semantic|pipeline] [--verifier heuristic|llm|replay]
+      [--record] [--json]
       runs eval cases (JSONL, one case a line) and prints precision, recall, F1, false-positive
       rate, accuracy (positive class: blocked = deny or escalate), the confusion matrix, latency
       p50/p99 and the misclassified cases. Exits 1 when a metric is outside evals/thresholds.json.
@@ -35,6 +36,8 @@ Options:
   --thresholds FILE   metric bounds per stage (default: thresholds.json beside the config, if any)
   --no-thresholds     report only, never fail on metrics
   --failures N        misclassified cases listed in the table (default: 20)
+  --record            with --verifier llm: store each live answer as a cassette (semantic.llm.cassettes)
+                      for --verifier replay; never run against a test double
   --in FILE           (convert-rjudge) the dataset (default: ../shared/datasets/rjudge.json)
   --out DIR           (convert-rjudge) where the case files go
   -h, --help          show this help`;
@@ -61,6 +64,7 @@ async function runCommand(argv: string[]): Promise<number> {
       thresholds: { type: 'string' },
       'no-thresholds': { type: 'boolean', default: false },
       failures: { type: 'string', default: '20' },
+      record: { type: 'boolean', default: false },
     },
   });
   const stage = values.stage as EvalStage;
@@ -87,7 +91,8 @@ async function runCommand(argv: string[]): Promise<number> {
   const semantic = { ...config.semantic, verifier: verifierName ?? config.semantic.verifier };
   let verifier;
   try {
-    verifier = stage === 'deterministic' ? undefined : createVerifier(semantic, config.dir);
+    verifier =
+      stage === 'deterministic' ? undefined : createVerifier(semantic, config.dir, { record: values.record });
   } catch (e) {
     // A verifier the config cannot build (an LLM judge without `semantic.llm`, a missing key) is a
     // configuration problem, reported in one line.

@@ -105,6 +105,12 @@ describe('mcpgov validate', () => {
     expect(b.stderr).toMatch(/MCPGOV_TEST_UNSET_KEY/);
   });
 
+  it('records cassettes only from the LLM judge', async () => {
+    const { code, stderr } = await mcpgov('evals', 'run', '--stage', 'semantic', '--record');
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/recording cassettes needs semantic\.verifier: llm/);
+  });
+
   it('prints help for every command', async () => {
     for (const args of [
       ['--help'],
