@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { EvidenceLog } from '../../src/evidence/evidence-log.js';
 import { listSegments } from '../../src/evidence/jsonl-store.js';
-import type { EvidenceRecord } from '../../src/evidence/types.js';
+import { LocalEd25519Signer, writeKeyPair } from '../../src/evidence/signer.js';
+import { EVIDENCE_VERSION, type EvidenceRecord } from '../../src/evidence/types.js';
 import { CLI, REFERENCE_SERVERS, REPO } from '../helpers/fixture.js';
 import { callTool, runGateway } from '../helpers/gateway-harness.js';
 
@@ -16,7 +18,7 @@ async function exportEvents(configFile: string, ...args: string[]): Promise<Even
   const { stdout } = await run(
     process.execPath,
     [CLI, 'evidence', 'export', '--config', configFile, ...args],
-    { cwd: REPO },
+    { cwd: REPO, maxBuffer: 64 * 1024 * 1024 },
   );
   return stdout
     .split('\n')
@@ -170,5 +172,47 @@ describe('evidence export', () => {
       class_uid: 2004,
       finding_info: { title: 'Evidence log failed verification', types: ['evidence_integrity'] },
     });
+  });
+});
+
+describe('evidence export of a large log into a pipe', () => {
+  it('delivers every record before the process exits', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mcpgov-export-large-'));
+    const keys = await writeKeyPair(path.join(dir, 'keys'));
+    const log = await EvidenceLog.open({
+      dir: path.join(dir, 'evidence'),
+      fsync: 'none',
+      signer: await LocalEd25519Signer.fromFile(keys.privateKey),
+      origin: 'mcpgov/test',
+      checkpoint: { everyRecords: 1000, everySeconds: 3600 },
+      segmentMaxBytes: 1 << 26,
+      log: () => {},
+    });
+    const records = 3000;
+    for (let i = 0; i < records; i++) {
+      await log.append({
+        v: EVIDENCE_VERSION,
+        id: `r${i}`,
+        kind: 'decision',
+        chain: 'c',
+        time: new Date(Date.UTC(2026, 0, 1)).toISOString(),
+        pep: { id: 'p', kind: 'gateway', version: '0' },
+        request: {
+          method: 'tools/call',
+          tool: 'fs__write_file',
+          args_digest: `sha256:${'a'.repeat(64)}`,
+          args: { content: 'x'.repeat(300) },
+          masked: [],
+          session: { id: 'c', call_count: i },
+        },
+      });
+    }
+    await log.close();
+    const configFile = path.join(dir, 'mcpgov.yaml');
+    await writeFile(configFile, 'evidence: { dir: ./evidence }\n');
+    // Well past a pipe's buffer (about 1.2 MB): an exit right after the last write would cut it short.
+    const events = await exportEvents(configFile, '--format', 'jsonl');
+    expect(events).toHaveLength(records);
+    expect(events.at(-1)?.id).toBe(`r${records - 1}`);
   });
 });
