@@ -1,11 +1,10 @@
 import type { Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import type { LiveTool } from '../src/pipeline/types.js';
-import { definitionDigest } from '../src/registry/digest.js';
+import { liveTool, NAME_SEPARATOR } from '../src/registry/live-tool.js';
 import type { Downstream } from './downstream.js';
 
-/** Separator between server name and the server's own name: `<server>__<tool>` (DESIGN.md). */
-export const NAME_SEPARATOR = '__';
+export { NAME_SEPARATOR };
 
 /** Splits an exposed name into server and downstream name; undefined when it has no server prefix. */
 export function splitName(exposed: string): { server: string; name: string } | undefined {
@@ -44,9 +43,8 @@ export class Catalog {
     const tools = new Map<string, LiveTool>();
     for (const [server, ds] of this.downstreams) {
       for (const def of ds.tools) {
-        const name = `${server}${NAME_SEPARATOR}${def.name}`;
-        const definition = def as unknown as Record<string, unknown>;
-        tools.set(name, { name, server, tool: def.name, definition, digest: definitionDigest(definition) });
+        const live = liveTool(server, def);
+        tools.set(live.name, live);
       }
     }
     this.liveTools = tools;

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
@@ -6,7 +5,6 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { PoliciesConfig } from '../src/config/schema.js';
-import { sha256Hex } from '../src/evidence/hash.js';
 import { EvidenceReplica, REPLICAS_DIR, ReplicaError } from '../src/evidence/replica.js';
 import { readJwks } from '../src/evidence/signer.js';
 import {
@@ -17,7 +15,7 @@ import {
 } from '../src/pep/control-protocol.js';
 import type { PolicyControlPlane } from '../src/policy/bundle/control-plane.js';
 import { readBundleDir } from '../src/policy/bundle/files.js';
-import { peekPayload } from '../src/policy/bundle/jws.js';
+import { pointerBundleDigest } from '../src/policy/bundle/channel.js';
 import { bundlePath, pointerPath } from '../src/policy/bundle/registry-store.js';
 import type { Logger } from '../src/util/log.js';
 
@@ -31,10 +29,18 @@ export interface ControlServerOptions {
   pollMs: number;
 }
 
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden' };
+
 /** A sidecar must say hello this soon after connecting. */
 const HELLO_TIMEOUT_MS = 10_000;
 /** The header naming the PEP whose token the upgrade presents. */
 export const PEP_HEADER = 'x-mcpgov-pep';
+
+/** What the registry holds for one channel, as relayed to the sidecars that follow it. */
+interface Relay {
+  pointer: string;
+  files(): Promise<Record<string, string>>;
+}
 
 interface Connection {
   pepId: string;
@@ -68,18 +74,18 @@ export class ControlServer {
     if (url.pathname !== CONTROL_PATH) return false;
     const pepId = req.headers[PEP_HEADER];
     const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    const reporter =
-      typeof pepId === 'string' && Object.hasOwn(this.opts.policy.reporters, pepId)
-        ? this.opts.policy.reporters[pepId]
-        : undefined;
-    const refuse = (status: number, text: string) => {
-      this.opts.log('warn', 'control channel refused', { pep: pepId, status });
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    const allowed =
+      typeof pepId === 'string'
+        ? this.opts.control.authenticate(pepId, token)
+        : { ok: false as const, status: 403, message: `no ${PEP_HEADER} header` };
+    if (!allowed.ok) {
+      this.opts.log('warn', 'control channel refused', { pep: pepId, reason: allowed.message });
+      socket.end(
+        `HTTP/1.1 ${allowed.status} ${STATUS_TEXT[allowed.status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+      );
       return true;
-    };
-    if (!reporter) return refuse(403, 'Forbidden');
-    if (!token || !tokenMatches(token, reporter.token_sha256)) return refuse(401, 'Unauthorized');
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, pepId as string, token));
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, pepId as string, token!));
     return true;
   }
 
@@ -165,43 +171,54 @@ export class ControlServer {
     );
   }
 
-  /** Pushes each connected sidecar its channel's pointer and bundle, when they changed. */
+  /**
+   * Pushes each connected sidecar its channel's pointer and bundle, when they changed. Each channel's
+   * pointer (and its bundle, when some sidecar needs it) is read once per round, however many follow it.
+   */
   private async pushAll(): Promise<void> {
+    const relays = new Map<string, Promise<Relay | undefined>>();
     for (const conn of this.connections.values()) {
-      await this.push(conn).catch((err: Error) =>
+      if (!conn.follow) continue;
+      const key = `${conn.follow.name}/${conn.follow.channel}`;
+      if (!relays.has(key)) relays.set(key, this.relay(conn.follow));
+      await this.push(conn, await relays.get(key)).catch((err: Error) =>
         this.opts.log('warn', 'policy push failed', { pep: conn.pepId, error: err.message }),
       );
     }
   }
 
-  private async push(conn: Connection): Promise<void> {
-    if (!conn.follow) return;
+  /** A channel's pointer as the registry holds it, with its bundle's files read on first need. */
+  private async relay(follow: { name: string; channel: string }): Promise<Relay | undefined> {
     const { registry } = this.opts.policy;
     let pointer: string;
     try {
-      pointer = (await readFile(pointerPath(registry, conn.follow.name, conn.follow.channel), 'utf8')).trim();
+      pointer = (await readFile(pointerPath(registry, follow.name, follow.channel), 'utf8')).trim();
     } catch {
-      return; // nothing published on this channel yet
+      return undefined; // nothing published on this channel yet
     }
-    if (pointer === conn.pushed) return;
-    const payload = peekPayload(pointer) as { bundle_digest?: unknown } | undefined;
-    const digest = typeof payload?.bundle_digest === 'string' ? payload.bundle_digest : '';
-    const dir = bundlePath(registry, conn.follow.name, digest);
-    const files: Record<string, string> = {};
-    if (/^sha256:[0-9a-f]{64}$/.test(digest) && existsSync(dir)) {
-      for (const [name, bytes] of await readBundleDir(dir)) files[name] = bytes.toString('base64');
-    }
-    this.send(conn, { type: 'policy', pointer, files });
-    conn.pushed = pointer;
+    let files: Promise<Record<string, string>> | undefined;
+    const readFiles = async () => {
+      const digest = pointerBundleDigest(pointer);
+      const dir = digest && bundlePath(registry, follow.name, digest);
+      const out: Record<string, string> = {};
+      if (dir && existsSync(dir)) {
+        for (const [name, bytes] of await readBundleDir(dir)) out[name] = bytes.toString('base64');
+      }
+      return out;
+    };
+    return { pointer, files: () => (files ??= readFiles()) };
+  }
+
+  private async push(conn: Connection, relay?: Relay): Promise<void> {
+    if (!conn.follow) return;
+    relay ??= await this.relay(conn.follow);
+    if (!relay || relay.pointer === conn.pushed) return;
+    this.send(conn, { type: 'policy', pointer: relay.pointer, files: await relay.files() });
+    conn.pushed = relay.pointer;
   }
 
   private send(conn: Connection, message: GatewayMessage): void {
     conn.socket.send(JSON.stringify(message));
-  }
-
-  /** The PEP ids connected now. */
-  get connected(): string[] {
-    return [...this.connections.keys()];
   }
 
   async close(): Promise<void> {
@@ -209,10 +226,4 @@ export class ControlServer {
     for (const conn of this.connections.values()) conn.socket.close(1001, 'gateway shutting down');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
-}
-
-function tokenMatches(token: string, expected: string): boolean {
-  const a = Buffer.from(`sha256:${sha256Hex(token)}`);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -3,20 +3,24 @@ import { ErrorCode, McpError, type JSONRPCMessage } from '@modelcontextprotocol/
 
 export interface DirectRequestOptions {
   signal?: AbortSignal;
+  /** Without a response (or progress, with `onprogress`) for this long, the request is cancelled. */
   timeoutMs: number;
+  /** Asks the server for progress notifications and receives them; each one restarts the timeout. */
+  onprogress?: (progress: { progress: number; total?: number; message?: string }) => void;
 }
 
 interface Pending {
   resolve: (result: Record<string, unknown>) => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  /** Progress for this request, when it asked for some. */
+  progress?: (params: Record<string, unknown>) => void;
 }
 
 /** Ids of direct requests; the SDK's client numbers its own requests, so the two never collide. */
 const ID_PREFIX = 'mcpgov-';
 
 /**
- * A transport wrapper that lets the gateway send requests on a downstream connection directly, beside
+ * A transport wrapper that lets the PEP send requests on a downstream connection directly, beside
  * the SDK `Client` that owns it (handshake, lists, notifications). Answers to direct requests are
  * taken out before the `Client` sees them and returned as received: forwarding a tool result needs no
  * result schema, and skipping the `Client`'s dispatch keeps the hot path short. Timeouts and
@@ -34,9 +38,20 @@ export class DirectRequestTransport implements Transport {
     inner.onmessage = (message) => this.receive(message);
     inner.onerror = (err) => this.onerror?.(err);
     inner.onclose = () => {
-      this.failAll(new McpError(ErrorCode.ConnectionClosed, 'Connection closed'));
+      this.connectionLost();
       this.onclose?.();
     };
+  }
+
+  /** Everything that is not an answer to a direct request goes on to the owner of the connection. */
+  protected deliver(message: JSONRPCMessage): void {
+    this.onmessage?.(message);
+  }
+
+  /** The connection ended: requests still waiting fail. */
+  protected connectionLost(): void {
+    const closed = new McpError(ErrorCode.ConnectionClosed, 'Connection closed');
+    for (const p of [...this.pending.values()]) p.reject(closed);
   }
 
   get sessionId(): string | undefined {
@@ -69,6 +84,7 @@ export class DirectRequestTransport implements Transport {
     const { signal } = opts;
     if (signal?.aborted) return Promise.reject(abortError(signal));
     return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout;
       const settle = () => {
         this.pending.delete(id);
         clearTimeout(timer);
@@ -86,12 +102,17 @@ export class DirectRequestTransport implements Transport {
         reject(err);
       };
       const onAbort = () => cancel(abortError(signal!));
-      const timer = setTimeout(
-        () =>
-          cancel(new McpError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: opts.timeoutMs })),
-        opts.timeoutMs,
-      );
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(
+          () =>
+            cancel(new McpError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: opts.timeoutMs })),
+          opts.timeoutMs,
+        );
+      };
+      arm();
       signal?.addEventListener('abort', onAbort, { once: true });
+      const { onprogress } = opts;
       this.pending.set(id, {
         resolve: (result) => {
           settle();
@@ -101,21 +122,32 @@ export class DirectRequestTransport implements Transport {
           settle();
           reject(err);
         },
-        timer,
+        progress:
+          onprogress &&
+          (({ progressToken: _token, ...p }) => {
+            arm(); // a long call that reports progress is alive (the SDK's resetTimeoutOnProgress)
+            onprogress(p as { progress: number; total?: number; message?: string });
+          }),
       });
-      this.inner.send({ jsonrpc: '2.0', id, method, params } as JSONRPCMessage).catch((err: Error) => {
+      // With a progress handler, the request's own id is its progress token.
+      const sent = onprogress
+        ? { ...params, _meta: { ...(params['_meta'] as object | undefined), progressToken: id } }
+        : params;
+      this.inner.send({ jsonrpc: '2.0', id, method, params: sent } as JSONRPCMessage).catch((err: Error) => {
         this.pending.get(id)?.reject(err);
       });
     });
   }
 
   private receive(message: JSONRPCMessage): void {
-    const id = (message as { id?: unknown }).id;
-    const pending = typeof id === 'string' && !('method' in message) ? this.pending.get(id) : undefined;
-    if (!pending) {
-      this.onmessage?.(message);
-      return;
+    const m = message as { id?: unknown; method?: string; params?: Record<string, unknown> };
+    if (m.method === 'notifications/progress') {
+      const token = m.params?.['progressToken'];
+      const progress = typeof token === 'string' ? this.pending.get(token)?.progress : undefined;
+      if (progress) return progress(m.params!);
     }
+    const pending = typeof m.id === 'string' && m.method === undefined ? this.pending.get(m.id) : undefined;
+    if (!pending) return this.deliver(message);
     if ('result' in message) pending.resolve(message.result as Record<string, unknown>);
     else {
       const {
@@ -125,10 +157,6 @@ export class DirectRequestTransport implements Transport {
       } = (message as { error: { code: number; message: string; data?: unknown } }).error;
       pending.reject(new McpError(code, text, data));
     }
-  }
-
-  private failAll(err: Error): void {
-    for (const p of [...this.pending.values()]) p.reject(err);
   }
 }
 

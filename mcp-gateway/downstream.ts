@@ -24,7 +24,6 @@ import {
   type ServerCapabilities,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
 import type { ServerConfig } from '../src/config/schema.js';
 import { DirectRequestTransport } from './direct-requests.js';
 import { LineStdioClientTransport } from './stdio-client.js';
@@ -66,8 +65,6 @@ export interface CallOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 300_000;
-/** Accepts any result object unchanged (no stripping, no deep checks). */
-const PassThroughResultSchema = z.looseObject({});
 /** A connection that stays up this long resets the backoff, so a flapping server backs off for real. */
 const STABLE_AFTER_MS = 10_000;
 
@@ -157,25 +154,18 @@ export class Downstream extends EventEmitter {
     await client?.close().catch(() => {});
   }
 
-  /** Forwards `tools/call`; the result is returned as received, without re-validation. */
+  /**
+   * Forwards `tools/call`; the result is returned as received: the gateway checks it only for what
+   * evidence needs, and the upstream answer passes it on.
+   */
   async callTool(
     params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> },
     opts: CallOptions = {},
   ): Promise<CallToolResult> {
-    const client = this.up();
-    // The result goes back to the caller as the server sent it: the gateway checks it only for what
-    // evidence needs. Calls that relay progress go through the SDK client, which tracks progress tokens.
-    if (opts.onprogress) {
-      const result = await client.request(
-        { method: 'tools/call', params },
-        PassThroughResultSchema,
-        this.requestOptions(opts),
-      );
-      return result as CallToolResult;
-    }
-    const transport = this.transport as DirectRequestTransport;
-    return (await transport.request('tools/call', params, {
+    this.up();
+    return (await this.transport!.request('tools/call', params, {
       signal: opts.signal,
+      onprogress: opts.onprogress,
       timeoutMs: opts.timeoutMs ?? this.config.timeout_ms ?? DEFAULT_TIMEOUT_MS,
     })) as CallToolResult;
   }

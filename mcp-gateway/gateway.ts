@@ -8,13 +8,13 @@ import { ConfigError } from '../src/config/yaml-file.js';
 import type { EvidenceLog } from '../src/evidence/evidence-log.js';
 import { openEvidenceLog } from '../src/evidence/open-log.js';
 import { Authenticator } from '../src/identity/authenticate.js';
-import { Enforcer } from '../src/pep/enforcer.js';
+import { createEnforcer } from '../src/pep/create-enforcer.js';
+import type { Enforcer } from '../src/pep/enforcer.js';
 import type { PepInfo } from '../src/pep/records.js';
 import { usesBundles } from '../src/policy/bundle/config-check.js';
 import { PolicyControlPlane } from '../src/policy/bundle/control-plane.js';
 import { openPolicy, type PolicyRuntime } from '../src/policy/bundle/runtime.js';
 import type { Identity } from '../src/pipeline/types.js';
-import { semanticEnv } from '../src/semantic/env.js';
 import { createLogger, type Logger } from '../src/util/log.js';
 import { VERSION } from '../src/util/version.js';
 import { Catalog } from './catalog.js';
@@ -85,17 +85,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     clock: opts.clock,
   });
   policy.onStatus((status) => void control.reportSelf(status));
-  const enforcer = new Enforcer({
-    policy: policy.initial,
-    evidence,
-    pep,
-    defaultMode: config.mode,
-    paths: config.paths,
-    log,
-    clock: opts.clock,
-    semantic: semanticEnv(config),
-    history: { calls: config.semantic.history.calls, resultChars: config.semantic.history.result_chars },
-  });
+  const enforcer = createEnforcer(config, { policy: policy.initial, evidence, pep, log, clock: opts.clock });
 
   const downstreams = new Map<string, Downstream>();
   for (const [name, server] of Object.entries(config.servers)) {

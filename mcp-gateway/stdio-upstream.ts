@@ -2,7 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../src/util/log.js';
-import { errorObject, INVALID_PARAMS, LineReader, type LineProblem } from './jsonrpc-lines.js';
+import { errorObject, INVALID_PARAMS, isObject, LineReader, type LineProblem } from './jsonrpc-lines.js';
 
 export { INVALID_REQUEST, PARSE_ERROR } from './jsonrpc-lines.js';
 
@@ -147,14 +147,11 @@ function wantsProgress(params: Record<string, unknown> | undefined): boolean {
   return meta?.['progressToken'] !== undefined;
 }
 
-const isPlainObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 function isToolCallParams(params: unknown): params is ToolCallParams {
-  if (!isPlainObject(params)) return false;
-  const p = params as Record<string, unknown>;
   return (
-    typeof p['name'] === 'string' &&
-    (p['arguments'] === undefined || isPlainObject(p['arguments'])) &&
-    (p['_meta'] === undefined || isPlainObject(p['_meta']))
+    isObject(params) &&
+    typeof params['name'] === 'string' &&
+    (params['arguments'] === undefined || isObject(params['arguments'])) &&
+    (params['_meta'] === undefined || isObject(params['_meta']))
   );
 }

@@ -9,6 +9,7 @@ import {
   type SidecarMessage,
 } from '../src/pep/control-protocol.js';
 import type { PepInfo } from '../src/pep/records.js';
+import { pointerBundleDigest } from '../src/policy/bundle/channel.js';
 import type { BundleFiles } from '../src/policy/bundle/files.js';
 import type { BundleSource } from '../src/policy/bundle/source.js';
 import type { PepPolicyStatus } from '../src/policy/bundle/status.js';
@@ -32,8 +33,9 @@ export class ControlChannelSource implements BundleSource {
   }
 
   /** Takes a pushed pointer and its bundle's files. */
-  update(pointer: string, files: BundleFiles, digest: string | undefined): void {
+  update(pointer: string, files: BundleFiles): void {
     this.pointer = pointer;
+    const digest = pointerBundleDigest(pointer);
     if (digest !== undefined && files.size > 0) this.bundles.set(digest, files);
   }
 
@@ -104,12 +106,6 @@ export class ControlClient {
   sendStatus(status: PepPolicyStatus): void {
     this.latestStatus = status;
     if (this.connected) this.send({ type: 'status', status });
-  }
-
-  /** Records written locally that the gateway has not acknowledged (0 without a replica). */
-  get backlog(): number {
-    const acked = this.forwarder?.acknowledged.next_seq;
-    return acked === undefined ? 0 : Math.max(0, this.opts.evidence.count - acked);
   }
 
   /**

@@ -1,11 +1,13 @@
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult, JSONRPCMessage, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import type { Enforcer, Session } from '../src/pep/enforcer.js';
+import { INTENT_META_KEY, type Enforcer, type Session } from '../src/pep/enforcer.js';
 import { declareIntent, declareIntentDefinition, DECLARE_INTENT_TOOL } from '../src/pep/intent-tool.js';
 import type { LiveTool } from '../src/pipeline/types.js';
-import { definitionDigest } from '../src/registry/digest.js';
-import { INTENT_META_KEY } from '../src/pep/enforcer.js';
+import { liveTool } from '../src/registry/live-tool.js';
+import { Catalog } from '../mcp-gateway/catalog.js';
+import { DirectRequestTransport } from '../mcp-gateway/direct-requests.js';
+import { errorObject, isObject } from '../mcp-gateway/jsonrpc-lines.js';
 
 export interface GovernedTransportOptions {
   enforcer: Enforcer;
@@ -26,8 +28,8 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** Ids of requests the middleware sends on its own (tool lists); the client's ids are left alone. */
-const OWN_ID_PREFIX = 'mcpgov-sidecar-';
+/** How long the middleware's own tools/list may take. */
+const LIST_TIMEOUT_MS = 60_000;
 
 /**
  * A client transport that governs another: every `tools/call` the client sends goes through the
@@ -38,11 +40,7 @@ const OWN_ID_PREFIX = 'mcpgov-sidecar-';
  * This is the in-process sidecar: an agent built on the MCP SDK connects its `Client` to
  * `governTransport(transport, ...)` instead of `transport`, and changes nothing else.
  */
-export class GovernedTransport implements Transport {
-  onmessage?: (message: JSONRPCMessage) => void;
-  onerror?: (error: Error) => void;
-  onclose?: () => void;
-
+export class GovernedTransport extends DirectRequestTransport {
   /** Live tools by exposed name, from the server's latest tools/list. */
   private tools?: Map<string, LiveTool>;
   private loadingTools?: Promise<Map<string, LiveTool>>;
@@ -50,38 +48,19 @@ export class GovernedTransport implements Transport {
   private readonly forwarded = new Map<Id, Pending>();
   /** tools/list requests of the client, whose answers are filtered before the client sees them. */
   private readonly listing = new Set<Id>();
-  private readonly own = new Map<string, Pending>();
-  private nextOwnId = 0;
 
   constructor(
-    readonly inner: Transport,
+    inner: Transport,
     private readonly opts: GovernedTransportOptions,
   ) {
-    inner.onmessage = (message) => this.receive(message);
-    inner.onerror = (err) => this.onerror?.(err);
-    inner.onclose = () => {
-      const closed = new Error('Connection closed');
-      for (const p of [...this.forwarded.values(), ...this.own.values()]) p.reject(closed);
-      this.forwarded.clear();
-      this.own.clear();
-      this.onclose?.();
-    };
+    super(inner);
   }
 
-  get sessionId(): string | undefined {
-    return this.inner.sessionId;
-  }
-
-  setProtocolVersion(version: string): void {
-    this.inner.setProtocolVersion?.(version);
-  }
-
-  start(): Promise<void> {
-    return this.inner.start();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
+  protected override connectionLost(): void {
+    super.connectionLost();
+    const closed = new Error('Connection closed');
+    for (const p of this.forwarded.values()) p.reject(closed);
+    this.forwarded.clear();
   }
 
   /** A new policy is in force: which tools the agent may see can change, so the client lists again. */
@@ -89,14 +68,14 @@ export class GovernedTransport implements Transport {
     this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
   }
 
-  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+  override async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     const m = message as { id?: Id; method?: string; params?: Record<string, unknown> };
     if (m.id !== undefined && m.method === 'tools/call') {
       void this.governCall(m.id, m.params ?? {}, message, options);
       return;
     }
     if (m.id !== undefined && m.method === 'tools/list') this.listing.add(m.id);
-    return this.inner.send(message, options);
+    return super.send(message, options);
   }
 
   /** Decides a client's tools/call and answers it: the downstream result, or the enforcer's refusal. */
@@ -126,17 +105,7 @@ export class GovernedTransport implements Transport {
       }
       this.onmessage?.({ jsonrpc: '2.0', id, result } as JSONRPCMessage);
     } catch (err) {
-      const e = err as { code?: unknown; message?: string; data?: unknown };
-      const code = Number.isSafeInteger(e.code) ? (e.code as number) : -32603;
-      this.onmessage?.({
-        jsonrpc: '2.0',
-        id,
-        error: {
-          code,
-          message: e.message ?? 'Internal error',
-          ...(e.data === undefined ? {} : { data: e.data }),
-        },
-      } as JSONRPCMessage);
+      this.onmessage?.({ jsonrpc: '2.0', id, error: errorObject(err) } as JSONRPCMessage);
     }
   }
 
@@ -161,23 +130,22 @@ export class GovernedTransport implements Transport {
     });
   }
 
-  private receive(message: JSONRPCMessage): void {
+  /** Answers to forwarded calls go to the enforcer, tool lists are filtered, the rest passes. */
+  protected override deliver(message: JSONRPCMessage): void {
     const m = message as {
       id?: Id;
       method?: string;
       result?: Record<string, unknown>;
-      error?: McpErrorShape;
+      error?: { code: number; message: string; data?: unknown };
     };
     if (m.method === 'notifications/tools/list_changed') this.tools = undefined;
     if (m.id === undefined || m.method !== undefined) {
       this.onmessage?.(message);
       return;
     }
-    const own = typeof m.id === 'string' ? this.own.get(m.id) : undefined;
-    const pending = own ?? this.forwarded.get(m.id);
+    const pending = this.forwarded.get(m.id);
     if (pending) {
-      if (own) this.own.delete(m.id as string);
-      else this.forwarded.delete(m.id);
+      this.forwarded.delete(m.id);
       if (m.error) pending.reject(new McpError(m.error.code, m.error.message, m.error.data));
       else pending.resolve(m.result ?? {});
       return;
@@ -198,7 +166,7 @@ export class GovernedTransport implements Transport {
     const visible: Tool[] = result['nextCursor'] === undefined ? [declareIntentDefinition] : [];
     for (const live of page.values()) {
       if (await this.opts.enforcer.isVisible(this.opts.session, live)) {
-        visible.push({ ...(live.definition as Tool), name: live.name });
+        visible.push(Catalog.exposedDefinition(live));
       }
     }
     this.onmessage?.({ jsonrpc: '2.0', id, result: { ...result, tools: visible } } as JSONRPCMessage);
@@ -215,7 +183,9 @@ export class GovernedTransport implements Transport {
     const tools = new Map<string, LiveTool>();
     let cursor: string | undefined;
     for (let page = 0; page < 1000; page++) {
-      const result = await this.ownRequest('tools/list', cursor ? { cursor } : {});
+      const result = await this.request('tools/list', cursor ? { cursor } : {}, {
+        timeoutMs: LIST_TIMEOUT_MS,
+      });
       const defs = Array.isArray(result['tools']) ? (result['tools'] as Tool[]) : [];
       for (const [name, live] of this.toLiveTools(defs)) tools.set(name, live);
       cursor = typeof result['nextCursor'] === 'string' ? result['nextCursor'] : undefined;
@@ -225,39 +195,12 @@ export class GovernedTransport implements Transport {
     return tools;
   }
 
-  private ownRequest(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const id = `${OWN_ID_PREFIX}${++this.nextOwnId}`;
-    return new Promise((resolve, reject) => {
-      this.own.set(id, { resolve, reject });
-      this.inner.send({ jsonrpc: '2.0', id, method, params } as JSONRPCMessage).catch((err: Error) => {
-        this.own.delete(id);
-        reject(err);
-      });
-    });
-  }
-
   private toLiveTools(defs: Tool[]): Map<string, LiveTool> {
     const out = new Map<string, LiveTool>();
     for (const def of defs) {
-      const name = this.opts.prefix ? `${this.opts.server}__${def.name}` : def.name;
-      const definition = def as unknown as Record<string, unknown>;
-      out.set(name, {
-        name,
-        server: this.opts.server,
-        tool: def.name,
-        definition,
-        digest: definitionDigest({ ...definition }),
-      });
+      const live = liveTool(this.opts.server, def, this.opts.prefix ?? false);
+      out.set(live.name, live);
     }
     return out;
   }
 }
-
-interface McpErrorShape {
-  code: number;
-  message: string;
-  data?: unknown;
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);

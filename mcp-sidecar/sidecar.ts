@@ -6,11 +6,10 @@ import { ConfigError } from '../src/config/yaml-file.js';
 import type { EvidenceLog } from '../src/evidence/evidence-log.js';
 import { openEvidenceLog } from '../src/evidence/open-log.js';
 import { Authenticator } from '../src/identity/authenticate.js';
-import { Enforcer, type Session } from '../src/pep/enforcer.js';
+import { createEnforcer } from '../src/pep/create-enforcer.js';
+import type { Enforcer, Session } from '../src/pep/enforcer.js';
 import type { PepInfo } from '../src/pep/records.js';
-import { peekPayload } from '../src/policy/bundle/jws.js';
 import { openPolicy, type PolicyRuntime } from '../src/policy/bundle/runtime.js';
-import { semanticEnv } from '../src/semantic/env.js';
 import type { Identity } from '../src/pipeline/types.js';
 import { createLogger, type Logger } from '../src/util/log.js';
 import { VERSION } from '../src/util/version.js';
@@ -98,8 +97,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
           follow,
           log,
           onPolicy: (pointer, files) => {
-            const digest = (peekPayload(pointer) as { bundle_digest?: unknown } | undefined)?.bundle_digest;
-            source?.update(pointer, files, typeof digest === 'string' ? digest : undefined);
+            source?.update(pointer, files);
             void runtime?.manager?.check();
           },
         });
@@ -123,17 +121,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   }
   const policy = runtime;
   const authenticator = await Authenticator.create(config.identity);
-  const enforcer = new Enforcer({
-    policy: policy.initial,
-    evidence,
-    pep,
-    defaultMode: config.mode,
-    paths: config.paths,
-    log,
-    clock: opts.clock,
-    semantic: semanticEnv(config),
-    history: { calls: config.semantic.history.calls, resultChars: config.semantic.history.result_chars },
-  });
+  const enforcer = createEnforcer(config, { policy: policy.initial, evidence, pep, log, clock: opts.clock });
   const governed = new Set<GovernedTransport>();
   // A new bundle swaps in as a whole; calls in flight keep the policy they started with.
   policy.onActivate((next) => {

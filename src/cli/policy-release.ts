@@ -15,7 +15,7 @@ import {
 import { RegistryStore } from '../policy/bundle/registry-store.js';
 import { readManifest, signBundle, writeSignature } from '../policy/bundle/sign.js';
 import { kidsOf, loadTrust } from '../policy/bundle/trust.js';
-import { verifyBundle } from '../policy/bundle/verify.js';
+import { verifyAsConfigured, verifyBundle } from '../policy/bundle/verify.js';
 import { EXIT, UsageError, err, out } from './io.js';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -120,14 +120,8 @@ export async function policyApproveCommand(argv: string[]): Promise<number> {
     throw new Error(`this key (kid ${signer.kid}) is not the pinned key of approver "${name}"`);
   if ([...kidsOf(trust.signers), ...kidsOf(trust.publishers)].includes(signer.kid))
     throw new Error('an approver key must differ from the build and release keys');
-  if (!trust.signers) throw new Error('policies.keys.signers is required: you approve only what verifies');
   // You approve what you verified: the same checks as publish, before your signature goes on it.
-  const checked = await verifyBundle(await readBundleDir(dir), {
-    signers: trust.signers,
-    scope: config.policy.scope,
-    now: Date.now(),
-    name: config.policy.name,
-  });
+  const checked = await verifyAsConfigured(await readBundleDir(dir), config.policy, trust, Date.now());
   if (!checked.ok) return refused(checked);
   const jws = await signApproval(checked.value, signer, name);
   const approvals = await addApproval(dir, jws, name);

@@ -1,8 +1,9 @@
-import { digest } from '../evidence/hash.js';
 import { MemoryCounterStore } from '../pipeline/counters.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import type { StageEnv } from '../pipeline/stage.js';
-import type { CallContext, LiveTool, StageOutcome, StageResult } from '../pipeline/types.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { CallContext, StageOutcome, StageResult } from '../pipeline/types.js';
+import { liveTool, NAME_SEPARATOR } from '../registry/live-tool.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { SemanticInput, SemanticVerifier } from '../semantic/types.js';
 import type { EvalCase, Expect } from './case.js';
@@ -142,23 +143,19 @@ export function callContextOf(
 ): CallContext {
   const policy = options.policy;
   const agentId = c.agent ?? options.defaultAgent;
-  const [server = '', ...rest] = c.tool.name.split('__');
-  const definition: Record<string, unknown> = { name: rest.join('__') || c.tool.name };
-  if (c.tool.description !== undefined) definition['description'] = c.tool.description;
-  definition['inputSchema'] = c.tool.inputSchema ?? { type: 'object' };
-  const liveTool: LiveTool = {
-    name: c.tool.name,
-    server: rest.length > 0 ? server : '',
-    tool: rest.join('__') || c.tool.name,
-    definition,
-    digest: digest(definition),
-  };
+  const [server = '', ...rest] = c.tool.name.split(NAME_SEPARATOR);
+  const prefixed = rest.length > 0;
+  const definition = {
+    name: prefixed ? rest.join(NAME_SEPARATOR) : c.tool.name,
+    ...(c.tool.description === undefined ? {} : { description: c.tool.description }),
+    inputSchema: c.tool.inputSchema ?? { type: 'object' },
+  } as Tool;
   return {
     identity: { verified: false, claims: {}, agentId },
     agent: agentId === undefined ? undefined : policy?.agents.get(agentId),
     toolName: c.tool.name,
     toolEntry: policy?.tools.match(c.tool.name),
-    liveTool,
+    liveTool: liveTool(prefixed ? server : '', definition, prefixed),
     arguments: c.arguments,
     session: {
       id: `eval:${c.id}`,

@@ -127,6 +127,19 @@ export function digest(value: unknown): string {
   return `sha256:${sha256Hex(canonicalJson(value))}`;
 }
 
+const digests = new WeakMap<object, string>();
+
+/**
+ * `digest` of an object that is not changed once made (a call's arguments, a session history entry),
+ * computed once however many places need it: the decision record, the action record and stage 2's
+ * cache key all cite the same arguments.
+ */
+export function digestOnce(value: object): string {
+  let known = digests.get(value);
+  if (known === undefined) digests.set(value, (known = digest(value)));
+  return known;
+}
+
 /** The hash of a record: `sha256:` over the canonical JSON of the record without its `hash` key. */
 export function recordHash(record: Record<string, unknown>): string {
   const { hash: _hash, ...rest } = record;

@@ -13,11 +13,10 @@ export interface RawRecord {
  * on a later call. Finding the start scans the log once; after that reads continue where they left.
  */
 export class LogTail {
-  private segment = -1;
+  private segment = 0;
   private offset = 0;
   /** Seq of the next line at (segment, offset). */
   private nextSeq = 0;
-  private positioned = false;
 
   constructor(
     private readonly dir: string,
@@ -28,7 +27,6 @@ export class LogTail {
   async read(max: number): Promise<RawRecord[]> {
     const out: RawRecord[] = [];
     const segments = await listSegments(this.dir);
-    if (this.segment === -1) this.segment = 0;
     while (out.length < max && this.segment < segments.length) {
       const file = segments[this.segment]!;
       const size = (await stat(file)).size;
@@ -40,10 +38,7 @@ export class LogTail {
           let start = 0;
           for (let nl = chunk.indexOf(0x0a); nl !== -1 && nl < bytesRead; nl = chunk.indexOf(0x0a, start)) {
             const seq = this.nextSeq++;
-            if (seq >= this.fromSeq) {
-              out.push({ seq, line: chunk.subarray(start, nl).toString('utf8') });
-              this.positioned = true;
-            }
+            if (seq >= this.fromSeq) out.push({ seq, line: chunk.subarray(start, nl).toString('utf8') });
             start = nl + 1;
             if (out.length >= max) break;
           }
@@ -69,10 +64,5 @@ export class LogTail {
   /** The seq of the next record `read` returns. */
   get position(): number {
     return Math.max(this.nextSeq, this.fromSeq);
-  }
-
-  /** Whether the reader has reached `fromSeq` (false while the log is shorter). */
-  get started(): boolean {
-    return this.positioned;
   }
 }

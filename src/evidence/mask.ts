@@ -114,3 +114,15 @@ export function maskArguments(
   };
   return { args: visit(args, '', 0), masked };
 }
+
+const maskings = new WeakMap<object, { args: unknown; masked: string[] }>();
+
+/**
+ * `maskArguments` with the default limits, computed once per arguments object: the decision record
+ * and the session history (what stage 2 may show an LLM judge) both keep the masked form.
+ */
+export function maskedArguments(args: object): { args: unknown; masked: string[] } {
+  let known = maskings.get(args);
+  if (known === undefined) maskings.set(args, (known = maskArguments(args)));
+  return known;
+}

@@ -1,3 +1,4 @@
+import { randomUUIDv7 } from '../util/uuid.js';
 import { z } from 'zod';
 
 /** Version tag of every evidence record. */
@@ -11,6 +12,7 @@ export const PepInfoSchema = z.object({
   kind: z.enum(['gateway', 'sidecar', 'cli']),
   version: z.string(),
 });
+export type PepInfo = z.infer<typeof PepInfoSchema>;
 
 export const SubjectSchema = z.object({
   verified: z.boolean(),
@@ -161,6 +163,17 @@ export const RecordBodySchema = z.object({
   drift: DriftInfoSchema.optional(),
 });
 export type RecordBody = z.infer<typeof RecordBodySchema>;
+
+/** The fields every record starts with: `time` now and a fresh UUIDv7 `id`, unless given. */
+export function recordBase(
+  kind: RecordBody['kind'],
+  chain: string,
+  pep: PepInfo,
+  time: Date = new Date(),
+  id: string = randomUUIDv7(),
+): Pick<RecordBody, 'v' | 'id' | 'kind' | 'chain' | 'time' | 'pep'> {
+  return { v: EVIDENCE_VERSION, id, kind, chain, time: time.toISOString(), pep };
+}
 
 /** A record as stored: one JSON line, linked to the one before it. */
 export const EvidenceRecordSchema = RecordBodySchema.extend({

@@ -8,7 +8,7 @@ import type { SemanticEnv, StageEnv } from '../pipeline/stage.js';
 import type { IntentSource } from '../semantic/types.js';
 import { DEFAULT_HISTORY_LIMITS, recordHistory, type HistoryLimits } from './session-history.js';
 import type { CallContext, Decision, Identity, LiveTool, SessionState } from '../pipeline/types.js';
-import { digest } from '../evidence/hash.js';
+import { digestOnce } from '../evidence/hash.js';
 import type { Logger } from '../util/log.js';
 import { randomUUIDv7 } from '../util/uuid.js';
 import { refusal, unknownToolAnswer } from './answers.js';
@@ -158,7 +158,7 @@ export class Enforcer {
     const started = process.hrtime.bigint();
     const decision = await evaluate(ctx, env, this.opts.defaultMode);
     const evalUs = Number(process.hrtime.bigint() - started) / 1000;
-    const argsDigest = digest(args);
+    const argsDigest = digestOnce(args);
 
     try {
       // The decision is durable before anything is forwarded (DESIGN: evidence before action).

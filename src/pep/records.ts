@@ -1,9 +1,8 @@
-import { EVIDENCE_VERSION, type RecordBody } from '../evidence/types.js';
+import { recordBase, type PepInfo, type RecordBody } from '../evidence/types.js';
 import { canonicalJson, digest, sha256Hex } from '../evidence/hash.js';
-import { maskArguments } from '../evidence/mask.js';
+import { maskArguments, maskedArguments } from '../evidence/mask.js';
 import type { BundleRef } from '../policy/policy-set.js';
 import type { CallContext, Decision, Identity, SemanticOutcome } from '../pipeline/types.js';
-import { randomUUIDv7 } from '../util/uuid.js';
 
 /*
  * Objects built here list their members in RFC 8785 order (code-unit order of the names), so the
@@ -12,11 +11,7 @@ import { randomUUIDv7 } from '../util/uuid.js';
  */
 
 /** The enforcement point writing the records. */
-export interface PepInfo {
-  id: string;
-  kind: 'gateway' | 'sidecar' | 'cli';
-  version: string;
-}
+export type { PepInfo };
 
 function subjectOf(identity: Identity): RecordBody['subject'] {
   return {
@@ -39,12 +34,7 @@ export function chainRecord(
   event: 'open' | 'close',
 ): RecordBody {
   return {
-    v: EVIDENCE_VERSION,
-    id: randomUUIDv7(),
-    kind: 'chain',
-    chain: session.id,
-    time: new Date().toISOString(),
-    pep,
+    ...recordBase('chain', session.id, pep),
     subject: event === 'open' ? subjectOf(identity) : undefined,
     chain_event: event === 'open' ? { event } : { calls: session.callCount, event },
   };
@@ -59,12 +49,7 @@ export function intentRecord(
 ): RecordBody {
   const masked = maskArguments({ intent }).args as { intent: string };
   return {
-    v: EVIDENCE_VERSION,
-    id: randomUUIDv7(),
-    kind: 'chain',
-    chain: session.id,
-    time: new Date().toISOString(),
-    pep,
+    ...recordBase('chain', session.id, pep),
     chain_event: { event: 'intent', intent: masked.intent, source },
   };
 }
@@ -78,12 +63,7 @@ export function outcomeRecord(
   checks: { check: string; passed: boolean; error?: string }[],
 ): RecordBody {
   return {
-    v: EVIDENCE_VERSION,
-    id: randomUUIDv7(),
-    kind: 'outcome',
-    chain: ctx.session.id,
-    time: new Date().toISOString(),
-    pep,
+    ...recordBase('outcome', ctx.session.id, pep),
     outcome: {
       checks,
       decision_id: decisionId,
@@ -103,14 +83,10 @@ export function decisionRecord(
   evalUs: number,
   argsDigest: string,
 ): RecordBody {
-  const masked = maskArguments(ctx.arguments);
+  const masked = maskedArguments(ctx.arguments);
   return {
-    v: EVIDENCE_VERSION,
-    id: decision.id,
-    kind: 'decision',
-    chain: ctx.session.id,
-    time: new Date(ctx.now).toISOString(),
-    pep,
+    // The decision's id is the record's: the answer the agent sees cites it.
+    ...recordBase('decision', ctx.session.id, pep, new Date(ctx.now), decision.id),
     subject: subjectOf(ctx.identity),
     request: {
       args: masked.args,
@@ -188,12 +164,7 @@ export function actionRecord(
   facts: ActionFacts,
 ): RecordBody {
   return {
-    v: EVIDENCE_VERSION,
-    id: randomUUIDv7(),
-    kind: 'action',
-    chain: ctx.session.id,
-    time: new Date().toISOString(),
-    pep,
+    ...recordBase('action', ctx.session.id, pep),
     action: {
       args_digest: argsDigest,
       decision_id: decisionId,

@@ -1,5 +1,5 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { maskArguments } from '../evidence/mask.js';
+import { maskedArguments } from '../evidence/mask.js';
 import type { SessionState } from '../pipeline/types.js';
 
 /** How much of a session stage 2 may read: the last `calls` forwarded calls, each result cut to `resultChars`. */
@@ -45,7 +45,7 @@ export function recordHistory(
   const text = resultText(result, limits.resultChars);
   state.history.push({
     tool,
-    arguments: maskArguments(args).args as Record<string, unknown>,
+    arguments: maskedArguments(args).args as Record<string, unknown>,
     ...(text === undefined ? {} : { result: text }),
   });
   if (state.history.length > limits.calls) state.history.splice(0, state.history.length - limits.calls);

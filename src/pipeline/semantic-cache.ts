@@ -25,8 +25,4 @@ export class SemanticCache {
     this.entries.set(key, answer);
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
   }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }

@@ -64,6 +64,33 @@ describe('direct requests on a downstream connection', () => {
     expect(h.atServer[1]).toMatchObject({ method: 'notifications/cancelled', params: { requestId: id } });
   });
 
+  it('relays progress for its own token, and progress keeps a long call from timing out', async () => {
+    vi.useFakeTimers();
+    const h = await harness();
+    const seen: unknown[] = [];
+    const pending = h.direct.request(
+      'tools/call',
+      { name: 'long' },
+      { timeoutMs: 1000, onprogress: (p) => seen.push(p) },
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    const sent = h.atServer[0] as { id: string; params: { _meta: { progressToken: string } } };
+    expect(sent.params._meta.progressToken).toBe(sent.id);
+    for (let i = 1; i <= 3; i++) {
+      await vi.advanceTimersByTimeAsync(900);
+      await h.serverSide.send({
+        jsonrpc: '2.0',
+        method: 'notifications/progress',
+        params: { progressToken: sent.id, progress: i, total: 3 },
+      });
+    }
+    await h.serverSide.send({ jsonrpc: '2.0', id: sent.id, result: { content: [] } });
+    expect(await pending).toEqual({ content: [] });
+    expect(seen).toEqual([1, 2, 3].map((progress) => ({ progress, total: 3 })));
+    // The relayed notifications were the request's own, not the SDK client's.
+    expect(h.passedOn).toEqual([]);
+  });
+
   it('cancels on abort and rejects with the abort reason', async () => {
     const h = await harness();
     const controller = new AbortController();

@@ -1,4 +1,4 @@
-import { digest } from '../../evidence/hash.js';
+import { digest, digestOnce } from '../../evidence/hash.js';
 import type { SemanticAnswer, SemanticInput } from '../../semantic/types.js';
 import { PASS, type SemanticEnv, type Stage } from '../stage.js';
 import type { CallContext, StageResult } from '../types.js';
@@ -130,9 +130,10 @@ function cacheKey(ctx: CallContext, input: SemanticInput, bundleDigest: string):
     agent: input.agent?.id ?? null,
     tool: ctx.toolName,
     definition: ctx.liveTool?.digest ?? null,
-    args: digest(ctx.arguments),
+    args: digestOnce(ctx.arguments),
     intent: digest(input.intent ?? null),
-    history: digest(input.history),
+    // Each entry is digested once, when it is first part of a key: not the whole history per call.
+    history: input.history.map(digestOnce),
     bundle: bundleDigest,
   });
 }

@@ -7,7 +7,7 @@ import { refuse, type Checked } from './errors.js';
 import type { BundleFiles } from './files.js';
 import type { Manifest } from './schema.js';
 import { approvalPolicy, type Trust } from './trust.js';
-import { verifyBundle } from './verify.js';
+import { verifyAsConfigured } from './verify.js';
 
 /** A bundle that passed every activation check, ready to swap in. */
 export interface Candidate {
@@ -74,13 +74,7 @@ export async function checkBundle(
   ctx: ActivationContext,
 ): Promise<Checked<Candidate>> {
   const { policy, trust } = ctx;
-  if (!trust.signers) throw new Error('policies.keys.signers must name the keys that sign bundles');
-  const verified = await verifyBundle(files, {
-    signers: trust.signers,
-    scope: policy.scope,
-    now: ctx.now,
-    name: policy.name,
-  });
+  const verified = await verifyAsConfigured(files, policy, trust, ctx.now);
   if (!verified.ok) return verified;
   const { manifest, digest } = verified.value;
   if (pointer) {

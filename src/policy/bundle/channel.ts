@@ -2,7 +2,7 @@ import type { JSONWebKeySet } from 'jose';
 import { sha256Hex } from '../../evidence/hash.js';
 import type { Signer } from '../../evidence/signer.js';
 import { refuse, type Checked } from './errors.js';
-import { signJson, verifySignedJson } from './jws.js';
+import { peekPayload, signJson, verifySignedJson } from './jws.js';
 import { POINTER_SPEC, POINTER_TYP, PointerPayloadSchema, type PointerPayload } from './schema.js';
 
 /** A channel pointer verified against the pinned publisher keys, with its JWS. */
@@ -20,6 +20,15 @@ export function signPointer(payload: Omit<PointerPayload, 'v'>, signer: Signer):
 /** A pointer's HTTP ETag and change key: the SHA-256 of its JWS. */
 export function pointerTag(jws: string): string {
   return sha256Hex(jws);
+}
+
+/**
+ * The bundle digest a pointer names, read without verifying (to fetch or relay the bundle, which is
+ * checked against the verified pointer later); undefined when it names none that looks like one.
+ */
+export function pointerBundleDigest(jws: string): string | undefined {
+  const digest = (peekPayload(jws) as { bundle_digest?: unknown } | undefined)?.bundle_digest;
+  return typeof digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(digest) ? digest : undefined;
 }
 
 /**

@@ -4,7 +4,8 @@ import { sha256Hex } from '../../evidence/hash.js';
 import type { EvidenceSink } from '../../evidence/types.js';
 import type { Logger } from '../../util/log.js';
 import { DriftMonitor, type PepView } from './drift.js';
-import { driftRecord, type PepRef } from './records.js';
+import type { PepInfo } from '../../evidence/types.js';
+import { driftRecord } from './records.js';
 import type { PointerPayload } from './schema.js';
 import { PepPolicyStatusSchema, type PepPolicyStatus } from './status.js';
 
@@ -24,7 +25,7 @@ export interface ControlPlaneView {
 export interface ControlPlaneOptions {
   policy: PoliciesConfig;
   /** The gateway itself: always a known PEP, reporting in-process. */
-  self: PepRef;
+  self: PepInfo;
   /** The approved pointer of the channel the gateway follows, when it follows one. */
   approved: () => PointerPayload | undefined;
   evidence?: EvidenceSink;
@@ -57,6 +58,23 @@ export class PolicyControlPlane {
     return Object.values(this.opts.policy.reporters).some((r) => tokenMatches(token, r.token_sha256));
   }
 
+  /**
+   * Whether `token` is the bearer token pinned for PEP `id` in `policies.reporters`: 403 for a PEP
+   * the gateway does not know, 401 for a wrong or missing token. Status reports and the sidecars'
+   * control channel are authenticated here.
+   */
+  authenticate(id: string, token: string | undefined): ReportOutcome {
+    const reporter = Object.hasOwn(this.opts.policy.reporters, id)
+      ? this.opts.policy.reporters[id]
+      : undefined;
+    // The gateway's own id never comes over the wire: it reports in-process.
+    if (!reporter || id === this.opts.self.id)
+      return { ok: false, status: 403, message: `unknown enforcement point "${id}"` };
+    if (!tokenMatches(token, reporter.token_sha256))
+      return { ok: false, status: 401, message: `bad or missing bearer token for "${id}"` };
+    return { ok: true };
+  }
+
   /** Takes a report from another PEP, as received over HTTP. */
   async receive(body: unknown, token: string | undefined): Promise<ReportOutcome> {
     const parsed = PepPolicyStatusSchema.safeParse(body);
@@ -68,15 +86,8 @@ export class PolicyControlPlane {
         message: `invalid status report: ${issue?.path.join('.')}: ${issue?.message}`,
       };
     }
-    const id = parsed.data.pep.id;
-    const reporter = Object.hasOwn(this.opts.policy.reporters, id)
-      ? this.opts.policy.reporters[id]
-      : undefined;
-    // The gateway's own id never comes over the wire: it reports in-process.
-    if (!reporter || id === this.opts.self.id)
-      return { ok: false, status: 403, message: `unknown enforcement point "${id}"` };
-    if (!tokenMatches(token, reporter.token_sha256))
-      return { ok: false, status: 401, message: `bad or missing bearer token for "${id}"` };
+    const allowed = this.authenticate(parsed.data.pep.id, token);
+    if (!allowed.ok) return allowed;
     this.monitor.report(parsed.data, this.clock());
     await this.tick();
     return { ok: true };

@@ -14,7 +14,8 @@ import type { Pointer } from './channel.js';
 import type { Refusal } from './errors.js';
 import type { BundleFiles } from './files.js';
 import { peekPayload } from './jws.js';
-import { policyRecord, type PepRef } from './records.js';
+import type { PepInfo } from '../../evidence/types.js';
+import { policyRecord } from './records.js';
 import { MANIFEST_FILE } from './schema.js';
 import type { BundleSource } from './source.js';
 import type { PepPolicyStatus } from './status.js';
@@ -29,7 +30,7 @@ export interface PolicyManagerOptions {
   cache?: PolicyCache;
   /** Where activations and refusals are recorded. */
   evidence?: EvidenceSink;
-  pep: PepRef;
+  pep: PepInfo;
   log: Logger;
   /** Milliseconds since the epoch; injectable for tests. */
   clock?: () => number;

@@ -8,7 +8,7 @@ import type { BundleFiles } from './files.js';
 import type { RegistryStore } from './registry-store.js';
 import type { PointerPayload } from './schema.js';
 import { approvalPolicy, kidsOf, type Trust } from './trust.js';
-import { verifyBundle, type VerifiedBundle } from './verify.js';
+import { verifyAsConfigured, type VerifiedBundle } from './verify.js';
 
 /** Everything a release step reads: config, pinned keys, the registry, and the time. */
 export interface ReleaseContext {
@@ -86,13 +86,7 @@ async function checkReleasable(
   ctx: ReleaseContext,
 ): Promise<Checked<{ verified: VerifiedBundle; approvedBy: string[] }>> {
   const { policy, trust } = ctx;
-  if (!trust.signers) throw new Error('policies.keys.signers must name the build keys to verify bundles');
-  const verified = await verifyBundle(files, {
-    signers: trust.signers,
-    scope: policy.scope,
-    now: ctx.now,
-    name: policy.name,
-  });
+  const verified = await verifyAsConfigured(files, policy, trust, ctx.now);
   if (!verified.ok) return verified;
   const content = await compileAndTest(verified.value);
   if (!content.ok) return content;

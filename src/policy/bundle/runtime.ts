@@ -6,7 +6,7 @@ import type { ActiveBundle } from './activation.js';
 import { PolicyCache } from './cache.js';
 import { usesBundles } from './config-check.js';
 import { PolicyManager } from './manager.js';
-import type { PepRef } from './records.js';
+import type { PepInfo } from '../../evidence/types.js';
 import { createStatusReporter } from './reporter.js';
 import type { PointerPayload } from './schema.js';
 import { createBundleSource, type BundleSource } from './source.js';
@@ -35,7 +35,7 @@ export interface PolicyRuntime {
 
 /** What `openPolicy` needs besides the config. */
 export interface OpenPolicyOptions {
-  pep: PepRef;
+  pep: PepInfo;
   evidence?: EvidenceSink;
   log: Logger;
   clock?: () => number;

@@ -1,5 +1,7 @@
 import { sha256Hex } from '../../evidence/hash.js';
 import type { JSONWebKeySet } from 'jose';
+import type { PoliciesConfig } from '../../config/schema.js';
+import type { Trust } from './trust.js';
 import { bundleDigest, fileEntries, type BundleFiles } from './files.js';
 import { refuse, type Checked } from './errors.js';
 import { verifySignedJson } from './jws.js';
@@ -148,4 +150,18 @@ function parseManifest(files: BundleFiles): Checked<Manifest> {
   } catch {
     return refuse('bundle_manifest_invalid', '.manifest is not JSON');
   }
+}
+
+/**
+ * `verifyBundle` as the config pins it: the configured build keys, scope and bundle name. What an
+ * enforcement point activates, `publish` releases and an approver signs are all checked this way.
+ */
+export function verifyAsConfigured(
+  files: BundleFiles,
+  policy: PoliciesConfig,
+  trust: Trust,
+  now: number,
+): Promise<Checked<VerifiedBundle>> {
+  if (!trust.signers) throw new Error('policies.keys.signers must name the keys that sign bundles');
+  return verifyBundle(files, { signers: trust.signers, scope: policy.scope, now, name: policy.name });
 }

@@ -1,24 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { AgentsFileSchema, ToolsFileSchema } from '../../../src/config/schema.js';
 import { digest } from '../../../src/evidence/hash.js';
-import type { EvidenceRecord, EvidenceSink, RecordBody } from '../../../src/evidence/types.js';
 import { Enforcer, INTENT_META_KEY } from '../../../src/pep/enforcer.js';
 import { declareIntent } from '../../../src/pep/intent-tool.js';
 import type { PolicySet } from '../../../src/policy/policy-set.js';
 import type { LiveTool } from '../../../src/pipeline/types.js';
 import { AgentRegistry, ToolRegistry } from '../../../src/registry/registries.js';
 import type { SemanticVerifier } from '../../../src/semantic/types.js';
-
-/** An in-memory sink of our own evidence interface: what the enforcer appended, in order. */
-class MemorySink implements EvidenceSink {
-  readonly records: RecordBody[] = [];
-  async append(body: RecordBody): Promise<EvidenceRecord> {
-    this.records.push(body);
-    return { ...body, seq: this.records.length - 1, prev: null, hash: `sha256:${'0'.repeat(64)}` };
-  }
-  async flush(): Promise<void> {}
-  async close(): Promise<void> {}
-}
+import { memorySink } from '../../helpers/memory-sink.js';
 
 const policy: PolicySet = {
   tools: new ToolRegistry(
@@ -44,7 +33,7 @@ const live = (name: string): LiveTool => {
 };
 
 function setup(verifier?: SemanticVerifier, history = { calls: 2, resultChars: 20 }) {
-  const sink = new MemorySink();
+  const sink = memorySink();
   const enforcer = new Enforcer({
     policy,
     evidence: sink,

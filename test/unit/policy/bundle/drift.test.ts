@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigSchema } from '../../../../src/config/schema.js';
-import type { EvidenceRecord, EvidenceSink, RecordBody } from '../../../../src/evidence/types.js';
+import { memorySink } from '../../../helpers/memory-sink.js';
 import { PolicyControlPlane } from '../../../../src/policy/bundle/control-plane.js';
 import { DriftMonitor } from '../../../../src/policy/bundle/drift.js';
 import type { PointerPayload } from '../../../../src/policy/bundle/schema.js';
@@ -124,12 +124,8 @@ describe('drift detection', () => {
 
 describe('status reports to the control plane', () => {
   const token = 'sidecar-1-token';
-  const records: RecordBody[] = [];
-  const evidence: EvidenceSink = {
-    append: async (b) => (records.push(b), b as EvidenceRecord),
-    flush: async () => {},
-    close: async () => {},
-  };
+  const evidence = memorySink();
+  const { records } = evidence;
   let now = T0;
   const policy = ConfigSchema.parse({
     policies: {

@@ -3,7 +3,6 @@ import path from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../../src/config/load-config.js';
 import { ConfigSchema, type PoliciesConfig } from '../../../../src/config/schema.js';
-import type { EvidenceRecord, EvidenceSink, RecordBody } from '../../../../src/evidence/types.js';
 import { LocalEd25519Signer } from '../../../../src/evidence/signer.js';
 import { addApproval, signApproval } from '../../../../src/policy/bundle/approve.js';
 import { buildBundle } from '../../../../src/policy/bundle/build.js';
@@ -23,23 +22,10 @@ import {
   makeKeys,
   type LifecycleKeys,
 } from '../../../helpers/policy-lifecycle.js';
+import { memorySink } from '../../../helpers/memory-sink.js';
 
 const DAY = 24 * 3600 * 1000;
 const pep = { id: 'test-pep', kind: 'gateway' as const, version: '0' };
-
-/** An evidence sink that keeps records in memory, in order. */
-function memorySink(): EvidenceSink & { records: RecordBody[] } {
-  const records: RecordBody[] = [];
-  return {
-    records,
-    append: async (body) => (
-      records.push(body),
-      { ...body, seq: records.length - 1, prev: null, hash: '' } as EvidenceRecord
-    ),
-    flush: async () => {},
-    close: async () => {},
-  };
-}
 
 describe('policy manager', () => {
   let dir: string;
