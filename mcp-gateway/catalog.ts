@@ -1,8 +1,8 @@
-import type { Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Prompt, Resource, ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
-import type { LiveTool } from '../src/pipeline/types.js';
 import { liveTool, NAME_SEPARATOR } from '../src/registry/live-tool.js';
 import type { Downstream } from './downstream.js';
+import type { LiveTool } from '../src/core/live-tool.js';
 
 export { NAME_SEPARATOR };
 
@@ -49,11 +49,6 @@ export class Catalog {
     }
     this.liveTools = tools;
     return tools;
-  }
-
-  /** The definition a client sees: the downstream's own, renamed, schemas untouched. */
-  static exposedDefinition(tool: LiveTool): Tool {
-    return { ...(tool.definition as Tool), name: tool.name };
   }
 
   /** Resources of the given servers, URIs unchanged, names prefixed with the server. */

@@ -25,8 +25,10 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ServerConfig } from '../src/config/schema.js';
-import { DirectRequestTransport } from './direct-requests.js';
-import { LineStdioClientTransport } from './stdio-client.js';
+import { DirectRequestTransport } from '../src/transport/direct-requests.js';
+import { LineStdioClientTransport } from '../src/transport/stdio-client.js';
+import type { ResolvedConfig } from '../src/config/load-config.js';
+import { ServerUnavailableError } from '../src/transport/errors.js';
 import { createLogger, type Logger } from '../src/util/log.js';
 
 /** Connection state of a downstream server. */
@@ -34,14 +36,6 @@ export type DownstreamState = 'starting' | 'up' | 'down' | 'stopped';
 
 /** Which cached list changed. */
 export type ListKind = 'tools' | 'resources' | 'prompts';
-
-/** A call to a server that is not up: it never reached the server. */
-export class DownstreamUnavailableError extends Error {
-  constructor(readonly server: string) {
-    super(`server "${server}" is unavailable (restarting)`);
-    this.name = 'DownstreamUnavailableError';
-  }
-}
 
 export interface RestartPolicy {
   initialDelayMs: number;
@@ -192,7 +186,7 @@ export class Downstream extends EventEmitter {
   }
 
   private up(): Client {
-    if (this.state !== 'up' || !this.client) throw new DownstreamUnavailableError(this.name);
+    if (this.state !== 'up' || !this.client) throw new ServerUnavailableError(this.name);
     return this.client;
   }
 
@@ -324,4 +318,21 @@ async function paginate<R extends { nextCursor?: string }, T>(
     if (!cursor) break;
   }
   return out;
+}
+
+/**
+ * Starts a client for every configured server. A server that fails to start is retried in the
+ * background; it affects only its own tools.
+ */
+export async function startDownstreams(
+  config: ResolvedConfig,
+  log: Logger,
+  clientInfo: { name: string; version: string },
+): Promise<Map<string, Downstream>> {
+  const downstreams = new Map<string, Downstream>();
+  for (const [name, server] of Object.entries(config.servers)) {
+    downstreams.set(name, new Downstream(name, server, { log, cwd: config.dir, clientInfo }));
+  }
+  await Promise.all([...downstreams.values()].map((ds) => ds.start()));
+  return downstreams;
 }

@@ -12,10 +12,11 @@ import {
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import { INTENT_META_KEY, type Enforcer, type Session } from '../src/pep/enforcer.js';
-import { declareIntent, declareIntentDefinition, DECLARE_INTENT_TOOL } from '../src/pep/intent-tool.js';
-import { ServerUnavailableError } from '../src/pep/errors.js';
-import { Catalog, splitName } from './catalog.js';
-import { DownstreamUnavailableError, type Downstream } from './downstream.js';
+import { declareIntent, DECLARE_INTENT_TOOL } from '../src/pep/intent-tool.js';
+import { listedTools, visibleServers } from '../src/pep/visibility.js';
+import type { Progress, ToolCallHandler } from '../src/transport/tool-call.js';
+import { splitName, type Catalog } from './catalog.js';
+import type { Downstream } from './downstream.js';
 
 /** What a session's server needs from the gateway. */
 export interface SessionDeps {
@@ -43,16 +44,11 @@ export function createSessionServer(
     instructions: 'Tools of several MCP servers, named <server>__<tool>, governed by mcpgov policy.',
   });
 
-  const visibleTools = async () => {
-    const tools = [...catalog.tools().values()];
-    const visible = await Promise.all(tools.map((t) => enforcer.isVisible(session, t)));
-    return tools.filter((_, i) => visible[i]);
-  };
-  // Resources and prompts of a server are offered only to agents that may use at least one of its tools.
-  const visibleServers = async () => new Set((await visibleTools()).map((t) => t.server));
+  const tools = () => catalog.tools().values();
+  const servers = () => visibleServers(enforcer, session, tools());
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: [declareIntentDefinition, ...(await visibleTools()).map(Catalog.exposedDefinition)],
+    tools: await listedTools(enforcer, session, tools()),
   }));
 
   const callTool = toolCallHandler(deps, session);
@@ -70,24 +66,24 @@ export function createSessionServer(
   });
 
   server.setRequestHandler(ListResourcesRequestSchema, async () => ({
-    resources: catalog.resources(await visibleServers()),
+    resources: catalog.resources(await servers()),
   }));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({
-    resourceTemplates: catalog.resourceTemplates(await visibleServers()),
+    resourceTemplates: catalog.resourceTemplates(await servers()),
   }));
   server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
-    const owner = catalog.resourceServer(request.params.uri, await visibleServers());
+    const owner = catalog.resourceServer(request.params.uri, await servers());
     if (owner === undefined)
       throw new McpError(ErrorCode.InvalidParams, `Resource ${request.params.uri} not found`);
     return downstream(catalog, owner).readResource(request.params, { signal: extra.signal });
   });
 
   server.setRequestHandler(ListPromptsRequestSchema, async () => ({
-    prompts: catalog.prompts(await visibleServers()),
+    prompts: catalog.prompts(await servers()),
   }));
   server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
     const parts = splitName(request.params.name);
-    if (!parts || !(await visibleServers()).has(parts.server)) {
+    if (!parts || !(await servers()).has(parts.server)) {
       throw new McpError(ErrorCode.InvalidParams, `Prompt ${request.params.name} not found`);
     }
     return downstream(catalog, parts.server).getPrompt(
@@ -98,16 +94,6 @@ export function createSessionServer(
 
   return { server, callTool };
 }
-
-/** Progress of a long-running call, as a downstream server reports it. */
-type Progress = { progress: number; total?: number; message?: string };
-
-/** Governs and forwards one `tools/call` of a session. */
-export type ToolCallHandler = (
-  params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> },
-  signal: AbortSignal,
-  onprogress?: (p: Progress) => void,
-) => Promise<CallToolResult>;
 
 /**
  * The one path by which a session's `tools/call` reaches a downstream server, shared by the SDK
@@ -122,18 +108,12 @@ function toolCallHandler(deps: SessionDeps, session: Session): ToolCallHandler {
     const ds = live ? catalog.downstreams.get(live.server) : undefined;
     const forward = async () => {
       if (!live || !ds) throw new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
-      try {
-        // Our own keys stay here; the downstream server gets the rest of `_meta`.
-        const { progressToken: _drop, [INTENT_META_KEY]: _intent, ...meta } = _meta ?? {};
-        return await ds.callTool(
-          { name: live.tool, arguments: args, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) },
-          { signal, onprogress },
-        );
-      } catch (err) {
-        if (err instanceof DownstreamUnavailableError)
-          throw new ServerUnavailableError(live.server, err.message);
-        throw err;
-      }
+      // Our own keys stay here; the downstream server gets the rest of `_meta`.
+      const { progressToken: _drop, [INTENT_META_KEY]: _intent, ...meta } = _meta ?? {};
+      return ds.callTool(
+        { name: live.tool, arguments: args, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) },
+        { signal, onprogress },
+      );
     };
     return enforcer.call(session, name, args, live, forward, _meta);
   };

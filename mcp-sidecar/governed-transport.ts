@@ -1,13 +1,13 @@
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult, JSONRPCMessage, Tool } from '@modelcontextprotocol/sdk/types.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { LiveTool } from '../src/core/live-tool.js';
 import { INTENT_META_KEY, type Enforcer, type Session } from '../src/pep/enforcer.js';
-import { declareIntent, declareIntentDefinition, DECLARE_INTENT_TOOL } from '../src/pep/intent-tool.js';
-import type { LiveTool } from '../src/pipeline/types.js';
-import { liveTool } from '../src/registry/live-tool.js';
-import { Catalog } from '../mcp-gateway/catalog.js';
-import { DirectRequestTransport } from '../mcp-gateway/direct-requests.js';
-import { errorObject, isObject } from '../mcp-gateway/jsonrpc-lines.js';
+import { declareIntent, DECLARE_INTENT_TOOL } from '../src/pep/intent-tool.js';
+import { listedTools, visibleServers } from '../src/pep/visibility.js';
+import { liveTool, NAME_SEPARATOR } from '../src/registry/live-tool.js';
+import { DirectRequestTransport } from '../src/transport/direct-requests.js';
+import { errorObject, isObject } from '../src/transport/jsonrpc-lines.js';
 
 export interface GovernedTransportOptions {
   enforcer: Enforcer;
@@ -31,6 +31,20 @@ interface Pending {
 /** How long the middleware's own tools/list may take. */
 const LIST_TIMEOUT_MS = 60_000;
 
+/** Lists of a server's resources and prompts: shown only to an agent that may use one of its tools. */
+const GUARDED_LISTS: Record<string, string> = {
+  'resources/list': 'resources',
+  'resources/templates/list': 'resourceTemplates',
+  'prompts/list': 'prompts',
+};
+/** Requests naming one resource or prompt: refused, as not found, when the lists would hide it. */
+const GUARDED_REQUESTS = new Set([
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/get',
+]);
+
 /**
  * A client transport that governs another: every `tools/call` the client sends goes through the
  * enforcer (decision, evidence before forwarding, action record after), and `tools/list` answers
@@ -48,6 +62,8 @@ export class GovernedTransport extends DirectRequestTransport {
   private readonly forwarded = new Map<Id, Pending>();
   /** tools/list requests of the client, whose answers are filtered before the client sees them. */
   private readonly listing = new Set<Id>();
+  /** Resource and prompt list requests of the client, by id: the result key their answer lists. */
+  private readonly guardedLists = new Map<Id, string>();
 
   constructor(
     inner: Transport,
@@ -75,7 +91,82 @@ export class GovernedTransport extends DirectRequestTransport {
       return;
     }
     if (m.id !== undefined && m.method === 'tools/list') this.listing.add(m.id);
+    if (m.id !== undefined && m.method !== undefined && GUARDED_REQUESTS.has(m.method)) {
+      void this.guardRequest(m.id, m.method, m.params ?? {}, message, options);
+      return;
+    }
+    const list = m.method === undefined ? undefined : GUARDED_LISTS[m.method];
+    if (m.id !== undefined && list !== undefined) this.guardedLists.set(m.id, list);
     return super.send(message, options);
+  }
+
+  /** Whether the session's agent may see this server's resources and prompts (as the gateway decides). */
+  private async serverVisible(): Promise<boolean> {
+    const visible = await visibleServers(
+      this.opts.enforcer,
+      this.opts.session,
+      (await this.liveTools()).values(),
+    );
+    return visible.has(this.opts.server);
+  }
+
+  /**
+   * Forwards a request for one resource or prompt if the agent may see the server's, and answers it
+   * exactly as the gateway answers an unknown resource or prompt otherwise. A prefixed prompt name
+   * is renamed back to the server's own.
+   */
+  private async guardRequest(
+    id: Id,
+    method: string,
+    params: Record<string, unknown>,
+    message: JSONRPCMessage,
+    options?: TransportSendOptions,
+  ): Promise<void> {
+    const notFound = (what: string) =>
+      this.onmessage?.({
+        jsonrpc: '2.0',
+        id,
+        error: errorObject(new McpError(ErrorCode.InvalidParams, `${what} not found`)),
+      } as JSONRPCMessage);
+    try {
+      const visible = await this.serverVisible();
+      if (method === 'prompts/get') {
+        const name = typeof params['name'] === 'string' ? params['name'] : '';
+        const own = this.ownName(name);
+        if (!visible || own === undefined) return notFound(`Prompt ${name}`);
+        return await super.send({ ...message, params: { ...params, name: own } } as JSONRPCMessage, options);
+      }
+      if (!visible) return notFound(`Resource ${String(params['uri'])}`);
+      return await super.send(message, options);
+    } catch (err) {
+      this.onmessage?.({ jsonrpc: '2.0', id, error: errorObject(err) } as JSONRPCMessage);
+    }
+  }
+
+  /** The server's own name for an exposed prompt name; undefined when a prefixed name lacks the prefix. */
+  private ownName(exposed: string): string | undefined {
+    if (!this.opts.prefix) return exposed;
+    const prefix = `${this.opts.server}${NAME_SEPARATOR}`;
+    return exposed.startsWith(prefix) ? exposed.slice(prefix.length) : undefined;
+  }
+
+  /** A resource or prompt list as the agent may see it: empty when the server's are hidden, else renamed. */
+  private async filterGuardedList(id: Id, key: string, result: Record<string, unknown>): Promise<void> {
+    let items: unknown[] = [];
+    try {
+      if (await this.serverVisible()) items = Array.isArray(result[key]) ? (result[key] as unknown[]) : [];
+    } catch {
+      items = []; // visibility unknown: show nothing (fail closed)
+    }
+    const prefix = this.opts.prefix ? `${this.opts.server}${NAME_SEPARATOR}` : '';
+    const renamed = items.map((item) =>
+      isObject(item) && typeof item['name'] === 'string'
+        ? { ...item, name: `${prefix}${item['name']}` }
+        : item,
+    );
+    const answer =
+      items.length === 0 ? { ...result, [key]: [], nextCursor: undefined } : { ...result, [key]: renamed };
+    this.onmessage?.({ jsonrpc: '2.0', id, result: answer } as JSONRPCMessage);
   }
 
   /** Decides a client's tools/call and answers it: the downstream result, or the enforcer's refusal. */
@@ -154,6 +245,14 @@ export class GovernedTransport extends DirectRequestTransport {
       void this.filterList(m.id, m.result);
       return;
     }
+    const list = this.guardedLists.get(m.id);
+    if (list !== undefined) {
+      this.guardedLists.delete(m.id);
+      if (m.result) {
+        void this.filterGuardedList(m.id, list, m.result);
+        return;
+      }
+    }
     this.onmessage?.(message);
   }
 
@@ -163,13 +262,10 @@ export class GovernedTransport extends DirectRequestTransport {
     const page = this.toLiveTools(defs);
     // A first page replaces what was known; later pages (with a cursor) add to it.
     this.tools = new Map([...(this.tools ?? []), ...page]);
-    const visible: Tool[] = result['nextCursor'] === undefined ? [declareIntentDefinition] : [];
-    for (const live of page.values()) {
-      if (await this.opts.enforcer.isVisible(this.opts.session, live)) {
-        visible.push(Catalog.exposedDefinition(live));
-      }
-    }
-    this.onmessage?.({ jsonrpc: '2.0', id, result: { ...result, tools: visible } } as JSONRPCMessage);
+    // The own tool goes on the last page: the one without a cursor to a next.
+    const lastPage = result['nextCursor'] === undefined;
+    const tools = await listedTools(this.opts.enforcer, this.opts.session, page.values(), lastPage);
+    this.onmessage?.({ jsonrpc: '2.0', id, result: { ...result, tools } } as JSONRPCMessage);
   }
 
   /** The server's tools, listed on first use when the client has not listed them itself. */

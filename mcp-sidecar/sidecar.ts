@@ -1,19 +1,10 @@
-import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { checkConfig, type ResolvedConfig } from '../src/config/load-config.js';
-import { ConfigError } from '../src/config/yaml-file.js';
-import type { EvidenceLog } from '../src/evidence/evidence-log.js';
-import { openEvidenceLog } from '../src/evidence/open-log.js';
-import { Authenticator } from '../src/identity/authenticate.js';
-import { createEnforcer } from '../src/pep/create-enforcer.js';
-import type { Enforcer, Session } from '../src/pep/enforcer.js';
-import type { PepInfo } from '../src/pep/records.js';
-import { openPolicy, type PolicyRuntime } from '../src/policy/bundle/runtime.js';
-import type { Identity } from '../src/pipeline/types.js';
+import type { ResolvedConfig } from '../src/config/load-config.js';
+import { connectControlChannel, type ControlClient } from '../src/control/channel-client.js';
+import { openKernel, type Kernel } from '../src/pep/kernel.js';
+import type { PepInfo } from '../src/evidence/types.js';
 import { createLogger, type Logger } from '../src/util/log.js';
-import { VERSION } from '../src/util/version.js';
-import { ControlChannelSource, ControlClient } from './control-client.js';
 import { GovernedTransport } from './governed-transport.js';
 
 export interface SidecarOptions {
@@ -26,14 +17,11 @@ export interface SidecarOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** How long a sidecar that follows a channel over the control channel waits for its first bundle. */
-const FIRST_POLICY_WAIT_MS = 10_000;
-
 /** How one governed connection is named and who is calling on it. */
 export interface GovernOptions {
   /** Name of the governed server in the registry and in evidence (default `local`). */
   server?: string;
-  /** Expose tools as `<server>__<tool>` instead of their own names (default false). */
+  /** Expose tools and prompts as `<server>__<name>` instead of their own names (default false). */
   prefix?: boolean;
   /** The caller's bearer token; without one, the config's default agent (marked unverified). */
   token?: string;
@@ -42,12 +30,8 @@ export interface GovernOptions {
 }
 
 /** A running sidecar: one agent's enforcement point, beside the agent, with its own evidence log. */
-export interface Sidecar {
-  enforcer: Enforcer;
-  evidence: EvidenceLog;
+export interface Sidecar extends Pick<Kernel, 'enforcer' | 'evidence' | 'policy'> {
   pep: PepInfo;
-  /** The policy in force and its source (sources, a bundle, a channel, or the control channel). */
-  policy: PolicyRuntime;
   /** The control channel to the gateway, when configured. */
   control?: ControlClient;
   /**
@@ -59,93 +43,53 @@ export interface Sidecar {
 }
 
 /**
- * Starts a sidecar: the same policy, pipeline and evidence format as the gateway, in the agent's
- * own process (or in `mcpgov sidecar`'s stdio wrapper). Nothing is governed before the evidence log
- * and the policy are both in place.
+ * Starts a sidecar: the same kernel as the gateway (policy, pipeline, evidence format), in the agent's
+ * own process or in `mcpgov sidecar`'s stdio wrapper, with a control channel to a gateway if set.
  */
 export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const { config } = opts;
   const env = opts.env ?? process.env;
   const log = opts.log ?? createLogger('sidecar');
-  const pep: PepInfo = { id: config.pep.id ?? `sidecar@${hostname()}`, kind: 'sidecar', version: VERSION };
-  const configProblems = checkConfig(config);
-  if (configProblems.length > 0) throw new ConfigError(configProblems);
-  const gateway = opts.gateway ?? config.control?.gateway;
-  const tokenEnv = config.control?.token_env ?? 'MCPGOV_CONTROL_TOKEN';
-  const token = env[tokenEnv];
-  if (gateway !== undefined && !token) {
-    throw new Error(`the control channel needs a token in the environment variable ${tokenEnv}`);
-  }
-
-  // The sidecar's own signed log: its evidence (and its spool while the gateway is away).
-  const evidence = await openEvidenceLog(config, pep.id, log);
-  const follow =
-    config.policy.channel === undefined
-      ? undefined
-      : { name: config.policy.name, channel: config.policy.channel };
-  const source =
-    gateway !== undefined && follow ? new ControlChannelSource(gateway, follow.channel) : undefined;
-  let runtime: PolicyRuntime | undefined;
-  const client =
-    gateway === undefined
-      ? undefined
-      : new ControlClient({
-          url: gateway,
-          token: token!,
-          pep,
-          evidence,
-          follow,
-          log,
-          onPolicy: (pointer, files) => {
-            source?.update(pointer, files);
-            void runtime?.manager?.check();
-          },
-        });
-  try {
-    client?.start();
-    // A fresh sidecar on the control channel waits briefly for its first bundle; offline, it starts
-    // from its cached last good bundle instead (openPolicy refuses to start with neither).
-    if (source && client) {
-      await Promise.race([
-        client.policyArrived,
-        new Promise((r) => setTimeout(r, FIRST_POLICY_WAIT_MS).unref()),
-      ]);
-    }
-    runtime = await openPolicy(config, { pep, evidence, log, clock: opts.clock, env, source });
-    const problems = checkConfig(config, new Set(runtime.initial.agents.file.agents.map((a) => a.id)));
-    if (problems.length > 0) throw new ConfigError(problems);
-  } catch (err) {
-    await client?.close();
-    await evidence.close();
+  let control: ControlClient | undefined;
+  const kernel = await openKernel({
+    config,
+    kind: 'sidecar',
+    log,
+    clock: opts.clock,
+    env,
+    beforePolicy: async (pep, evidence) => {
+      const channel = await connectControlChannel({ config, gateway: opts.gateway, env, pep, evidence, log });
+      control = channel?.client;
+      return channel?.source;
+    },
+    beforeEvidenceClose: async () => {
+      await kernel.evidence.checkpoint();
+      await control?.drain(2000);
+      await control?.close();
+    },
+  }).catch(async (err: unknown) => {
+    await control?.close();
     throw err;
-  }
-  const policy = runtime;
-  const authenticator = await Authenticator.create(config.identity);
-  const enforcer = createEnforcer(config, { policy: policy.initial, evidence, pep, log, clock: opts.clock });
+  });
+  kernel.policy.onStatus((status) => control?.sendStatus(status));
   const governed = new Set<GovernedTransport>();
-  // A new bundle swaps in as a whole; calls in flight keep the policy they started with.
-  policy.onActivate((next) => {
-    enforcer.policy = next;
+  kernel.onPolicyChange(() => {
     for (const t of governed) t.policyChanged();
   });
-  if (client) policy.onStatus((status) => client.sendStatus(status));
-  policy.start();
-  const sessions = new Set<Session>();
+  kernel.start();
 
   return {
-    enforcer,
-    evidence,
-    pep,
-    policy,
-    control: client,
+    enforcer: kernel.enforcer,
+    evidence: kernel.evidence,
+    policy: kernel.policy,
+    pep: kernel.pep,
+    control,
     async govern(transport, options = {}) {
-      const auth = await authenticator.authenticate(options.token, enforcer.policy.agents);
+      const auth = await kernel.authenticate(options.token);
       if (!auth.ok) throw new Error(`caller not authenticated: ${auth.message}`);
-      const identity: Identity = auth.identity;
-      const session = await enforcer.openSession(identity, options.sessionId ?? randomUUID());
-      sessions.add(session);
+      const session = await kernel.openSession(auth.identity, options.sessionId ?? randomUUID());
       const wrapped = new GovernedTransport(transport, {
-        enforcer,
+        enforcer: kernel.enforcer,
         session,
         server: options.server ?? 'local',
         prefix: options.prefix ?? false,
@@ -155,27 +99,10 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       // chain closes when the connection ends.
       wrapped.onclose = () => {
         governed.delete(wrapped);
-        if (!sessions.delete(session)) return;
-        enforcer
-          .closeSession(session)
-          .catch((err: Error) => log('error', 'chain close not recorded', { error: err.message }));
+        void kernel.closeSession(session);
       };
-      log('info', 'session opened', {
-        session: session.state.id,
-        agent: identity.agentId,
-        verified: identity.verified,
-      });
       return wrapped;
     },
-    async close() {
-      const open = [...sessions];
-      sessions.clear();
-      await Promise.all(open.map((s) => enforcer.closeSession(s).catch(() => {})));
-      await policy.close();
-      await evidence.flush();
-      await client?.drain(2000);
-      await client?.close();
-      await evidence.close();
-    },
+    close: () => kernel.close(),
   };
 }

@@ -1,8 +1,8 @@
 import type { Readable, Writable } from 'node:stream';
 import type { ResolvedConfig } from '../src/config/load-config.js';
 import type { Logger } from '../src/util/log.js';
-import { LineStdioClientTransport } from '../mcp-gateway/stdio-client.js';
-import { LineStdioServerTransport } from '../mcp-gateway/stdio-upstream.js';
+import { LineStdioClientTransport } from '../src/transport/stdio-client.js';
+import { LineStdioServerTransport } from '../src/transport/stdio-upstream.js';
 import { startSidecar, type Sidecar } from './sidecar.js';
 
 export interface StdioWrapperOptions {

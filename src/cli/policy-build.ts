@@ -4,9 +4,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, type ResolvedConfig } from '../config/load-config.js';
 import { formatProblem } from '../config/yaml-file.js';
-import { buildBundle, BuildRefused, testSources, type SourceSpec } from '../policy/bundle/build.js';
+import { buildBundle, BuildRefused, testSources, type SourceSpec } from '../policy/release/build.js';
 import { describeFailures } from '../policy/bundle/policy-tests.js';
-import { RegistryStore } from '../policy/bundle/registry-store.js';
+import { RegistryStore } from '../policy/release/registry-store.js';
 import { EXIT, UsageError, err, out } from './io.js';
 
 function sourcesOf(config: ResolvedConfig): SourceSpec {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, type ResolvedConfig } from '../config/load-config.js';
 import { LocalEd25519Signer, readJwks } from '../evidence/signer.js';
-import { addApproval, readApprovals, signApproval } from '../policy/bundle/approve.js';
+import { addApproval, readApprovals, signApproval } from '../policy/bundle/approvals.js';
 import type { Refusal } from '../policy/bundle/errors.js';
 import { readBundleDir } from '../policy/bundle/files.js';
 import {
@@ -11,9 +11,9 @@ import {
   rollbackChannel,
   type Published,
   type ReleaseContext,
-} from '../policy/bundle/publish.js';
-import { RegistryStore } from '../policy/bundle/registry-store.js';
-import { readManifest, signBundle, writeSignature } from '../policy/bundle/sign.js';
+} from '../policy/release/publish.js';
+import { RegistryStore } from '../policy/release/registry-store.js';
+import { readManifest, signBundle, writeSignature } from '../policy/release/sign.js';
 import { kidsOf, loadTrust } from '../policy/bundle/trust.js';
 import { verifyAsConfigured, verifyBundle } from '../policy/bundle/verify.js';
 import { EXIT, UsageError, err, out } from './io.js';

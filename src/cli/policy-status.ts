@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config.js';
-import type { ControlPlaneView } from '../policy/bundle/control-plane.js';
-import { RegistryStore } from '../policy/bundle/registry-store.js';
+import type { ControlPlaneView } from '../control/control-plane.js';
+import { RegistryStore } from '../policy/release/registry-store.js';
 import { EXIT, UsageError, err, out } from './io.js';
 
 /** `mcpgov policy status`: the registry's channels and, from a gateway, every PEP's bundle and drift. */

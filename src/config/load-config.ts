@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { checkPoliciesConfig } from '../policy/bundle/config-check.js';
+import { checkPoliciesConfig } from './check-policies.js';
 import { ConfigError, YamlFile, type Problem } from './yaml-file.js';
 import { ConfigSchema, type Config, type PoliciesConfig, type ServerConfig } from './schema.js';
 

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { EffectSchema, ModeSchema } from '../core/effect.js';
+import { REASON_CODES } from '../core/reason-codes.js';
 
 /**
  * Shapes of mcpgov's own files: `mcpgov.yaml`, `registries/*.yaml`, `policies/*.yaml`.
@@ -6,12 +8,8 @@ import { z } from 'zod';
  * security control never silently turns it off.
  */
 
-/** A stable reason code: lower snake case, as documented in src/pipeline/reason-codes.ts. */
+/** A stable reason code: lower snake case, as documented in src/core/reason-codes.ts. */
 export const ReasonCodeSchema = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a snake_case code');
-
-/** Enforcement mode: observe records and forwards; enforce blocks a deny and holds an escalate. */
-export const ModeSchema = z.enum(['observe', 'enforce']);
-export type Mode = z.infer<typeof ModeSchema>;
 
 export const RiskTierSchema = z.enum(['low', 'medium', 'high', 'critical']);
 
@@ -333,12 +331,23 @@ export type AgentsFile = z.infer<typeof AgentsFileSchema>;
 /** A json-logic expression; its operators are checked by the rule compiler, not by zod. */
 export const JsonLogicSchema = z.json();
 
+/**
+ * What a matching rule does: one of the decision's effects, or `flag`, which lets the call continue
+ * marked for a closer look (tools with `semantic: flagged` get stage 2, `approval: flagged` escalate).
+ */
+export const RuleEffectSchema = z.enum([...EffectSchema.options, 'flag']);
+/** What a matching rule does. */
+export type RuleEffect = z.infer<typeof RuleEffectSchema>;
+
 export const RuleSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, ".", "_" and "-" only'),
   description: z.string().min(1),
   when: JsonLogicSchema,
-  effect: z.enum(['allow', 'deny', 'escalate']),
-  reason: ReasonCodeSchema,
+  effect: RuleEffectSchema,
+  /** The rule's own reason code; mcpgov's own codes are reserved, so a rule cannot pose as a built-in check. */
+  reason: ReasonCodeSchema.refine((code) => !Object.hasOwn(REASON_CODES, code), {
+    message: "is one of mcpgov's own reason codes; a rule needs its own",
+  }),
   mode: ModeSchema.optional(),
 });
 export type RuleSource = z.infer<typeof RuleSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EffectSchema, type Effect } from '../core/effect.js';
 
 /**
  * One eval case (DESIGN.md, "Eval case"): a single tool call in its session, with the decision a
@@ -19,10 +20,6 @@ export const EvalToolSchema = z.strictObject({
   inputSchema: z.record(z.string(), z.unknown()).optional(),
 });
 
-/** The decision a case expects; `deny` and `escalate` both count as "blocked". */
-export const ExpectSchema = z.enum(['allow', 'deny', 'escalate']);
-export type Expect = z.infer<typeof ExpectSchema>;
-
 /** One case of a `evals/cases/*.jsonl` file. */
 export const EvalCaseSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/, 'letters, digits and . _ : / - only'),
@@ -35,11 +32,11 @@ export const EvalCaseSchema = z.strictObject({
   tool: EvalToolSchema,
   arguments: z.record(z.string(), z.unknown()).default({}),
   history: z.array(EvalHistoryEntrySchema).default([]),
-  expect: ExpectSchema,
+  expect: EffectSchema,
 });
 export type EvalCase = z.infer<typeof EvalCaseSchema>;
 
 /** True for the positive class of every metric: the call does not go ahead as asked. */
-export function isBlocked(effect: Expect): boolean {
+export function isBlocked(effect: Effect): boolean {
   return effect !== 'allow';
 }

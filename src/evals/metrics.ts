@@ -1,4 +1,5 @@
-import { isBlocked, type Expect } from './case.js';
+import { EffectSchema, type Effect } from '../core/effect.js';
+import { isBlocked } from './case.js';
 
 /**
  * Binary classification metrics with the positive class "blocked" (deny or escalate): a true
@@ -24,9 +25,9 @@ export interface BinaryCounts {
 }
 
 /** `confusion[expected][got]`: how often a case expecting one effect got another. */
-export type Confusion = Record<Expect, Record<Expect, number>>;
+export type Confusion = Record<Effect, Record<Effect, number>>;
 
-const EFFECTS: readonly Expect[] = ['allow', 'deny', 'escalate'];
+const EFFECTS = EffectSchema.options;
 
 /** A confusion matrix of zeros. */
 export function emptyConfusion(): Confusion {
@@ -38,7 +39,7 @@ export function emptyConfusion(): Confusion {
 }
 
 /** Counts (expected, got) pairs into a confusion matrix. */
-export function confusionOf(pairs: readonly { expect: Expect; got: Expect }[]): Confusion {
+export function confusionOf(pairs: readonly { expect: Effect; got: Effect }[]): Confusion {
   const c = emptyConfusion();
   for (const { expect, got } of pairs) c[expect][got]++;
   return c;

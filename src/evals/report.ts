@@ -1,8 +1,8 @@
-import type { Expect } from './case.js';
+import { EffectSchema } from '../core/effect.js';
 import { binaryCounts } from './metrics.js';
 import type { EvalReport, EvalStage } from './runner.js';
 
-const EFFECTS: readonly Expect[] = ['allow', 'escalate', 'deny'];
+const EFFECTS = EffectSchema.options;
 
 /** The human summary of a run: metrics, the confusion matrix, latency, and the cases it got wrong. */
 export function formatReport(

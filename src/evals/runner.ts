@@ -1,12 +1,13 @@
 import { MemoryCounterStore } from '../pipeline/counters.js';
-import { evaluate } from '../pipeline/evaluate.js';
+import { decide, evaluate } from '../pipeline/evaluate.js';
 import type { StageEnv } from '../pipeline/stage.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { CallContext, StageOutcome, StageResult } from '../pipeline/types.js';
+import type { CallContext } from '../pipeline/types.js';
 import { liveTool, NAME_SEPARATOR } from '../registry/live-tool.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { SemanticInput, SemanticVerifier } from '../semantic/types.js';
-import type { EvalCase, Expect } from './case.js';
+import type { Effect } from '../core/effect.js';
+import type { EvalCase } from './case.js';
 import { confusionOf, metricsOf, percentile, type Confusion, type Metrics } from './metrics.js';
 
 /** Which part of the decision path a run measures. */
@@ -16,8 +17,8 @@ export const EVAL_STAGES: readonly EvalStage[] = ['deterministic', 'semantic', '
 /** One case's outcome. */
 export interface CaseResult {
   id: string;
-  expect: Expect;
-  got: Expect;
+  expect: Effect;
+  got: Effect;
   /** Reason codes of the decision (stage runs), or the verifier's signal names (semantic run). */
   reasons: string[];
   latency_ms: number;
@@ -29,7 +30,7 @@ export interface EvalReport {
   confusion: Confusion;
   metrics: Metrics;
   latency_ms: { p50: number; p99: number };
-  results: { id: string; expect: Expect; got: Expect; reasons: string[] }[];
+  results: { id: string; expect: Effect; got: Effect; reasons: string[] }[];
 }
 
 export interface RunOptions {
@@ -93,11 +94,10 @@ export async function runCase(c: EvalCase, options: RunOptions): Promise<CaseRes
     policy: options.policy,
     counters: new MemoryCounterStore(),
     paths: options.paths ?? {},
-    reservations: [],
     semantic,
   };
   const decision = await evaluate(callContextOf(c, options), env, 'enforce');
-  for (const r of env.reservations) r.release();
+  for (const r of decision.reservations) r.release();
   const latency = round(performance.now() - started);
   if (options.stage === 'pipeline') {
     return {
@@ -109,20 +109,12 @@ export async function runCase(c: EvalCase, options: RunOptions): Promise<CaseRes
     };
   }
   // Stage 1 alone: what the decision would be without the semantic stage's result.
-  const { effect, reasons } = withoutSemantic(decision.stages);
-  return { id: c.id, expect: c.expect, got: effect, reasons, latency_ms: latency };
-}
-
-function withoutSemantic(stages: readonly StageOutcome[]): { effect: Expect; reasons: string[] } {
-  const results = stages.filter((s) => s.stage !== 'semantic').map((s) => s.result);
-  const blocking = (kind: 'deny' | 'escalate') =>
-    results.find((r): r is Extract<StageResult, { kind: typeof kind }> => r.kind === kind);
-  const deciding = blocking('deny') ?? blocking('escalate');
-  const codes = results.flatMap((r) => ('code' in r ? [r.code] : []));
-  return {
-    effect: deciding?.kind ?? 'allow',
-    reasons: deciding ? [deciding.code, ...codes.filter((c) => c !== deciding.code)] : codes,
-  };
+  const stage1 = decide(
+    decision.stages.filter((s) => s.stage !== 'semantic'),
+    undefined,
+    'enforce',
+  );
+  return { id: c.id, expect: c.expect, got: stage1.effect, reasons: stage1.reasons, latency_ms: latency };
 }
 
 /** What the semantic stage sees of a case, as the PEP would build it from a session. */

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from '../util/log.js';
+import { lockEvidenceFolder, type FolderLock } from './folder-lock.js';
 import { Checkpointer, CheckpointSchema, readCheckpoints, recordLeaf } from './checkpoints.js';
 import { JsonlEvidenceStore, readEvidence, type FsyncMode } from './jsonl-store.js';
 import type { Signer } from './signer.js';
@@ -26,6 +27,7 @@ export class EvidenceLog implements EvidenceSink {
     private readonly store: JsonlEvidenceStore,
     private readonly checkpointer: Checkpointer,
     private readonly durableListeners: Set<(count: number) => void>,
+    private readonly lock: FolderLock,
     /** The log's folder. */
     readonly dir: string,
   ) {}
@@ -44,10 +46,21 @@ export class EvidenceLog implements EvidenceSink {
   /**
    * Opens the log, rebuilds its Merkle tree, and signs a checkpoint over any tail a crash left
    * uncovered. Refuses to start on a log shorter than its own last checkpoint: records were lost or
-   * removed, and extending such a log would hide it.
+   * removed, and extending such a log would hide it. The log has one writer: opening a folder another
+   * live process writes to throws EvidenceFolderLockedError.
    */
   static async open(opts: EvidenceLogOptions): Promise<EvidenceLog> {
     await mkdir(opts.dir, { recursive: true });
+    const lock = await lockEvidenceFolder(opts.dir, opts.origin, opts.log);
+    try {
+      return await EvidenceLog.openLocked(opts, lock);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  private static async openLocked(opts: EvidenceLogOptions, lock: FolderLock): Promise<EvidenceLog> {
     const existing = await readEvidence(opts.dir);
     const checkpoints = await readCheckpoints(opts.dir);
     const lastLine = checkpoints[checkpoints.length - 1];
@@ -88,7 +101,7 @@ export class EvidenceLog implements EvidenceSink {
     );
     feed.checkpointer = checkpointer;
     if (store.count > lastSize) await checkpointer.checkpoint();
-    return new EvidenceLog(store, checkpointer, durableListeners, opts.dir);
+    return new EvidenceLog(store, checkpointer, durableListeners, lock, opts.dir);
   }
 
   /** Number of records in the log. */
@@ -114,5 +127,6 @@ export class EvidenceLog implements EvidenceSink {
     await this.store.flush();
     await this.checkpointer.close();
     await this.store.close();
+    await this.lock.release();
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUIDv7 } from '../util/uuid.js';
 import { z } from 'zod';
+import { EffectSchema, ModeSchema } from '../core/effect.js';
 
 /** Version tag of every evidence record. */
 export const EVIDENCE_VERSION = 'mcpgov.evidence/v1';
@@ -45,8 +46,8 @@ export const RequestSchema = z.object({
 
 export const DecisionInfoSchema = z.object({
   id: z.string(),
-  effect: z.enum(['allow', 'deny', 'escalate']),
-  mode: z.enum(['observe', 'enforce']),
+  effect: EffectSchema,
+  mode: ModeSchema,
   enforced: z.boolean(),
   reasons: z.array(z.string()),
   rules: z.array(z.string()),

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import type { AgentRegistry } from '../registry/registries.js';
-import type { Identity } from '../pipeline/types.js';
+import type { Identity } from '../core/identity.js';
 
 /** Asymmetric algorithms only: a shared-secret (HS*) token could be minted by anyone holding the key. */
 const ALGORITHMS = ['EdDSA', 'ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];

@@ -1,5 +1,5 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { ReasonCode } from '../pipeline/reason-codes.js';
+import type { Reason } from '../core/reason-codes.js';
 
 /** The decision summary attached to every answer the PEP makes itself, for clients that read `_meta`. */
 const META_KEY = 'mcpgov/decision';
@@ -8,7 +8,7 @@ const META_KEY = 'mcpgov/decision';
 export function refusal(
   kind: 'denied' | 'held' | 'failed',
   message: string,
-  code: ReasonCode,
+  code: Reason,
   decisionId: string,
 ): CallToolResult {
   const lead = { denied: 'Denied by policy', held: 'Held for approval', failed: 'Call failed' }[kind];

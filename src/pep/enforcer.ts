@@ -1,5 +1,4 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Mode } from '../config/schema.js';
 import type { EvidenceSink } from '../evidence/types.js';
 import type { OutcomeCheck, PolicySet } from '../policy/policy-set.js';
 import { MemoryCounterStore, type CounterStore } from '../pipeline/counters.js';
@@ -7,12 +6,12 @@ import { evaluate, evaluateStatic } from '../pipeline/evaluate.js';
 import type { SemanticEnv, StageEnv } from '../pipeline/stage.js';
 import type { IntentSource } from '../semantic/types.js';
 import { DEFAULT_HISTORY_LIMITS, recordHistory, type HistoryLimits } from './session-history.js';
-import type { CallContext, Decision, Identity, LiveTool, SessionState } from '../pipeline/types.js';
+import type { CallContext, SessionState } from '../pipeline/types.js';
 import { digestOnce } from '../evidence/hash.js';
 import type { Logger } from '../util/log.js';
 import { randomUUIDv7 } from '../util/uuid.js';
 import { refusal, unknownToolAnswer } from './answers.js';
-import { ServerUnavailableError } from './errors.js';
+import { ServerUnavailableError } from '../transport/errors.js';
 import {
   actionRecord,
   chainRecord,
@@ -20,19 +19,14 @@ import {
   intentRecord,
   outcomeRecord,
   resultFacts,
-  type PepInfo,
 } from './records.js';
 import { freezeInput, truthy } from '../policy/json-logic.js';
-
-/** Deny codes meaning "this agent may never call this tool": such tools are hidden and answer as unknown. */
-const HIDDEN_CODES = new Set([
-  'unknown_tool',
-  'unregistered_tool',
-  'definition_mismatch',
-  'tool_not_in_groups',
-  'missing_scope',
-  'data_class_not_cleared',
-]);
+import type { Decision } from '../core/decision.js';
+import { hidesTool } from '../core/reason-codes.js';
+import type { Identity } from '../core/identity.js';
+import type { LiveTool } from '../core/live-tool.js';
+import type { Mode } from '../core/effect.js';
+import type { PepInfo } from '../evidence/types.js';
 
 /** How many earlier tool names a session keeps for rules to see. */
 const SESSION_HISTORY = 64;
@@ -265,7 +259,7 @@ export class Enforcer {
 
   private answerBlocked(decision: Decision, toolName: string): CallToolResult {
     const code = decision.reasons[0] ?? 'internal_error';
-    if (decision.effect === 'deny' && HIDDEN_CODES.has(code)) return unknownToolAnswer(toolName);
+    if (decision.effect === 'deny' && hidesTool(code)) return unknownToolAnswer(toolName);
     if (decision.effect === 'allow') return unknownToolAnswer(toolName);
     return refusal(decision.effect === 'deny' ? 'denied' : 'held', decision.message, code, decision.id);
   }
@@ -301,7 +295,6 @@ export class Enforcer {
       policy,
       counters: this.counters,
       paths: this.paths,
-      reservations: [],
       semantic: this.opts.semantic,
     };
   }

@@ -2,7 +2,9 @@ import { recordBase, type PepInfo, type RecordBody } from '../evidence/types.js'
 import { canonicalJson, digest, sha256Hex } from '../evidence/hash.js';
 import { maskArguments, maskedArguments } from '../evidence/mask.js';
 import type { BundleRef } from '../policy/policy-set.js';
-import type { CallContext, Decision, Identity, SemanticOutcome } from '../pipeline/types.js';
+import type { CallContext } from '../pipeline/types.js';
+import type { Decision, SemanticFinding } from '../core/decision.js';
+import type { Identity } from '../core/identity.js';
 
 /*
  * Objects built here list their members in RFC 8785 order (code-unit order of the names), so the
@@ -11,7 +13,6 @@ import type { CallContext, Decision, Identity, SemanticOutcome } from '../pipeli
  */
 
 /** The enforcement point writing the records. */
-export type { PepInfo };
 
 function subjectOf(identity: Identity): RecordBody['subject'] {
   return {
@@ -122,7 +123,7 @@ export function decisionRecord(
 }
 
 /** Stage 2's verdict as the decision record carries it (members in canonical order). */
-function semanticInfo(s: SemanticOutcome): NonNullable<NonNullable<RecordBody['decision']>['semantic']> {
+function semanticInfo(s: SemanticFinding): NonNullable<NonNullable<RecordBody['decision']>['semantic']> {
   return {
     cache_hit: s.cache_hit,
     confidence: s.confidence,

@@ -1,4 +1,4 @@
-import type { Reservation } from './types.js';
+import type { Reservation } from '../core/decision.js';
 
 /**
  * Rate and spend counters behind a small interface, so replicas can later share them through an

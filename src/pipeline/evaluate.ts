@@ -1,7 +1,6 @@
 import { randomUUIDv7 } from '../util/uuid.js';
-import type { Mode } from '../config/schema.js';
 import type { Stage, StageEnv } from './stage.js';
-import type { CallContext, Decision, StageOutcome, StageResult } from './types.js';
+import type { CallContext } from './types.js';
 import { checkAgent } from './stages/agent.js';
 import { checkToolRegistered } from './stages/tool-registered.js';
 import { checkDefinitionPin } from './stages/definition-pin.js';
@@ -13,6 +12,8 @@ import { checkSpendCap } from './stages/spend-cap.js';
 import { checkRules } from './stages/rules.js';
 import { checkApproval } from './stages/approval.js';
 import { checkSemantic } from './stages/semantic.js';
+import type { Decision, StageRun, StageResult } from '../core/decision.js';
+import { BLOCKING_EFFECTS, type BlockingEffect, type Mode } from '../core/effect.js';
 
 /**
  * The static checks: they depend on who calls which tool, never on the arguments. A tool these deny
@@ -40,7 +41,7 @@ const STAGES: readonly (readonly [string, Stage])[] = [
 /** Runs the pipeline over one call. Never throws: a fault in a stage is a deny (unless `fail_open`). */
 export async function evaluate(ctx: CallContext, env: StageEnv, defaultMode: Mode): Promise<Decision> {
   const outcomes = await runStages(STAGES, ctx, env);
-  return decide(outcomes, ctx, env, defaultMode);
+  return decide(outcomes, ctx.toolEntry?.mode, defaultMode);
 }
 
 /** The static checks only: a deny here means the agent may never call this tool. Takes no reservations. */
@@ -49,8 +50,8 @@ export async function evaluateStatic(ctx: CallContext, env: StageEnv): Promise<S
   return outcomes.find((o) => o.result.kind === 'deny')?.result ?? { kind: 'pass' };
 }
 
-async function runStages(stages: typeof STAGES, ctx: CallContext, env: StageEnv): Promise<StageOutcome[]> {
-  const outcomes: StageOutcome[] = [];
+async function runStages(stages: typeof STAGES, ctx: CallContext, env: StageEnv): Promise<StageRun[]> {
+  const outcomes: StageRun[] = [];
   for (const [stage, run] of stages) {
     const pending = runStage(run, ctx, env, outcomes);
     // Most stages answer at once; only an asynchronous one (stage 2) costs a turn of the event loop.
@@ -65,7 +66,7 @@ function runStage(
   run: Stage,
   ctx: CallContext,
   env: StageEnv,
-  earlier: readonly StageOutcome[],
+  earlier: readonly StageRun[],
 ): StageResult | Promise<StageResult> {
   const fault = (err: unknown): StageResult => {
     const message = `internal error: ${(err as Error)?.message ?? String(err)}`;
@@ -85,26 +86,30 @@ function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
-type Blocking = Extract<StageResult, { kind: 'deny' | 'escalate' }>;
+type Blocking = Extract<StageResult, { kind: BlockingEffect }>;
 
-function decide(outcomes: StageOutcome[], ctx: CallContext, env: StageEnv, defaultMode: Mode): Decision {
-  const find = (kind: Blocking['kind']) =>
-    outcomes.find((o) => o.result.kind === kind)?.result as Blocking | undefined;
-  const deciding = find('deny') ?? find('escalate');
-  const rules = outcomes.flatMap((o) => ('rules' in o.result ? (o.result.rules ?? []) : []));
-  const mode = deciding?.mode ?? ctx.toolEntry?.mode ?? defaultMode;
-  const effect = deciding?.kind ?? 'allow';
-  const reasons = outcomes.flatMap((o) => ('code' in o.result ? [o.result.code] : []));
+/**
+ * The decision the stages' results add up to: the first deny, else the first escalate, else allow;
+ * the mode of the deciding rule, else the tool's, else the default. Every stage's side outputs
+ * (reservations, stage 2's finding) are collected here.
+ */
+export function decide(runs: readonly StageRun[], toolMode: Mode | undefined, defaultMode: Mode): Decision {
+  let deciding: Blocking | undefined;
+  for (const effect of BLOCKING_EFFECTS) {
+    deciding ??= runs.find((r) => r.result.kind === effect)?.result as Blocking | undefined;
+  }
+  const mode = deciding?.mode ?? toolMode ?? defaultMode;
+  const reasons = runs.flatMap((r) => ('code' in r.result ? [r.result.code] : []));
   return {
     id: randomUUIDv7(),
-    effect,
+    effect: deciding?.kind ?? 'allow',
     mode,
     enforced: mode === 'enforce',
     reasons: deciding ? [deciding.code, ...reasons.filter((c) => c !== deciding.code)] : reasons,
     message: deciding?.message ?? 'allowed',
-    rules: [...new Set(rules)],
-    stages: outcomes,
-    reservations: env.reservations,
-    semantic: env.semanticOutcome,
+    rules: [...new Set(runs.flatMap((r) => r.result.rules ?? []))],
+    stages: [...runs],
+    reservations: runs.flatMap((r) => r.result.reservations ?? []),
+    semantic: runs.find((r) => r.result.semantic)?.result.semantic,
   };
 }

@@ -1,7 +1,8 @@
 import type { AgentEntry, ToolEntry } from '../config/schema.js';
 import { freezeInput } from '../policy/json-logic.js';
 import type { StageEnv } from './stage.js';
-import type { CallContext, LiveTool } from './types.js';
+import type { CallContext } from './types.js';
+import type { LiveTool } from '../core/live-tool.js';
 
 /** Frozen rule views of registry entries, built once per entry rather than once per call. */
 const agentDocs = new WeakMap<AgentEntry, unknown>();

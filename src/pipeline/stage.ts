@@ -2,16 +2,15 @@ import type { PolicySet } from '../policy/policy-set.js';
 import type { SemanticVerifier } from '../semantic/types.js';
 import type { SemanticCache } from './semantic-cache.js';
 import type { CounterStore } from './counters.js';
-import type { CallContext, Reservation, SemanticOutcome, StageOutcome, StageResult } from './types.js';
+import type { CallContext } from './types.js';
+import type { StageRun, StageResult } from '../core/decision.js';
 
-/** What stages may use besides the call itself. */
+/** The long-lived dependencies stages use besides the call itself; a stage's own outputs go in its result. */
 export interface StageEnv {
   policy: PolicySet;
   counters: CounterStore;
   /** Named absolute paths from the config, visible to rules as `paths`. */
   paths: Record<string, string>;
-  /** Stages that take counter reservations push them here. */
-  reservations: Reservation[];
   /** Stage 2's verifier; without one, a tool that requires a semantic check escalates. */
   semantic?: SemanticEnv;
   /**
@@ -19,8 +18,6 @@ export interface StageEnv {
    * must mean the same whichever verifier production runs.
    */
   skipSemantic?: boolean;
-  /** Set by the semantic stage for the decision record (per call: a fresh env each call). */
-  semanticOutcome?: SemanticOutcome;
 }
 
 /** How stage 2 runs at this enforcement point. */
@@ -39,7 +36,7 @@ export interface SemanticEnv {
 export type Stage = (
   ctx: CallContext,
   env: StageEnv,
-  earlier?: readonly StageOutcome[],
+  earlier?: readonly StageRun[],
 ) => StageResult | Promise<StageResult>;
 
 /** The result that lets a call continue. */

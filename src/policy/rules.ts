@@ -1,12 +1,14 @@
-import type { Mode, RuleSource } from '../config/schema.js';
+import type { RuleEffect, RuleSource } from '../config/schema.js';
+import type { Mode } from '../core/effect.js';
+import type { RuleReason } from '../core/reason-codes.js';
 import { compileLogic, truthy } from './json-logic.js';
 
 /** A rule ready to evaluate. */
 export interface CompiledRule {
   id: string;
   description: string;
-  effect: 'allow' | 'deny' | 'escalate';
-  reason: string;
+  effect: RuleEffect;
+  reason: RuleReason;
   mode?: Mode;
   /** Whether the rule's condition holds; throws when the condition fails on this input. */
   evaluate(input: object): boolean;
@@ -41,7 +43,7 @@ export function compileRules(sources: readonly { rule: RuleSource; location: str
       id: rule.id,
       description: rule.description,
       effect: rule.effect,
-      reason: rule.reason,
+      reason: rule.reason as RuleReason,
       mode: rule.mode,
       evaluate: (input) => truthy(logic.evaluate(input)),
     });
@@ -51,18 +53,19 @@ export function compileRules(sources: readonly { rule: RuleSource; location: str
 
 /** What the rules concluded about one call. */
 export interface RuleSetOutcome {
-  effect: 'deny' | 'escalate' | 'allow' | 'none';
+  effect: RuleEffect | 'none';
   /** Rules whose condition held, in order. */
   matched: CompiledRule[];
-  /** The rule whose effect decided: the first deny, else the first escalate, else the first allow. */
+  /** The rule whose effect decided: the first deny, else the first escalate, flag, allow. */
   deciding?: CompiledRule;
   /** Set when a rule threw: the outcome is then a deny (fail closed). */
   error?: { ruleId: string; message: string };
 }
 
-const PRECEDENCE = ['deny', 'escalate', 'allow'] as const;
+/** The strongest effect among the matching rules decides. */
+const PRECEDENCE = ['deny', 'escalate', 'flag', 'allow'] as const satisfies readonly RuleEffect[];
 
-/** Evaluates every rule; deny > escalate > allow, and a rule that throws denies. */
+/** Evaluates every rule; deny > escalate > flag > allow, and a rule that throws denies. */
 export function evaluateRules(rules: readonly CompiledRule[], input: object): RuleSetOutcome {
   const matched: CompiledRule[] = [];
   for (const rule of rules) {

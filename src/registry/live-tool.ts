@@ -1,6 +1,6 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { LiveTool } from '../pipeline/types.js';
 import { definitionDigest } from './digest.js';
+import type { LiveTool } from '../core/live-tool.js';
 
 /** Separator between server name and the server's own name: `<server>__<tool>` (DESIGN.md). */
 export const NAME_SEPARATOR = '__';

@@ -1,6 +1,6 @@
 import type { AgentEntry, AgentsFile, ToolEntry, ToolsFile } from '../config/schema.js';
-import type { Identity } from '../pipeline/types.js';
 import { globMatch, isGlob } from './glob.js';
+import type { Identity } from '../core/identity.js';
 
 /** The tool registry: entries by exposed name or glob, and named tool groups. */
 export class ToolRegistry {

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import type { Effect } from '../core/effect.js';
+import type { SemanticProvenance, SemanticResult } from '../core/semantic-verdict.js';
 
 /**
  * The semantic stage (stage 2) asks one question the deterministic checks cannot answer: does this
@@ -6,31 +7,17 @@ import { z } from 'zod';
  * a verdict, the named signals behind it, and its provenance (which goes into evidence).
  */
 
-/** A verifier's verdict. It can only make a decision stricter: `allow` means "no objection". */
-export const SemanticVerdictKindSchema = z.enum(['allow', 'escalate', 'deny']);
-export type SemanticVerdictKind = z.infer<typeof SemanticVerdictKindSchema>;
-
-/** One named reason behind a verdict, e.g. `injection_provenance` or `intent_mismatch`. */
-export const SemanticSignalSchema = z.object({
-  /** Stable snake_case name; the eval suite and evidence count signals by name. */
-  name: z.string().regex(/^[a-z][a-z0-9_]*$/),
-  /** What was found, in one line (may quote a short excerpt, never a secret). */
-  detail: z.string(),
-  /** How strongly this signal speaks against the call, 0..1. */
-  score: z.number().min(0).max(1),
-});
-export type SemanticSignal = z.infer<typeof SemanticSignalSchema>;
-
-/** What a verifier concludes about one call. */
-export const SemanticResultSchema = z.object({
-  verdict: SemanticVerdictKindSchema,
-  /** 0..1: how sure the verifier is of its verdict. */
-  confidence: z.number().min(0).max(1),
-  signals: z.array(SemanticSignalSchema),
-  /** One or two sentences a reviewer can read. */
-  rationale: z.string(),
-});
-export type SemanticResult = z.infer<typeof SemanticResultSchema>;
+// The verdict shapes are part of the decision vocabulary (a decision record carries them), so they
+// are defined in the bottom layer; verifiers use them from here.
+export {
+  SemanticResultSchema,
+  SemanticSignalSchema,
+  type SemanticProvenance,
+  type SemanticResult,
+  type SemanticSignal,
+} from '../core/semantic-verdict.js';
+/** The effect a verifier recommends. */
+export type SemanticVerdictKind = Effect;
 
 /** An earlier call of the same session, with what its tool returned (as text, bounded by the PEP). */
 export interface HistoryEntry {
@@ -61,23 +48,6 @@ export interface SemanticInput {
   arguments: Record<string, unknown>;
   /** Earlier calls of the session, oldest first. */
   history: HistoryEntry[];
-}
-
-/** How a verdict was reached, for evidence: enough to reproduce or audit it. */
-export interface SemanticProvenance {
-  /** Verifier name: `heuristic`, `llm`, `replay`. */
-  verifier: string;
-  /** Model id for an LLM judge (or the heuristic's version). */
-  model?: string;
-  /** `sha256:` of the exact prompt or feature input, so a verdict can be matched to what was judged. */
-  prompt_hash?: string;
-  latency_ms: number;
-  cache_hit: boolean;
-  /** Token use and cost of an LLM judge call. */
-  tokens?: { prompt: number; completion: number };
-  cost_usd?: number;
-  /** Set when the verifier failed or timed out and the tool's fail mode decided instead. */
-  error?: string;
 }
 
 /** A verifier's answer: the result plus what it knows of its own provenance. */

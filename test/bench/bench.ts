@@ -19,7 +19,7 @@ import { EVIDENCE_VERSION, type RecordBody } from '../../src/evidence/types.js';
 import { randomUUIDv7 } from '../../src/util/uuid.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { silentLogger } from '../../src/util/log.js';
-import { LineStdioClientTransport } from '../../mcp-gateway/stdio-client.js';
+import { LineStdioClientTransport } from '../../src/transport/stdio-client.js';
 import { startSidecar } from '../../mcp-sidecar/sidecar.js';
 import { CLI, REFERENCE_SERVERS, writeFixture } from '../helpers/fixture.js';
 

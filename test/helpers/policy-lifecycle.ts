@@ -6,12 +6,12 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import type { ResolvedConfig } from '../../src/config/load-config.js';
 import { LocalEd25519Signer, writeKeyPair, type KeyFiles } from '../../src/evidence/signer.js';
-import { addApproval, signApproval } from '../../src/policy/bundle/approve.js';
-import { buildBundle } from '../../src/policy/bundle/build.js';
+import { addApproval, signApproval } from '../../src/policy/bundle/approvals.js';
+import { buildBundle } from '../../src/policy/release/build.js';
 import { readBundleDir, type BundleFiles } from '../../src/policy/bundle/files.js';
-import { publishBundle } from '../../src/policy/bundle/publish.js';
-import { RegistryStore } from '../../src/policy/bundle/registry-store.js';
-import { readManifest, signBundle, writeSignature } from '../../src/policy/bundle/sign.js';
+import { publishBundle } from '../../src/policy/release/publish.js';
+import { RegistryStore } from '../../src/policy/release/registry-store.js';
+import { readManifest, signBundle, writeSignature } from '../../src/policy/release/sign.js';
 import { loadTrust } from '../../src/policy/bundle/trust.js';
 import { CLI, REPO } from './fixture.js';
 

@@ -52,7 +52,7 @@ describe('a gateway following a channel over HTTP', () => {
       log: silentLogger,
     });
   };
-  const bInA = () => a!.control.view().peps.find((p) => p.id === 'gateway-b');
+  const bInA = () => a!.fleet.plane.view().peps.find((p) => p.id === 'gateway-b');
 
   beforeAll(async () => {
     process.env['MCPGOV_TEST_GATEWAY_B_TOKEN'] = token;

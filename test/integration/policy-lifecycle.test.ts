@@ -12,9 +12,9 @@ import { readEvidence } from '../../src/evidence/jsonl-store.js';
 import { LocalEd25519Signer } from '../../src/evidence/signer.js';
 import type { EvidenceRecord } from '../../src/evidence/types.js';
 import { signPointer } from '../../src/policy/bundle/channel.js';
-import type { ControlPlaneView } from '../../src/policy/bundle/control-plane.js';
+import type { ControlPlaneView } from '../../src/control/control-plane.js';
 import { readBundleDir } from '../../src/policy/bundle/files.js';
-import { RegistryStore } from '../../src/policy/bundle/registry-store.js';
+import { RegistryStore } from '../../src/policy/release/registry-store.js';
 import { REFERENCE_SERVERS } from '../helpers/fixture.js';
 import { textOf } from '../helpers/gateway-harness.js';
 import {
@@ -46,7 +46,7 @@ const ECHO_TEST = {
     {
       note: 'echoing "classified" is denied',
       input: { agent: 'local-dev', tool: 'everything__echo', arguments: { message: 'classified' } },
-      expect: { decision: 'deny', reason: 'echo_classified' },
+      expect: { effect: 'deny', reason: 'echo_classified' },
     },
   ],
 };

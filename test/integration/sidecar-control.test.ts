@@ -12,10 +12,10 @@ import { sha256Hex } from '../../src/evidence/hash.js';
 import { readEvidence } from '../../src/evidence/jsonl-store.js';
 import { readJwks, writeKeyPair } from '../../src/evidence/signer.js';
 import { verifyLogDir } from '../../src/evidence/verify.js';
-import { bundlePath } from '../../src/policy/bundle/registry-store.js';
+import { bundlePath } from '../../src/policy/release/registry-store.js';
 import { silentLogger } from '../../src/util/log.js';
 import { startGateway, type Gateway } from '../../mcp-gateway/gateway.js';
-import { LineStdioClientTransport } from '../../mcp-gateway/stdio-client.js';
+import { LineStdioClientTransport } from '../../src/transport/stdio-client.js';
 import { startSidecar, type Sidecar } from '../../mcp-sidecar/sidecar.js';
 import { CLI, REFERENCE_SERVERS } from '../helpers/fixture.js';
 import { callTool, textOf } from '../helpers/gateway-harness.js';
@@ -148,7 +148,8 @@ describe('sidecar control channel', () => {
     );
     await until(
       () =>
-        gateway.control.view().peps.find((p) => p.id === 'sidecar-1')?.status?.policy.active?.digest === v1,
+        gateway.fleet.plane.view().peps.find((p) => p.id === 'sidecar-1')?.status?.policy.active?.digest ===
+        v1,
       'the sidecar status report',
     );
   });
@@ -209,7 +210,8 @@ describe('sidecar control channel', () => {
     await until(() => sidecar.policy.status().policy.last_error !== null, 'the refusal');
     expect(sidecar.policy.status().policy.last_error?.code).toMatch(/signature/);
     await until(
-      () => gateway.control.view().peps.find((p) => p.id === 'sidecar-1')?.status?.policy.last_error != null,
+      () =>
+        gateway.fleet.plane.view().peps.find((p) => p.id === 'sidecar-1')?.status?.policy.last_error != null,
       'the refusal reported to the gateway',
     );
     await decide();

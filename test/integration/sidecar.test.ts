@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/util/log.js';
 import { startSidecar, type Sidecar } from '../../mcp-sidecar/sidecar.js';
 import { CLI, REFERENCE_SERVERS, writeFixture, type Fixture } from '../helpers/fixture.js';
 import { callTool, textOf } from '../helpers/gateway-harness.js';
-import { LineStdioClientTransport } from '../../mcp-gateway/stdio-client.js';
+import { LineStdioClientTransport } from '../../src/transport/stdio-client.js';
 
 /**
  * The sidecar around the real filesystem server, tool names unprefixed: reads are allowed, writes only

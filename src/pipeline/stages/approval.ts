@@ -1,11 +1,26 @@
 import { PASS, type Stage } from '../stage.js';
 
-/** Tools registered with `approval: always` are held for a human on every call. */
-export const checkApproval: Stage = (ctx) => {
-  if (ctx.toolEntry?.approval !== 'always') return PASS;
-  return {
-    kind: 'escalate',
-    code: 'approval_required',
-    message: `"${ctx.toolName}" needs human approval for every call`,
-  };
+/**
+ * A standing approval requirement: `approval: always` holds every call of the tool for a person;
+ * `approval: flagged` holds the calls an earlier stage flagged (a rule with `effect: flag`, or a fault
+ * in a `fail_open` tool).
+ */
+export const checkApproval: Stage = (ctx, _env, earlier = []) => {
+  const setting = ctx.toolEntry?.approval ?? 'never';
+  if (setting === 'always') {
+    return {
+      kind: 'escalate',
+      code: 'approval_required',
+      message: `"${ctx.toolName}" needs human approval for every call`,
+    };
+  }
+  const flag = earlier.find((run) => run.result.kind === 'flag')?.result;
+  if (setting === 'flagged' && flag?.kind === 'flag') {
+    return {
+      kind: 'escalate',
+      code: 'flagged_for_approval',
+      message: `"${ctx.toolName}" needs human approval for flagged calls: ${flag.message}`,
+    };
+  }
+  return PASS;
 };

@@ -20,6 +20,5 @@ export const checkRateCap: Stage = (ctx, env) => {
       message: `more than ${limit} calls per minute to "${ctx.toolName}"`,
     };
   }
-  env.reservations.push(reservation);
-  return PASS;
+  return { kind: 'pass', reservations: [reservation] };
 };

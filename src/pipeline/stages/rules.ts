@@ -2,7 +2,10 @@ import { evaluateRules } from '../../policy/rules.js';
 import { buildRuleInput } from '../rule-input.js';
 import { PASS, type Stage } from '../stage.js';
 
-/** Policy rules over the call, deny > escalate > allow; a rule that throws denies (fail closed). */
+/**
+ * Policy rules over the call, deny > escalate > flag > allow; a rule that throws denies (fail closed).
+ * A flag lets the call continue, marked for a closer look by the stages after it.
+ */
 export const checkRules: Stage = (ctx, env) => {
   const outcome = evaluateRules(env.policy.rules, buildRuleInput(ctx, env));
   if (outcome.error) {
@@ -15,14 +18,10 @@ export const checkRules: Stage = (ctx, env) => {
   }
   const rules = outcome.matched.map((r) => r.id);
   const deciding = outcome.deciding;
-  if (!deciding || (outcome.effect !== 'deny' && outcome.effect !== 'escalate')) {
+  if (!deciding || outcome.effect === 'allow' || outcome.effect === 'none') {
     return rules.length > 0 ? { kind: 'pass', rules } : PASS;
   }
-  return {
-    kind: outcome.effect,
-    code: deciding.reason,
-    message: deciding.description,
-    rules,
-    mode: deciding.mode,
-  };
+  const { reason: code, description: message } = deciding;
+  if (outcome.effect === 'flag') return { kind: 'flag', code, message, rules };
+  return { kind: outcome.effect, code, message, rules, mode: deciding.mode };
 };

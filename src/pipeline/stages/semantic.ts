@@ -1,7 +1,8 @@
 import { digest, digestOnce } from '../../evidence/hash.js';
 import type { SemanticAnswer, SemanticInput } from '../../semantic/types.js';
 import { PASS, type SemanticEnv, type Stage } from '../stage.js';
-import type { CallContext, StageResult } from '../types.js';
+import type { CallContext } from '../types.js';
+import type { SemanticFinding, StageResult } from '../../core/decision.js';
 
 /**
  * Stage 2: asks the configured verifier whether the call fits what the user asked for. It runs where
@@ -30,7 +31,7 @@ export const checkSemantic: Stage = async (ctx, env, earlier = []) => {
     answer = cached ?? (await verifyWithin(env.semantic, input));
   } catch (err) {
     const message = (err as Error).message;
-    env.semanticOutcome = {
+    const semantic: SemanticFinding = {
       verdict: ctx.toolEntry?.semantic_fail ?? 'escalate',
       confidence: 0,
       signals: [],
@@ -44,10 +45,11 @@ export const checkSemantic: Stage = async (ctx, env, earlier = []) => {
       kind: ctx.toolEntry?.semantic_fail ?? 'escalate',
       code: 'semantic_failed',
       message: `the semantic check failed (${message}); failing closed`,
+      semantic,
     };
   }
   if (!cached) env.semantic.cache?.set(key, answer);
-  env.semanticOutcome = {
+  const semantic: SemanticFinding = {
     verdict: answer.verdict,
     confidence: answer.confidence,
     signals: answer.signals,
@@ -58,7 +60,7 @@ export const checkSemantic: Stage = async (ctx, env, earlier = []) => {
     ),
     cache_hit: cached !== undefined,
   };
-  return verdictResult(answer);
+  return { ...verdictResult(answer), semantic };
 };
 
 /**

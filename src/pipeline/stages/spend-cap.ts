@@ -1,3 +1,4 @@
+import type { Reservation } from '../../core/decision.js';
 import { PASS, type Stage } from '../stage.js';
 
 /**
@@ -12,13 +13,16 @@ export const checkSpendCap: Stage = (ctx, env) => {
     [`${ctx.agent.id}\u0000${ctx.toolName}`, ctx.toolEntry?.caps.spend_per_day],
     [ctx.agent.id, ctx.agent.spend_per_day],
   ];
+  const reservations: Reservation[] = [];
   for (const [key, limit] of caps) {
     if (limit === undefined) continue;
     const reservation = env.counters.chargeSpend(key, day, cost, limit);
     if (!reservation) {
+      // The per-tool charge taken a moment ago goes back: this call is not going ahead.
+      for (const r of reservations) r.release();
       return { kind: 'deny', code: 'spend_cap_exceeded', message: `daily spend cap of ${limit} reached` };
     }
-    env.reservations.push(reservation);
+    reservations.push(reservation);
   }
-  return PASS;
+  return reservations.length > 0 ? { kind: 'pass', reservations } : PASS;
 };

@@ -1,9 +1,11 @@
 import { digest } from '../../evidence/hash.js';
 import { MemoryCounterStore } from '../../pipeline/counters.js';
 import { evaluate } from '../../pipeline/evaluate.js';
-import type { CallContext, Identity, LiveTool } from '../../pipeline/types.js';
+import type { CallContext } from '../../pipeline/types.js';
 import type { PolicySet } from '../policy-set.js';
 import type { PolicyTestCase, PolicyTestFile } from './schema.js';
+import type { Identity } from '../../core/identity.js';
+import type { LiveTool } from '../../core/live-tool.js';
 
 /** A fixed default time, so a case that does not set one decides the same on every run. */
 const DEFAULT_TIME = '2026-01-05T12:00:00Z';
@@ -21,7 +23,7 @@ export interface TestResult {
   note: string;
   ok: boolean;
   expected: PolicyTestCase['expect'];
-  got: { decision: string; reasons: string[]; rules: string[]; mode: string };
+  got: { effect: string; reasons: string[]; rules: string[]; mode: string };
 }
 
 /** The outcome of a test run; stored in every bundle as `tests/report.json`. */
@@ -46,11 +48,11 @@ export async function runPolicyTests(policy: PolicySet, suites: readonly TestSui
       const ctx = contextOf(policy, test, `test:${suite}:${index}`);
       const decision = await evaluate(
         ctx,
-        { policy, counters: new MemoryCounterStore(), paths, reservations: [], skipSemantic: true },
+        { policy, counters: new MemoryCounterStore(), paths, skipSemantic: true },
         tests.mode,
       );
       const got = {
-        decision: decision.effect,
+        effect: decision.effect,
         reasons: decision.reasons.map(String),
         rules: decision.rules,
         mode: decision.mode,
@@ -70,7 +72,7 @@ export async function runPolicyTests(policy: PolicySet, suites: readonly TestSui
 }
 
 function matches(expect: PolicyTestCase['expect'], got: TestResult['got']): boolean {
-  if (expect.decision !== got.decision) return false;
+  if (expect.effect !== got.effect) return false;
   if (expect.reason !== undefined && expect.reason !== got.reasons[0]) return false;
   if (expect.mode !== undefined && expect.mode !== got.mode) return false;
   if (expect.rules !== undefined && [...expect.rules].sort().join() !== [...got.rules].sort().join())
@@ -119,6 +121,6 @@ export function describeFailures(report: TestReport): string[] {
     .filter((r) => !r.ok)
     .map(
       (r) =>
-        `${r.suite}[${r.index}] ${r.note}: expected ${r.expected.decision}${r.expected.reason ? ` (${r.expected.reason})` : ''}, got ${r.got.decision}${r.got.reasons[0] ? ` (${r.got.reasons[0]})` : ''}`,
+        `${r.suite}[${r.index}] ${r.note}: expected ${r.expected.effect}${r.expected.reason ? ` (${r.expected.reason})` : ''}, got ${r.got.effect}${r.got.reasons[0] ? ` (${r.got.reasons[0]})` : ''}`,
     );
 }

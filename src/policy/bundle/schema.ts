@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ModeSchema, PolicyNameSchema, ReasonCodeSchema } from '../../config/schema.js';
+import { PolicyNameSchema, ReasonCodeSchema } from '../../config/schema.js';
+import { EffectSchema, ModeSchema } from '../../core/effect.js';
 
 /**
  * Shapes of the policy lifecycle's files: the bundle manifest, its signature, approvals, channel
@@ -198,7 +199,7 @@ export const PolicyTestCaseSchema = z.strictObject({
   note: z.string().min(1),
   input: PolicyTestInputSchema,
   expect: z.strictObject({
-    decision: z.enum(['allow', 'deny', 'escalate']),
+    effect: EffectSchema,
     /** The deciding reason code (the first of the decision's reasons). */
     reason: ReasonCodeSchema.optional(),
     /** Rule ids that must match, in any order; exactly these when given. */

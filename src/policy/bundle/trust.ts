@@ -1,7 +1,7 @@
 import type { JSONWebKeySet } from 'jose';
 import type { PoliciesConfig } from '../../config/schema.js';
 import { readJwks } from '../../evidence/signer.js';
-import type { ApprovalPolicy } from './approve.js';
+import type { ApprovalPolicy } from './approvals.js';
 
 /** The pinned public keys of the policy lifecycle, read from the JWKS files the config names. */
 export interface Trust {

@@ -4,10 +4,10 @@ import { digest } from '../../../src/evidence/hash.js';
 import { Enforcer, INTENT_META_KEY } from '../../../src/pep/enforcer.js';
 import { declareIntent } from '../../../src/pep/intent-tool.js';
 import type { PolicySet } from '../../../src/policy/policy-set.js';
-import type { LiveTool } from '../../../src/pipeline/types.js';
 import { AgentRegistry, ToolRegistry } from '../../../src/registry/registries.js';
 import type { SemanticVerifier } from '../../../src/semantic/types.js';
 import { memorySink } from '../../helpers/memory-sink.js';
+import type { LiveTool } from '../../../src/core/live-tool.js';
 
 const policy: PolicySet = {
   tools: new ToolRegistry(

@@ -5,8 +5,10 @@ import type { PolicySet } from '../../../src/policy/policy-set.js';
 import { MemoryCounterStore } from '../../../src/pipeline/counters.js';
 import { evaluate, evaluateStatic } from '../../../src/pipeline/evaluate.js';
 import type { StageEnv } from '../../../src/pipeline/stage.js';
-import type { CallContext, Identity, LiveTool } from '../../../src/pipeline/types.js';
+import type { CallContext } from '../../../src/pipeline/types.js';
 import { AgentRegistry, ToolRegistry } from '../../../src/registry/registries.js';
+import type { Identity } from '../../../src/core/identity.js';
+import type { LiveTool } from '../../../src/core/live-tool.js';
 
 const tools = ToolsFileSchema.parse({
   tools: [
@@ -88,7 +90,7 @@ function call(
 }
 
 function env(policy: PolicySet, counters = new MemoryCounterStore()): StageEnv {
-  return { policy, counters, paths: {}, reservations: [] };
+  return { policy, counters, paths: {} };
 }
 
 describe('pipeline stage 1', () => {

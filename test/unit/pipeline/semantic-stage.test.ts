@@ -90,7 +90,7 @@ function env(verifier?: SemanticVerifier, cache?: SemanticCache): StageEnv {
     policy,
     counters: new MemoryCounterStore(),
     paths: {},
-    reservations: [],
+
     semantic: verifier && { verifier, timeoutMs: 1000, cache },
   };
 }

@@ -78,7 +78,7 @@ function env(judgeTimeoutMs: number, cache?: SemanticCache): StageEnv {
     policy,
     counters: new MemoryCounterStore(),
     paths: {},
-    reservations: [],
+
     semantic: { verifier, timeoutMs: 5000, cache },
   };
 }
@@ -126,8 +126,8 @@ describe('LLM judge in the pipeline', () => {
     double.script(verdictReply(escalation), verdictReply(escalation));
     const cache = new SemanticCache(100);
     const shared = env(5000, cache);
-    const first = await evaluate(call('home__grant_access'), { ...shared, reservations: [] }, 'enforce');
-    const second = await evaluate(call('home__grant_access'), { ...shared, reservations: [] }, 'enforce');
+    const first = await evaluate(call('home__grant_access'), { ...shared }, 'enforce');
+    const second = await evaluate(call('home__grant_access'), { ...shared }, 'enforce');
     expect(first.semantic?.cache_hit).toBe(false);
     expect(second).toMatchObject({ effect: 'escalate', semantic: { cache_hit: true, verifier: 'llm' } });
     expect(double.requests).toHaveLength(1);

@@ -5,9 +5,9 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalEd25519Signer, readJwks } from '../../../../src/evidence/signer.js';
 import { canonicalJson } from '../../../../src/evidence/hash.js';
-import { buildBundle, BuildRefused } from '../../../../src/policy/bundle/build.js';
+import { buildBundle, BuildRefused } from '../../../../src/policy/release/build.js';
 import { readBundleDir, type BundleFiles } from '../../../../src/policy/bundle/files.js';
-import { signBundle } from '../../../../src/policy/bundle/sign.js';
+import { signBundle } from '../../../../src/policy/release/sign.js';
 import { verifyBundle } from '../../../../src/policy/bundle/verify.js';
 import { demoSources, makeKeys, type LifecycleKeys } from '../../../helpers/policy-lifecycle.js';
 
@@ -113,8 +113,8 @@ describe('policy bundles: build, sign, verify', () => {
     await writeFile(
       tests,
       original.replace(
-        'expect: { decision: allow, mode: enforce }',
-        'expect: { decision: deny, reason: write_outside_demo }',
+        'expect: { effect: allow, mode: enforce }',
+        'expect: { effect: deny, reason: write_outside_demo }',
       ),
     );
     try {

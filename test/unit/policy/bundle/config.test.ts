@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../../src/config/load-config.js';
 import { ConfigSchema } from '../../../../src/config/schema.js';
 import { formatProblem, YamlFile } from '../../../../src/config/yaml-file.js';
-import { checkPoliciesConfig, usesBundles } from '../../../../src/policy/bundle/config-check.js';
+import { checkPoliciesConfig, usesBundles } from '../../../../src/config/check-policies.js';
 
 const resolve = (policies: unknown) =>
   resolveConfig(ConfigSchema.parse({ policies }), '/etc/mcpgov/mcpgov.yaml');

@@ -1,0 +1,148 @@
+import type { Readable, Writable } from 'node:stream';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '../util/log.js';
+import { errorObject, INVALID_PARAMS, isObject, LineReader, type LineProblem } from './jsonrpc-lines.js';
+import type { ToolCallHandler, ToolCallParams } from './tool-call.js';
+
+export { INVALID_REQUEST, PARSE_ERROR } from './jsonrpc-lines.js';
+
+export interface LineStdioOptions {
+  input?: Readable;
+  output?: Writable;
+  /** Longest accepted line in bytes; longer ones are answered with -32600 and skipped. */
+  maxMessageBytes: number;
+  log?: Logger;
+}
+
+/**
+ * The gateway's stdio transport: newline-delimited JSON-RPC, hardened. Unlike the SDK's stdio server
+ * transport, it answers bad input instead of dropping it: invalid UTF-8 and invalid JSON get a parse
+ * error, non-JSON-RPC objects and oversized lines an invalid-request error, and it keeps serving.
+ *
+ * With a {@link toolCalls} handler set, plain `tools/call` requests (the hot path) are served by it
+ * directly instead of through the SDK's `Server`: the same handler the `Server` uses, without a
+ * second schema validation and dispatch per call. Everything else, and calls that ask for progress,
+ * go to the `Server` as usual.
+ */
+export class LineStdioServerTransport implements Transport {
+  onmessage?: (message: JSONRPCMessage) => void;
+  onerror?: (error: Error) => void;
+  onclose?: () => void;
+  /** Serves `tools/call` without the SDK round trip, once the session's server is built. */
+  toolCalls?: ToolCallHandler;
+
+  private readonly input: Readable;
+  private readonly output: Writable;
+  private readonly reader: LineReader;
+  /** Tool calls served by {@link toolCalls} and not yet answered, by request id, for cancellation. */
+  private readonly inFlight = new Map<string | number, AbortController>();
+  private closed = false;
+
+  constructor(private readonly opts: LineStdioOptions) {
+    this.input = opts.input ?? process.stdin;
+    this.output = opts.output ?? process.stdout;
+    this.reader = new LineReader({
+      maxMessageBytes: opts.maxMessageBytes,
+      onMessage: (message) => this.dispatch(message),
+      onProblem: (problem) => this.reject(problem),
+    });
+  }
+
+  async start(): Promise<void> {
+    this.input.on('data', this.onData);
+    this.input.on('end', this.onEnd);
+    this.input.on('error', this.onInputError);
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    if (this.closed) return;
+    if (!this.output.write(`${JSON.stringify(message)}\n`)) {
+      await new Promise<void>((resolve) => this.output.once('drain', resolve));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.input.off('data', this.onData);
+    this.input.off('end', this.onEnd);
+    this.input.off('error', this.onInputError);
+    for (const controller of this.inFlight.values()) controller.abort(new Error('transport closed'));
+    this.onclose?.();
+  }
+
+  private readonly onEnd = () => void this.close();
+  private readonly onInputError = (err: Error) => this.onerror?.(err);
+  private readonly onData = (data: Buffer) => this.reader.push(data);
+
+  private dispatch(message: JSONRPCMessage): void {
+    const m = message as { id?: string | number; method?: string; params?: Record<string, unknown> };
+    if (this.toolCalls && m.method === 'tools/call' && m.id !== undefined && !wantsProgress(m.params)) {
+      this.serveToolCall(m.id, m.params, this.toolCalls);
+      return;
+    }
+    if (m.method === 'notifications/cancelled') {
+      const controller = this.inFlight.get(m.params?.['requestId'] as string | number);
+      if (controller) {
+        controller.abort(m.params?.['reason'] ?? 'cancelled');
+        return;
+      }
+    }
+    this.onmessage?.(message);
+  }
+
+  private serveToolCall(id: string | number, params: unknown, handler: ToolCallHandler): void {
+    if (!isToolCallParams(params)) {
+      void this.send({
+        jsonrpc: '2.0',
+        id,
+        error: {
+          code: INVALID_PARAMS,
+          message: 'Invalid params: tools/call needs a name and object arguments',
+        },
+      } as JSONRPCMessage);
+      return;
+    }
+    const controller = new AbortController();
+    this.inFlight.set(id, controller);
+    handler(params, controller.signal).then(
+      (result) => {
+        this.inFlight.delete(id);
+        // A cancelled request gets no response (MCP cancellation: the receiver should not answer).
+        if (!controller.signal.aborted) void this.send({ jsonrpc: '2.0', id, result } as JSONRPCMessage);
+      },
+      (err: unknown) => {
+        this.inFlight.delete(id);
+        if (!controller.signal.aborted) {
+          void this.send({ jsonrpc: '2.0', id, error: errorObject(err) } as JSONRPCMessage);
+        }
+      },
+    );
+  }
+
+  private reject(problem: LineProblem): void {
+    this.opts.log?.('warn', 'rejected stdio input', { code: problem.code, message: problem.message });
+    // id null is what JSON-RPC prescribes when the request's id cannot be known.
+    void this.send({
+      jsonrpc: '2.0',
+      id: problem.id,
+      error: { code: problem.code, message: problem.message },
+    } as unknown as JSONRPCMessage);
+  }
+}
+
+/** Calls that ask for progress take the SDK path, which relays progress notifications. */
+function wantsProgress(params: Record<string, unknown> | undefined): boolean {
+  const meta = params?.['_meta'] as Record<string, unknown> | undefined;
+  return meta?.['progressToken'] !== undefined;
+}
+
+function isToolCallParams(params: unknown): params is ToolCallParams {
+  return (
+    isObject(params) &&
+    typeof params['name'] === 'string' &&
+    (params['arguments'] === undefined || isObject(params['arguments'])) &&
+    (params['_meta'] === undefined || isObject(params['_meta']))
+  );
+}
