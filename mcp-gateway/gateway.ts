@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ResolvedConfig } from '../src/config/load-config.js';
 import type { Identity } from '../src/core/identity.js';
 import { createFleet, type Fleet } from '../src/control/fleet.js';
@@ -12,7 +10,7 @@ import { createLogger, type Logger } from '../src/util/log.js';
 import { VERSION } from '../src/util/version.js';
 import { Catalog } from './catalog.js';
 import { startDownstreams, type Downstream } from './downstream.js';
-import { createSessionServer } from './session-server.js';
+import { SessionServers } from './session-server.js';
 
 export interface GatewayOptions {
   config: ResolvedConfig;
@@ -45,51 +43,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { pep, policy, evidence } = kernel;
   const fleet = createFleet({ config, pep, policy, evidence, log, clock: opts.clock });
   const downstreams = await startDownstreams(config, log, SERVER_INFO);
-  const catalog = new Catalog(downstreams);
-  const servers = new Set<Server>();
-  catalog.onChange((kind) => {
-    for (const server of servers) notifyListChanged(server, kind);
-  });
-  kernel.onPolicyChange(() => {
-    for (const server of servers) notifyListChanged(server, 'tools');
-  });
-  const connect = async (transport: Transport, identity: Identity, sessionId: string) => {
-    const session = await kernel.openSession(identity, sessionId);
-    const { server, callTool } = createSessionServer(
-      { catalog, enforcer: kernel.enforcer, serverInfo: SERVER_INFO },
-      session,
-    );
-    if (transport instanceof LineStdioServerTransport) transport.toolCalls = callTool;
-    servers.add(server);
-    server.onclose = () => {
-      servers.delete(server);
-      void kernel.closeSession(session);
-    };
-    await server.connect(transport);
-  };
-
-  let http: HttpUpstream | undefined;
-  if (opts.http) {
-    http = await startHttpUpstream({
-      ...parseHostPort(opts.http),
-      maxMessageBytes: config.limits.max_message_bytes,
-      allowedHosts: config.listen.allowed_hosts,
-      allowedOrigins: config.listen.allowed_origins,
-      log,
-      authenticate: (req) => authenticateHttp(kernel, req),
-      openSession: (transport, principal, id) => connect(transport, principal as Identity, id),
-      routes: fleet.routes,
-      upgrade: fleet.upgrade,
-    });
-    log('info', 'serving Streamable HTTP', { url: http.url });
-  }
-  let stdio: LineStdioServerTransport | undefined;
-  if (opts.stdio) {
-    const auth = await kernel.authenticate(process.env['MCPGOV_TOKEN']);
-    if (!auth.ok) throw new Error(`stdio caller not authenticated: ${auth.message}`);
-    stdio = new LineStdioServerTransport({ maxMessageBytes: config.limits.max_message_bytes, log });
-    await connect(stdio, auth.identity, randomUUID());
-  }
+  const sessions = new SessionServers(kernel, new Catalog(downstreams), SERVER_INFO);
+  const http = opts.http ? await serveHttp(opts.http, { config, kernel, fleet, sessions, log }) : undefined;
+  const stdio = opts.stdio ? await serveStdio({ config, kernel, sessions, log }) : undefined;
   kernel.start();
   fleet.start();
 
@@ -105,21 +61,48 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await fleet.close();
       await http?.close();
       await stdio?.close();
-      await Promise.all([...servers].map((s) => s.close().catch(() => {})));
+      await sessions.close();
       await kernel.close();
       await Promise.all([...downstreams.values()].map((ds) => ds.stop()));
     },
   };
 }
 
-function notifyListChanged(server: Server, kind: 'tools' | 'resources' | 'prompts'): void {
-  const notify =
-    kind === 'tools'
-      ? server.sendToolListChanged()
-      : kind === 'resources'
-        ? server.sendResourceListChanged()
-        : server.sendPromptListChanged();
-  notify.catch(() => {});
+interface Listening {
+  config: ResolvedConfig;
+  kernel: Kernel;
+  sessions: SessionServers;
+  log: Logger;
+}
+
+/** Serves Streamable HTTP (and the fleet's endpoints) on HOST:PORT; callers authenticate at initialize. */
+async function serveHttp(hostPort: string, at: Listening & { fleet: Fleet }): Promise<HttpUpstream> {
+  const { config, kernel, fleet, sessions, log } = at;
+  const http = await startHttpUpstream({
+    ...parseHostPort(hostPort),
+    maxMessageBytes: config.limits.max_message_bytes,
+    allowedHosts: config.listen.allowed_hosts,
+    allowedOrigins: config.listen.allowed_origins,
+    log,
+    authenticate: (req) => authenticateHttp(kernel, req),
+    openSession: (transport, principal, id) => sessions.connect(transport, principal as Identity, id),
+    routes: fleet.routes,
+    upgrade: fleet.upgrade,
+  });
+  log('info', 'serving Streamable HTTP', { url: http.url });
+  return http;
+}
+
+/** Serves one session on this process's stdin/stdout, as the caller whose token is in MCPGOV_TOKEN. */
+async function serveStdio(at: Listening): Promise<LineStdioServerTransport> {
+  const auth = await at.kernel.authenticate(process.env['MCPGOV_TOKEN']);
+  if (!auth.ok) throw new Error(`stdio caller not authenticated: ${auth.message}`);
+  const stdio = new LineStdioServerTransport({
+    maxMessageBytes: at.config.limits.max_message_bytes,
+    log: at.log,
+  });
+  await at.sessions.connect(stdio, auth.identity, randomUUID());
+  return stdio;
 }
 
 /** Authenticates an HTTP session's initialize request by its bearer token. */

@@ -11,12 +11,16 @@ import {
   ReadResourceRequestSchema,
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Identity } from '../src/core/identity.js';
 import { INTENT_META_KEY, type Enforcer, type Session } from '../src/pep/enforcer.js';
+import type { Kernel } from '../src/pep/kernel.js';
+import { LineStdioServerTransport } from '../src/transport/stdio-upstream.js';
 import { declareIntent, DECLARE_INTENT_TOOL } from '../src/pep/intent-tool.js';
 import { listedTools, visibleServers } from '../src/pep/visibility.js';
 import type { Progress, ToolCallHandler } from '../src/transport/tool-call.js';
 import { splitName, type Catalog } from './catalog.js';
-import type { Downstream } from './downstream.js';
+import type { Downstream, ListKind } from './downstream.js';
 
 /** What a session's server needs from the gateway. */
 export interface SessionDeps {
@@ -123,4 +127,53 @@ function downstream(catalog: Catalog, server: string): Downstream {
   const ds = catalog.downstreams.get(server);
   if (!ds) throw new McpError(ErrorCode.InvalidParams, `unknown server ${server}`);
   return ds;
+}
+
+/**
+ * The gateway's open sessions: one SDK server each, connected to its caller's transport, told when
+ * the downstream lists or the policy change, and closed with its chain.
+ */
+export class SessionServers {
+  private readonly servers = new Set<Server>();
+
+  constructor(
+    private readonly kernel: Kernel,
+    private readonly catalog: Catalog,
+    private readonly serverInfo: { name: string; version: string },
+  ) {
+    catalog.onChange((kind) => this.notify(kind));
+    // Which tools an agent may see can change with a new policy, so sessions are told to list again.
+    kernel.onPolicyChange(() => this.notify('tools'));
+  }
+
+  /** Opens a session for an authenticated caller and serves it on `transport`. */
+  async connect(transport: Transport, identity: Identity, sessionId: string): Promise<void> {
+    const session = await this.kernel.openSession(identity, sessionId);
+    const deps = { catalog: this.catalog, enforcer: this.kernel.enforcer, serverInfo: this.serverInfo };
+    const { server, callTool } = createSessionServer(deps, session);
+    if (transport instanceof LineStdioServerTransport) transport.toolCalls = callTool;
+    this.servers.add(server);
+    server.onclose = () => {
+      this.servers.delete(server);
+      void this.kernel.closeSession(session);
+    };
+    await server.connect(transport);
+  }
+
+  /** Closes every session's server (each closes its chain through the kernel). */
+  async close(): Promise<void> {
+    await Promise.all([...this.servers].map((s) => s.close().catch(() => {})));
+  }
+
+  private notify(kind: ListKind): void {
+    for (const server of this.servers) {
+      const sent =
+        kind === 'tools'
+          ? server.sendToolListChanged()
+          : kind === 'resources'
+            ? server.sendResourceListChanged()
+            : server.sendPromptListChanged();
+      sent.catch(() => {});
+    }
+  }
 }

@@ -18,6 +18,9 @@ Options:
 
 Logs go to stderr as JSON lines (MCPGOV_LOG_LEVEL=debug|info|warn|error).`;
 
+/** How long SIGTERM/SIGINT waits for chain-close records, the last checkpoint and the servers to stop. */
+const SHUTDOWN_DEADLINE_MS = 20_000;
+
 /** `mcpgov gateway`: runs until SIGINT/SIGTERM or, in stdio mode, until stdin closes. */
 export async function gatewayCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -43,6 +46,11 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
       if (closing) return;
       closing = true;
       log('info', 'shutting down', { why });
+      // Shutdown is bounded: past this, the process exits without waiting any longer.
+      setTimeout(() => {
+        log('error', 'shutdown did not finish in time; exiting');
+        resolve(EXIT.failed);
+      }, SHUTDOWN_DEADLINE_MS).unref();
       gateway.close().then(
         () => resolve(EXIT.ok),
         (e: Error) => {

@@ -90,6 +90,11 @@ export async function main(argv: string[]): Promise<number> {
       err(e.message);
       return EXIT.failed;
     }
+    // Expected failures that say all there is to say in their message (not loaded here: --help stays fast).
+    if ((e as Error).name === 'EvidenceFolderLockedError') {
+      err(`mcpgov ${name}: ${(e as Error).message}`);
+      return EXIT.failed;
+    }
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       err(`mcpgov ${name}: ${(e as Error).message}\n\n${command.help}`);
       return EXIT.usage;

@@ -10,7 +10,7 @@ import type { PointerPayload } from '../policy/bundle/schema.js';
 import { PepPolicyStatusSchema, type PepPolicyStatus } from '../policy/runtime/status.js';
 
 /** The control plane's answer to a status report, mapped to HTTP at the edge. */
-export type ReportOutcome = { ok: true } | { ok: false; status: 400 | 401 | 403; message: string };
+export type ReportResult = { ok: true } | { ok: false; status: 400 | 401 | 403; message: string };
 
 /** What `GET /policy/status` and `mcpgov policy status` show. */
 export interface ControlPlaneView {
@@ -63,7 +63,7 @@ export class PolicyControlPlane {
    * the gateway does not know, 401 for a wrong or missing token. Status reports and the sidecars'
    * control channel are authenticated here.
    */
-  authenticate(id: string, token: string | undefined): ReportOutcome {
+  authenticate(id: string, token: string | undefined): ReportResult {
     const reporter = Object.hasOwn(this.opts.policy.reporters, id)
       ? this.opts.policy.reporters[id]
       : undefined;
@@ -76,7 +76,7 @@ export class PolicyControlPlane {
   }
 
   /** Takes a report from another PEP, as received over HTTP. */
-  async receive(body: unknown, token: string | undefined): Promise<ReportOutcome> {
+  async receive(body: unknown, token: string | undefined): Promise<ReportResult> {
     const parsed = PepPolicyStatusSchema.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

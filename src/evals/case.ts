@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { EffectSchema, type Effect } from '../core/effect.js';
 
 /**
- * One eval case (DESIGN.md, "Eval case"): a single tool call in its session, with the decision a
+ * One eval case (evals/README.md, "Case format"): a single tool call in its session, with the decision a
  * careful reviewer would make. Case files are our own files, so unknown keys are errors.
  */
 

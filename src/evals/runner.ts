@@ -24,7 +24,7 @@ export interface CaseResult {
   latency_ms: number;
 }
 
-/** What `mcpgov evals run --json` prints (DESIGN.md, "Eval case"). */
+/** What `mcpgov evals run --json` prints (evals/README.md). */
 export interface EvalReport {
   cases: number;
   confusion: Confusion;

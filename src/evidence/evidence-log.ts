@@ -12,6 +12,8 @@ export interface EvidenceLogOptions {
   signer: Signer;
   /** Checkpoint origin line, e.g. `mcpgov/gateway@host`. */
   origin: string;
+  /** Who writes the log (the PEP id), as its folder lock names it; default the origin. */
+  writer?: string;
   checkpoint: { everyRecords: number; everySeconds: number };
   /** A segment past this size is sealed at the next checkpoint that covers it. */
   segmentMaxBytes: number;
@@ -51,7 +53,7 @@ export class EvidenceLog implements EvidenceSink {
    */
   static async open(opts: EvidenceLogOptions): Promise<EvidenceLog> {
     await mkdir(opts.dir, { recursive: true });
-    const lock = await lockEvidenceFolder(opts.dir, opts.origin, opts.log);
+    const lock = await lockEvidenceFolder(opts.dir, opts.writer ?? opts.origin, opts.log);
     try {
       return await EvidenceLog.openLocked(opts, lock);
     } catch (err) {

@@ -7,7 +7,7 @@ import type { Identity } from '../core/identity.js';
 /** Asymmetric algorithms only: a shared-secret (HS*) token could be minted by anyone holding the key. */
 const ALGORITHMS = ['EdDSA', 'ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
 
-/** The outcome of authenticating a caller. */
+/** The result of authenticating a caller. */
 export type AuthResult =
   | { ok: true; identity: Identity }
   | { ok: false; code: 'unauthenticated' | 'invalid_token'; message: string };

@@ -18,7 +18,7 @@ export function refusal(
       { type: 'text', text: `${lead}: ${message} (reason: ${code}, decision: ${decisionId}).${tail}` },
     ],
     isError: true,
-    _meta: { [META_KEY]: { id: decisionId, outcome: kind, reason: code } },
+    _meta: { [META_KEY]: { id: decisionId, answer: kind, reason: code } },
   };
 }
 

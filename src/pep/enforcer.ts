@@ -155,7 +155,7 @@ export class Enforcer {
     const argsDigest = digestOnce(args);
 
     try {
-      // The decision is durable before anything is forwarded (DESIGN: evidence before action).
+      // The decision is durable before anything is forwarded (README: Evidence).
       await this.opts.evidence.append(
         decisionRecord(ctx, decision, policy.bundle, this.opts.pep, evalUs, argsDigest),
       );

@@ -35,9 +35,9 @@ export async function declareIntent(
       isError: true,
     };
   }
-  let outcome: Awaited<ReturnType<Enforcer['declareIntent']>>;
+  let result: Awaited<ReturnType<Enforcer['declareIntent']>>;
   try {
-    outcome = await enforcer.declareIntent(session, intent, 'declared');
+    result = await enforcer.declareIntent(session, intent, 'declared');
   } catch {
     return {
       content: [
@@ -50,7 +50,7 @@ export async function declareIntent(
     };
   }
   const text =
-    outcome === 'kept_host_intent'
+    result === 'kept_host_intent'
       ? "The application already stated the user's request for this session; it stays in force."
       : 'Intent recorded; later tool calls are checked against it.';
   return { content: [{ type: 'text', text }] };

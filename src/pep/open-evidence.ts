@@ -44,6 +44,7 @@ export async function openEvidenceLog(
     fsync: config.evidence.fsync,
     signer: await evidenceSigner(config, log),
     origin: `mcpgov/${pepId}`,
+    writer: pepId,
     checkpoint: {
       everyRecords: config.evidence.checkpoint.every_records,
       everySeconds: config.evidence.checkpoint.every_seconds,

@@ -40,26 +40,26 @@ const STAGES: readonly (readonly [string, Stage])[] = [
 
 /** Runs the pipeline over one call. Never throws: a fault in a stage is a deny (unless `fail_open`). */
 export async function evaluate(ctx: CallContext, env: StageEnv, defaultMode: Mode): Promise<Decision> {
-  const outcomes = await runStages(STAGES, ctx, env);
-  return decide(outcomes, ctx.toolEntry?.mode, defaultMode);
+  const runs = await runStages(STAGES, ctx, env);
+  return decide(runs, ctx.toolEntry?.mode, defaultMode);
 }
 
 /** The static checks only: a deny here means the agent may never call this tool. Takes no reservations. */
 export async function evaluateStatic(ctx: CallContext, env: StageEnv): Promise<StageResult> {
-  const outcomes = await runStages(STATIC_STAGES, ctx, env);
-  return outcomes.find((o) => o.result.kind === 'deny')?.result ?? { kind: 'pass' };
+  const runs = await runStages(STATIC_STAGES, ctx, env);
+  return runs.find((o) => o.result.kind === 'deny')?.result ?? { kind: 'pass' };
 }
 
 async function runStages(stages: typeof STAGES, ctx: CallContext, env: StageEnv): Promise<StageRun[]> {
-  const outcomes: StageRun[] = [];
+  const runs: StageRun[] = [];
   for (const [stage, run] of stages) {
-    const pending = runStage(run, ctx, env, outcomes);
+    const pending = runStage(run, ctx, env, runs);
     // Most stages answer at once; only an asynchronous one (stage 2) costs a turn of the event loop.
     const result = isPromise(pending) ? await pending : pending;
-    outcomes.push({ stage, result });
+    runs.push({ stage, result });
     if (result.kind === 'deny') break; // first deny stops: nothing after it can make the call allowed
   }
-  return outcomes;
+  return runs;
 }
 
 function runStage(

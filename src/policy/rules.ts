@@ -52,13 +52,13 @@ export function compileRules(sources: readonly { rule: RuleSource; location: str
 }
 
 /** What the rules concluded about one call. */
-export interface RuleSetOutcome {
+export interface RuleVerdict {
   effect: RuleEffect | 'none';
   /** Rules whose condition held, in order. */
   matched: CompiledRule[];
   /** The rule whose effect decided: the first deny, else the first escalate, flag, allow. */
   deciding?: CompiledRule;
-  /** Set when a rule threw: the outcome is then a deny (fail closed). */
+  /** Set when a rule threw: the verdict is then a deny (fail closed). */
   error?: { ruleId: string; message: string };
 }
 
@@ -66,7 +66,7 @@ export interface RuleSetOutcome {
 const PRECEDENCE = ['deny', 'escalate', 'flag', 'allow'] as const satisfies readonly RuleEffect[];
 
 /** Evaluates every rule; deny > escalate > flag > allow, and a rule that throws denies. */
-export function evaluateRules(rules: readonly CompiledRule[], input: object): RuleSetOutcome {
+export function evaluateRules(rules: readonly CompiledRule[], input: object): RuleVerdict {
   const matched: CompiledRule[] = [];
   for (const rule of rules) {
     try {

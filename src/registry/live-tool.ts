@@ -2,7 +2,7 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { definitionDigest } from './digest.js';
 import type { LiveTool } from '../core/live-tool.js';
 
-/** Separator between server name and the server's own name: `<server>__<tool>` (DESIGN.md). */
+/** Separator between server name and the server's own name: `<server>__<tool>` (README: Configuration reference). */
 export const NAME_SEPARATOR = '__';
 
 /**

@@ -29,6 +29,18 @@ interface ContractCase {
   };
 }
 
+interface VisibilityCase {
+  note: string;
+  agent: string;
+  expect: {
+    resources: 'shown' | 'none';
+    templates: 'shown' | 'none';
+    prompts: 'shown' | 'none';
+    read: 'result' | 'not_found';
+    prompt: 'result' | 'not_found';
+  };
+}
+
 /** What kind of answer the agent got. */
 function answerKind(result: CallToolResult): ContractCase['expect']['answer'] {
   const text = textOf(result);
@@ -127,9 +139,11 @@ async function sidecarPep(demo: string, outside: string): Promise<Pep> {
   };
 }
 
-const cases = (
-  parse(await readFile(path.join(REPO, 'test/contract/cases.yaml'), 'utf8')) as { cases: ContractCase[] }
-).cases;
+const table = parse(await readFile(path.join(REPO, 'test/contract/cases.yaml'), 'utf8')) as {
+  cases: ContractCase[];
+  visibility: VisibilityCase[];
+};
+const cases = table.cases;
 
 for (const [kind, start] of [
   ['gateway', gatewayPep],
@@ -172,3 +186,101 @@ for (const [kind, start] of [
     });
   });
 }
+
+/** What one agent saw of server-everything's resources and prompts through one enforcement point. */
+interface Seen {
+  resources: string[];
+  templates: string[];
+  prompts: string[];
+  read: string;
+  prompt: string;
+}
+
+/** Lists, reads and gets through a connected client; `probe` names what to read and get. */
+async function look(client: Client, probe: { uri: string; prompt: string }): Promise<Seen> {
+  const outcome = (p: Promise<unknown>) =>
+    p.then(
+      () => 'result',
+      (err: Error) => (/ not found$/.test(err.message) ? 'not_found' : `error: ${err.message}`),
+    );
+  return {
+    resources: (await client.listResources()).resources.map((r) => `${r.uri} ${r.name}`),
+    templates: (await client.listResourceTemplates()).resourceTemplates.map(
+      (t) => `${t.uriTemplate} ${t.name}`,
+    ),
+    prompts: (await client.listPrompts()).prompts.map((p) => p.name),
+    read: await outcome(client.readResource({ uri: probe.uri })),
+    prompt: await outcome(client.getPrompt({ name: probe.prompt })),
+  };
+}
+
+describe('contract: resources and prompts', () => {
+  const seen = new Map<string, Seen>();
+  let probe: { uri: string; prompt: string } | undefined;
+
+  /**
+   * The shipped registries with `agent` as the caller, over server-everything alone, in enforce mode
+   * (observe mode hides nothing: it never blocks).
+   */
+  const spec = async (agent: string, servers: Record<string, unknown>) => {
+    const base = await shippedSpec('/nonexistent', servers);
+    return { ...base, config: { ...base.config, mode: 'enforce', identity: { default_agent: agent } } };
+  };
+
+  const viaGateway = async (agent: string): Promise<Seen> => {
+    const everything = { command: 'node', args: [REFERENCE_SERVERS.everything, 'stdio'] };
+    const running = await runGateway(await spec(agent, { everything }));
+    try {
+      const client = await running.client();
+      if (!probe) {
+        const resources = (await client.listResources()).resources;
+        const prompts = (await client.listPrompts()).prompts;
+        const simple = prompts.find((p) => !(p.arguments ?? []).some((a) => a.required));
+        probe = { uri: resources[0]?.uri ?? '', prompt: simple?.name ?? '' };
+      }
+      return await look(client, probe);
+    } finally {
+      await running.close();
+    }
+  };
+
+  const viaSidecar = async (agent: string): Promise<Seen> => {
+    const fixture = await writeFixture(await spec(agent, {}));
+    const client = new Client({ name: 'contract', version: '0' });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [CLI, 'sidecar', '-c', fixture.configFile, '--name', 'everything', '--prefix', 'node'].concat(
+          REFERENCE_SERVERS.everything,
+          'stdio',
+        ),
+        stderr: 'ignore',
+      }),
+    );
+    try {
+      return await look(client, probe!);
+    } finally {
+      await client.close();
+    }
+  };
+
+  // The visible case runs first: it finds the resource and prompt the others try to reach.
+  for (const c of table.visibility) {
+    it(`${c.note} (gateway)`, async () => {
+      const got = await viaGateway(c.agent);
+      seen.set(`gateway:${c.agent}`, got);
+      expect(probe?.uri).toMatch(/\S/);
+      expect(probe?.prompt).toMatch(/^everything__/);
+      expect({
+        resources: got.resources.length > 0 ? 'shown' : 'none',
+        templates: got.templates.length > 0 ? 'shown' : 'none',
+        prompts: got.prompts.length > 0 ? 'shown' : 'none',
+        read: got.read,
+        prompt: got.prompt,
+      }).toEqual(c.expect);
+    });
+    it(`${c.note} (sidecar, exactly as the gateway)`, async () => {
+      expect(await viaSidecar(c.agent)).toEqual(seen.get(`gateway:${c.agent}`));
+    });
+  }
+});

@@ -1,8 +1,7 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -10,25 +9,9 @@ import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { readEvidence } from '../../src/evidence/jsonl-store.js';
 import { CLI, REFERENCE_SERVERS, REPO, writeFixture } from '../helpers/fixture.js';
+import { startGatewayProcess } from '../helpers/gateway-process.js';
 
 const run = promisify(execFile);
-
-/** Starts the built gateway on an ephemeral port; resolves with the process and its URL (from its log). */
-async function startGateway(configFile: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, 'gateway', '--config', configFile, '--http', '127.0.0.1:0'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stderr! });
-    lines.on('line', (line) => {
-      if (!line.startsWith('{')) return; // a plain-text startup error; the exit handler reports it
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg === 'serving Streamable HTTP' && entry.url) resolve(entry.url);
-    });
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
-  });
-  return { child, url };
-}
 
 describe('evidence after a crash', () => {
   const children: ChildProcess[] = [];
@@ -49,7 +32,7 @@ describe('evidence after a crash', () => {
       agents: { agents: [{ id: 'dev', owner: 'platform', tool_groups: ['all'] }] },
     });
 
-    const first = await startGateway(fixture.configFile);
+    const first = await startGatewayProcess(fixture.configFile);
     children.push(first.child);
     const clients = await Promise.all(
       Array.from({ length: 16 }, async () => {
@@ -85,7 +68,7 @@ describe('evidence after a crash', () => {
     await Promise.allSettled(clients.map((c) => c.close()));
 
     // Restart: the gateway repairs a torn tail, signs a checkpoint over what it found, and serves again.
-    const second = await startGateway(fixture.configFile);
+    const second = await startGatewayProcess(fixture.configFile);
     children.push(second.child);
     const exited = new Promise((resolve) => second.child.once('exit', resolve));
     second.child.kill('SIGTERM');

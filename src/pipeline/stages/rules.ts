@@ -7,21 +7,21 @@ import { PASS, type Stage } from '../stage.js';
  * A flag lets the call continue, marked for a closer look by the stages after it.
  */
 export const checkRules: Stage = (ctx, env) => {
-  const outcome = evaluateRules(env.policy.rules, buildRuleInput(ctx, env));
-  if (outcome.error) {
+  const verdict = evaluateRules(env.policy.rules, buildRuleInput(ctx, env));
+  if (verdict.error) {
     return {
       kind: 'deny',
       code: 'rule_error',
-      message: `rule "${outcome.error.ruleId}" failed: ${outcome.error.message}`,
-      rules: [outcome.error.ruleId],
+      message: `rule "${verdict.error.ruleId}" failed: ${verdict.error.message}`,
+      rules: [verdict.error.ruleId],
     };
   }
-  const rules = outcome.matched.map((r) => r.id);
-  const deciding = outcome.deciding;
-  if (!deciding || outcome.effect === 'allow' || outcome.effect === 'none') {
+  const rules = verdict.matched.map((r) => r.id);
+  const deciding = verdict.deciding;
+  if (!deciding || verdict.effect === 'allow' || verdict.effect === 'none') {
     return rules.length > 0 ? { kind: 'pass', rules } : PASS;
   }
   const { reason: code, description: message } = deciding;
-  if (outcome.effect === 'flag') return { kind: 'flag', code, message, rules };
-  return { kind: outcome.effect, code, message, rules, mode: deciding.mode };
+  if (verdict.effect === 'flag') return { kind: 'flag', code, message, rules };
+  return { kind: verdict.effect, code, message, rules, mode: deciding.mode };
 };

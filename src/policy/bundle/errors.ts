@@ -36,7 +36,7 @@ export interface Refusal {
   message: string;
 }
 
-/** The outcome of a check: the checked value, or why it was refused. */
+/** The result of a check: the checked value, or why it was refused. */
 export type Checked<T> = { ok: true; value: T } | Refusal;
 
 /** Builds a refusal. */

@@ -26,7 +26,7 @@ export interface TestResult {
   got: { effect: string; reasons: string[]; rules: string[]; mode: string };
 }
 
-/** The outcome of a test run; stored in every bundle as `tests/report.json`. */
+/** The report of a test run; stored in every bundle as `tests/report.json`. */
 export interface TestReport {
   cases: number;
   passed: number;

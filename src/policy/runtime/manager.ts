@@ -41,7 +41,7 @@ export interface PolicyManagerOptions {
 }
 
 /** What one check of the source concluded. */
-export type CheckOutcome = 'activated' | 'unchanged' | 'refused' | 'unavailable';
+export type CheckResult = 'activated' | 'unchanged' | 'refused' | 'unavailable';
 
 /**
  * Keeps an enforcement point on its newest acceptable bundle. Each check reads the source; a new
@@ -60,7 +60,7 @@ export class PolicyManager {
   private handledRefusal?: { code: string; message: string; at: number };
   /** Identifies the candidate last handled (activated or refused), so it is not checked again. */
   private handled?: string;
-  private running?: Promise<CheckOutcome>;
+  private running?: Promise<CheckResult>;
   /** Why the cached bundle was not used at start, for the start error. */
   private cacheRefusal?: Refusal;
   private timer?: NodeJS.Timeout;
@@ -79,11 +79,11 @@ export class PolicyManager {
     const cached = await this.loadCache();
     if (cached) this.active = { ...cached, activatedAt: this.clock(), from: 'cache' };
     this.approved = cached?.pointer;
-    const outcome = await this.check();
+    const result = await this.check();
     // `unchanged` here means the source still points at the cached bundle: it comes from the source.
-    if (outcome === 'unchanged' && cached) await this.activate(cached, 'source');
-    else if (outcome !== 'activated' && cached) await this.activate(cached, 'cache');
-    if (outcome !== 'activated' && !cached) {
+    if (result === 'unchanged' && cached) await this.activate(cached, 'source');
+    else if (result !== 'activated' && cached) await this.activate(cached, 'cache');
+    if (result !== 'activated' && !cached) {
       this.active = undefined;
       const cache = this.cacheRefusal
         ? `; the cached bundle was refused: ${this.cacheRefusal.code}: ${this.cacheRefusal.message}`
@@ -96,7 +96,7 @@ export class PolicyManager {
   }
 
   /** Checks the source now; concurrent callers share one check. */
-  check(): Promise<CheckOutcome> {
+  check(): Promise<CheckResult> {
     this.running ??= this.checkOnce().finally(() => (this.running = undefined));
     return this.running;
   }
@@ -151,13 +151,13 @@ export class PolicyManager {
     };
   }
 
-  private async checkOnce(): Promise<CheckOutcome> {
-    const outcome = await this.checkSource();
+  private async checkOnce(): Promise<CheckResult> {
+    const result = await this.checkSource();
     this.opts.onStatus?.(this.status());
-    return outcome;
+    return result;
   }
 
-  private async checkSource(): Promise<CheckOutcome> {
+  private async checkSource(): Promise<CheckResult> {
     const { source } = this.opts;
     this.lastCheck = this.clock();
     let pointer: Pointer | undefined;
@@ -201,13 +201,13 @@ export class PolicyManager {
     return { policy: this.opts.policy, trust: this.opts.trust, now: this.clock(), active: this.active };
   }
 
-  private unchanged(): CheckOutcome {
-    // A source that was unreachable is back: the status shows the handled candidate's outcome again.
+  private unchanged(): CheckResult {
+    // A source that was unreachable is back: the status shows the handled candidate's refusal again.
     if (this.lastError?.code === 'source_unavailable') this.lastError = this.handledRefusal;
     return 'unchanged';
   }
 
-  private unavailable(message: string): CheckOutcome {
+  private unavailable(message: string): CheckResult {
     if (this.lastError?.code !== 'source_unavailable')
       this.opts.log('warn', 'policy source unavailable; keeping the active bundle', { error: message });
     this.lastError = { code: 'source_unavailable', message, at: this.clock() };
@@ -219,7 +219,7 @@ export class PolicyManager {
     refusal: Refusal,
     files?: BundleFiles,
     jws?: string,
-  ): Promise<CheckOutcome> {
+  ): Promise<CheckResult> {
     this.handled = key;
     this.lastError = this.handledRefusal = { code: refusal.code, message: refusal.message, at: this.clock() };
     const a = this.active;

@@ -8,7 +8,7 @@ import { bundlePath, pointerPath } from '../release/registry-store.js';
 import { BundlePathSchema } from '../bundle/schema.js';
 
 /**
- * Where an enforcement point gets bundles (DESIGN: `BundleSource`, with embedded defaults). A channel
+ * Where an enforcement point gets bundles (a `BundleSource`). A channel
  * source serves a signed pointer and bundles by digest; a folder source serves one bundle. Sources
  * only fetch bytes: every check happens in the manager, whatever the source.
  */

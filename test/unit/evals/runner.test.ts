@@ -96,7 +96,7 @@ describe('the eval runner', () => {
     expect(report.latency_ms).toEqual({ p50: 0.5, p99: 0.5 });
   });
 
-  it('prints exactly the report object of DESIGN.md', async () => {
+  it('prints exactly the report object evals/README.md describes', async () => {
     const report = await runEvals(cases, { stage: 'pipeline', policy, verifier: new GrantWary() });
     expect(Object.keys(report)).toEqual(['cases', 'confusion', 'metrics', 'latency_ms', 'results']);
     expect(Object.keys(report.metrics)).toEqual(['precision', 'recall', 'f1', 'fpr', 'accuracy']);

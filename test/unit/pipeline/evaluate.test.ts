@@ -35,6 +35,7 @@ const tools = ToolsFileSchema.parse({
     { name: 'iam__grant', owner: 'identity', risk_tier: 'high', approval: 'always' },
     { name: 'pinned__tool', owner: 'x', risk_tier: 'low', definition_digest: `sha256:${'a'.repeat(64)}` },
     { name: 'flaky__*', owner: 'x', risk_tier: 'low', fail_open: true },
+    { name: 'iam__rotate_key', owner: 'identity', risk_tier: 'high', approval: 'flagged' },
   ],
   groups: { cloud: ['cloud__*'], finance: ['billing__*'], iam: ['iam__*'], misc: ['pinned__*', 'flaky__*'] },
 });
@@ -308,6 +309,31 @@ describe('approval and faults', () => {
       effect: 'escalate',
       reasons: ['approval_required'],
     });
+  });
+
+  it('escalates a flagged call of a tool registered with approval: flagged, and lets the others through', async () => {
+    const policy = policyWith([
+      {
+        id: 'off-hours',
+        description: 'key rotation outside office hours',
+        when: { '>': [{ var: 'time.hour_utc' }, 18] },
+        effect: 'flag',
+        reason: 'off_hours',
+      },
+    ]);
+    const at = (hour: number) => ({ now: Date.UTC(2026, 0, 1, hour, 0, 0) });
+    const flagged = await evaluate(call(policy, 'ops', 'iam__rotate_key', at(22)), env(policy), 'enforce');
+    expect(flagged).toMatchObject({
+      effect: 'escalate',
+      reasons: ['flagged_for_approval', 'off_hours'],
+      rules: ['off-hours'],
+    });
+    expect(flagged.message).toContain('key rotation outside office hours');
+    const daytime = await evaluate(call(policy, 'ops', 'iam__rotate_key', at(10)), env(policy), 'enforce');
+    expect(daytime).toMatchObject({ effect: 'allow', reasons: [] });
+    // A flag alone blocks nothing: a tool without approval: flagged goes ahead, the flag recorded.
+    const listed = await evaluate(call(policy, 'ops', 'cloud__list_buckets', at(22)), env(policy), 'enforce');
+    expect(listed).toMatchObject({ effect: 'allow', reasons: ['off_hours'], rules: ['off-hours'] });
   });
 
   it('denies with internal_error when a stage throws, unless the tool is fail_open', async () => {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AgentsFileSchema, ToolsFileSchema } from '../../../src/config/schema.js';
+import { AgentsFileSchema, RuleSchema, ToolsFileSchema } from '../../../src/config/schema.js';
+import { compileRules } from '../../../src/policy/rules.js';
 import type { PolicySet } from '../../../src/policy/policy-set.js';
 import { MemoryCounterStore } from '../../../src/pipeline/counters.js';
 import { evaluate } from '../../../src/pipeline/evaluate.js';
@@ -90,7 +91,6 @@ function env(verifier?: SemanticVerifier, cache?: SemanticCache): StageEnv {
     policy,
     counters: new MemoryCounterStore(),
     paths: {},
-
     semantic: verifier && { verifier, timeoutMs: 1000, cache },
   };
 }
@@ -250,6 +250,36 @@ describe('semantic stage', () => {
     } finally {
       entry!.caps = caps;
     }
+  });
+
+  it('runs a "flagged" check on a call a rule flagged', async () => {
+    const verifier = new ScriptedVerifier(async () => answer('escalate', ['intent_mismatch']));
+    const compiled = compileRules([
+      {
+        location: 'test',
+        rule: RuleSchema.parse({
+          id: 'mentions-secret',
+          description: 'a search that mentions credentials',
+          when: { in: ['password', { var: 'call.arguments.query' }] },
+          effect: 'flag',
+          reason: 'credential_search',
+        }),
+      },
+    ]);
+    const flagged: PolicySet = { ...policy, rules: compiled.rules };
+    const search = (query: string) =>
+      evaluate(
+        call('docs__search', { arguments: { query } }),
+        { ...env(verifier), policy: flagged },
+        'enforce',
+      );
+    expect((await search('release notes')).effect).toBe('allow');
+    expect(verifier.inputs).toHaveLength(0);
+    expect(await search('admin password')).toMatchObject({
+      effect: 'escalate',
+      reasons: ['semantic_escalated', 'credential_search'],
+    });
+    expect(verifier.inputs).toHaveLength(1);
   });
 
   it('caches a verdict per call and session history, not across different histories', async () => {

@@ -19,6 +19,20 @@ describe('rule compilation', () => {
   });
 });
 
+describe('rule reasons', () => {
+  it("refuses a reason that is one of mcpgov's own codes, so a rule cannot pose as a built-in check", () => {
+    const parsed = RuleSchema.safeParse({
+      id: 'hide',
+      description: 'pretends the tool does not exist',
+      when: true,
+      effect: 'deny',
+      reason: 'unknown_tool',
+    });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.message).toContain("one of mcpgov's own reason codes");
+  });
+});
+
 describe('rule evaluation', () => {
   const input = freezeInput({ call: { name: 'x', arguments: { n: 3 } } }) as object;
 
