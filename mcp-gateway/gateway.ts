@@ -8,6 +8,7 @@ import { ConfigError } from '../src/config/yaml-file.js';
 import type { EvidenceLog } from '../src/evidence/evidence-log.js';
 import { openEvidenceLog } from '../src/evidence/open-log.js';
 import { Authenticator } from '../src/identity/authenticate.js';
+import { isHost } from '../src/identity/hosts.js';
 import { createEnforcer } from '../src/pep/create-enforcer.js';
 import type { Enforcer } from '../src/pep/enforcer.js';
 import type { PepInfo } from '../src/pep/records.js';
@@ -124,7 +125,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   const serverInfo = { name: 'mcpgov-gateway', version: VERSION };
   const connect = async (transport: Transport, identity: Identity, sessionId: string) => {
-    const session = await enforcer.openSession(identity, sessionId);
+    // The stdio client launched this gateway; an HTTP caller is whoever reached the port.
+    const channel = transport instanceof LineStdioServerTransport ? 'launcher' : 'network';
+    const host = isHost(identity, config.identity.hosts, channel);
+    const session = await enforcer.openSession(identity, sessionId, host);
     const { server, callTool } = createSessionServer({ catalog, enforcer, serverInfo }, session);
     if (transport instanceof LineStdioServerTransport) transport.toolCalls = callTool;
     servers.add(server);
@@ -139,6 +143,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       session: sessionId,
       agent: identity.agentId,
       verified: identity.verified,
+      host,
     });
   };
 

@@ -6,6 +6,7 @@ import { ConfigError } from '../src/config/yaml-file.js';
 import type { EvidenceLog } from '../src/evidence/evidence-log.js';
 import { openEvidenceLog } from '../src/evidence/open-log.js';
 import { Authenticator } from '../src/identity/authenticate.js';
+import { isHost } from '../src/identity/hosts.js';
 import { createEnforcer } from '../src/pep/create-enforcer.js';
 import type { Enforcer, Session } from '../src/pep/enforcer.js';
 import type { PepInfo } from '../src/pep/records.js';
@@ -142,7 +143,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       const auth = await authenticator.authenticate(options.token, enforcer.policy.agents);
       if (!auth.ok) throw new Error(`caller not authenticated: ${auth.message}`);
       const identity: Identity = auth.identity;
-      const session = await enforcer.openSession(identity, options.sessionId ?? randomUUID());
+      // The caller is the program that runs this sidecar: in process, or the stdio wrapper's launcher.
+      const host = isHost(identity, config.identity.hosts, 'launcher');
+      const session = await enforcer.openSession(identity, options.sessionId ?? randomUUID(), host);
       sessions.add(session);
       const wrapped = new GovernedTransport(transport, {
         enforcer,
@@ -164,6 +167,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
         session: session.state.id,
         agent: identity.agentId,
         verified: identity.verified,
+        host,
       });
       return wrapped;
     },

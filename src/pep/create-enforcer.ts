@@ -15,6 +15,9 @@ export function createEnforcer(
     ...opts,
     defaultMode: config.mode,
     paths: config.paths,
+    roots: Object.fromEntries(
+      Object.entries(config.servers).map(([name, server]) => [name, 'roots' in server ? server.roots : []]),
+    ),
     semantic: semanticEnv(config),
     history: { calls: history.calls, resultChars: history.result_chars },
   });

@@ -30,6 +30,8 @@ export const REASON_CODES = {
   evidence_unavailable: 'the decision record could not be written, so the call was not forwarded',
   server_unavailable: 'the downstream server is down or restarting',
   downstream_error: 'the downstream server failed to answer the call',
+  // evidence of a session (not a decision)
+  intent_untrusted: 'a `_meta` intent from a caller not configured as a host; recorded and ignored',
 } as const;
 
 /** A built-in reason code, or a policy rule's own `reason` (also snake_case). */

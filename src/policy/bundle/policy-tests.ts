@@ -43,10 +43,11 @@ export async function runPolicyTests(policy: PolicySet, suites: readonly TestSui
   for (const { suite, tests } of suites) {
     for (const [index, test] of tests.cases.entries()) {
       const paths = { ...tests.paths, ...test.input.paths };
+      const roots = { ...tests.roots, ...test.input.roots };
       const ctx = contextOf(policy, test, `test:${suite}:${index}`);
       const decision = await evaluate(
         ctx,
-        { policy, counters: new MemoryCounterStore(), paths, reservations: [], skipSemantic: true },
+        { policy, counters: new MemoryCounterStore(), paths, roots, reservations: [], skipSemantic: true },
         tests.mode,
       );
       const got = {
