@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +50,7 @@ async function fill(file: string): Promise<void> {
 
 const mountPoint = await mkdtemp(path.join(tmpdir(), 'mcpgov-tmpfs-'));
 const mounted = mountTmpfs(mountPoint);
+if (!mounted) await rmdir(mountPoint);
 
 /**
  * A real full filesystem (a 256 KiB tmpfs): the checkpoint written when it is full fails part-way,
@@ -68,6 +69,7 @@ describe.runIf(mounted)('evidence on a full filesystem', () => {
     await log?.close().catch(() => {});
     // Lazily, so a file a failed test left open cannot keep the mount behind.
     execFileSync('umount', ['-l', mountPoint]);
+    await rmdir(mountPoint);
   });
 
   it('cuts a checkpoint that did not fit back to the last whole line, and the log verifies later', async () => {
