@@ -148,7 +148,9 @@ export class SessionServers {
 
   /** Opens a session for an authenticated caller and serves it on `transport`. */
   async connect(transport: Transport, identity: Identity, sessionId: string): Promise<void> {
-    const session = await this.kernel.openSession(identity, sessionId);
+    // The stdio client launched this gateway; an HTTP caller is whoever reached the port.
+    const channel = transport instanceof LineStdioServerTransport ? 'launcher' : 'network';
+    const session = await this.kernel.openSession(identity, sessionId, channel);
     const deps = { catalog: this.catalog, enforcer: this.kernel.enforcer, serverInfo: this.serverInfo };
     const { server, callTool } = createSessionServer(deps, session);
     if (transport instanceof LineStdioServerTransport) transport.toolCalls = callTool;

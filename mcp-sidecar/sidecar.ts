@@ -87,7 +87,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     async govern(transport, options = {}) {
       const auth = await kernel.authenticate(options.token);
       if (!auth.ok) throw new Error(`caller not authenticated: ${auth.message}`);
-      const session = await kernel.openSession(auth.identity, options.sessionId ?? randomUUID());
+      // The caller is the program that runs this sidecar: in process, or the stdio wrapper's launcher.
+      const session = await kernel.openSession(auth.identity, options.sessionId ?? randomUUID(), 'launcher');
       const wrapped = new GovernedTransport(transport, {
         enforcer: kernel.enforcer,
         session,

@@ -1,8 +1,15 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { checkPoliciesConfig } from './check-policies.js';
+import { realFolder } from '../util/real-path.js';
 import { ConfigError, YamlFile, type Problem } from './yaml-file.js';
-import { ConfigSchema, type Config, type PoliciesConfig, type ServerConfig } from './schema.js';
+import {
+  ConfigSchema,
+  type Config,
+  type PoliciesConfig,
+  type ServerConfig,
+  type StdioServerConfig,
+} from './schema.js';
 
 /** The config after validation, with every relative path made absolute against the config's folder. */
 export interface ResolvedConfig extends Omit<Config, 'servers' | 'policies'> {
@@ -38,7 +45,13 @@ export async function loadConfig(file: string): Promise<ResolvedConfig> {
   return resolveConfig(value, abs);
 }
 
-/** Makes a validated config's paths absolute against the folder of `file`. */
+/**
+ * A folder's real path (symlinks resolved), so path rules compare like with like; a folder that
+ * cannot be resolved stays as written, and `checkConfig` reports it where it must exist.
+ */
+const real = (folder: string): string => realFolder(folder) ?? folder;
+
+/** Makes a validated config's paths absolute against the folder of `file`; named paths and roots real. */
 export function resolveConfig(config: Config, file: string): ResolvedConfig {
   const dir = path.dirname(file);
   const at = (p: string) => path.resolve(dir, p);
@@ -52,6 +65,7 @@ export function resolveConfig(config: Config, file: string): ResolvedConfig {
             args: server.args.map((a) => interpolate(a, dir)),
             env: Object.fromEntries(Object.entries(server.env).map(([k, v]) => [k, interpolate(v, dir)])),
             cwd: at(interpolate(server.cwd ?? '.', dir)),
+            roots: server.roots.map((r) => real(at(interpolate(r, dir)))),
           }
         : {
             ...server,
@@ -76,7 +90,7 @@ export function resolveConfig(config: Config, file: string): ResolvedConfig {
       ...config.identity,
       jwks: config.identity.jwks === undefined ? undefined : at(config.identity.jwks),
     },
-    paths: Object.fromEntries(Object.entries(config.paths).map(([k, v]) => [k, at(v)])),
+    paths: Object.fromEntries(Object.entries(config.paths).map(([k, v]) => [k, real(at(v))])),
     servers,
   };
 }
@@ -139,6 +153,23 @@ export function checkConfig(config: ResolvedConfig, agentIds?: ReadonlySet<strin
       message: `names unknown agent "${identity.default_agent}"`,
     });
   }
+  for (const [i, agent] of identity.hosts.agents.entries()) {
+    if (agentIds && !agentIds.has(agent)) {
+      problems.push({
+        file: config.file,
+        path: `identity.hosts.agents[${i}]`,
+        message: `names unknown agent "${agent}"`,
+      });
+    }
+  }
+  // Without a way to verify tokens, only the launcher can be a host: say so rather than trust nobody silently.
+  if (identity.jwks === undefined && (identity.hosts.agents.length > 0 || identity.hosts.claims.length > 0)) {
+    problems.push({
+      file: config.file,
+      path: 'identity.hosts',
+      message: 'hosts named by agent or claims need identity.jwks to verify their tokens',
+    });
+  }
   for (const [id, reporter] of Object.entries(config.policy.reporters)) {
     if (reporter.evidence_jwks !== undefined && !existsSync(reporter.evidence_jwks)) {
       problems.push({
@@ -147,6 +178,9 @@ export function checkConfig(config: ResolvedConfig, agentIds?: ReadonlySet<strin
         message: `file not found: ${reporter.evidence_jwks}`,
       });
     }
+  }
+  for (const [name, server] of Object.entries(config.servers)) {
+    if ('command' in server) problems.push(...checkRoots(config.file, name, server));
   }
   // `mcpgov__*` names are the enforcement point's own tools (e.g. mcpgov__declare_intent).
   if (Object.hasOwn(config.servers, 'mcpgov')) {
@@ -157,4 +191,41 @@ export function checkConfig(config: ResolvedConfig, agentIds?: ReadonlySet<strin
     });
   }
   return problems;
+}
+
+/**
+ * A stdio server's roots must be folders, and when its arguments name folders (server-filesystem's
+ * allowed directories) they must be the same ones in the same order: the server resolves a relative
+ * path against the first that contains it, and path rules must resolve it the same way.
+ */
+function checkRoots(file: string, name: string, server: StdioServerConfig): Problem[] {
+  const at = `servers.${name}.roots`;
+  const problems: Problem[] = [];
+  for (const [i, root] of server.roots.entries()) {
+    if (!isDirectory(root)) problems.push({ file, path: `${at}[${i}]`, message: `not a folder: ${root}` });
+  }
+  if (server.roots.length === 0 || problems.length > 0) return problems;
+  const folders = server.args
+    .filter((a) => !a.startsWith('-'))
+    .map((a) => path.resolve(server.cwd ?? '.', a))
+    .filter(isDirectory)
+    .map((a) => realFolder(a) ?? a);
+  if (folders.length > 0 && folders.join('\0') !== server.roots.join('\0')) {
+    problems.push({
+      file,
+      path: at,
+      message:
+        `the server's folder arguments (${folders.join(', ')}) differ from its roots ` +
+        `(${server.roots.join(', ')}): path rules would resolve relative paths elsewhere than the server`,
+    });
+  }
+  return problems;
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -9,6 +9,7 @@ import {
   recordLeaf,
 } from '../evidence/checkpoints.js';
 import { readEvidence, segmentName } from '../evidence/jsonl-store.js';
+import { appendLine, appendWhole, cutTornLastLine } from '../evidence/line-file.js';
 import { CompactRange } from '../evidence/merkle.js';
 import { verifyJws } from '../evidence/signer.js';
 import { referenceRecordHash } from '../evidence/verify-chain.js';
@@ -64,6 +65,9 @@ export class EvidenceReplica {
     else if (JSON.stringify(JSON.parse(pinned)) !== JSON.stringify(jwks)) {
       throw new Error(`${dir}: the PEP's configured keys differ from the keys pinned in its replica`);
     }
+    // A crash mid-append leaves a torn last line; the sender resends from the cursor after it.
+    await cutTornLastLine(path.join(dir, segmentName(1)));
+    await cutTornLastLine(path.join(dir, CHECKPOINTS_FILE));
     const records = await readEvidence(dir);
     const leaves = records.map((r) => recordLeaf(r.hash));
     const text = await readFile(path.join(dir, CHECKPOINTS_FILE), 'utf8').catch(() => '');
@@ -116,8 +120,7 @@ export class EvidenceReplica {
       nextSeq += 1;
     }
     if (accepted.length > 0) {
-      await this.fh.write(accepted.join(''));
-      await this.fh.datasync();
+      await appendWhole(this.fh, Buffer.from(accepted.join('')), path.join(this.dir, segmentName(1)));
       this.leaves.push(...leaves);
       this.nextSeq = nextSeq;
       this.prev = prev;
@@ -153,13 +156,7 @@ export class EvidenceReplica {
         this.cursor,
       );
     }
-    const fh = await open(path.join(this.dir, CHECKPOINTS_FILE), 'a');
-    try {
-      await fh.write(`${JSON.stringify(checkpoint)}\n`);
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
+    await appendLine(path.join(this.dir, CHECKPOINTS_FILE), `${JSON.stringify(checkpoint)}\n`);
     while (this.tree.size < checkpoint.size) this.tree.append(this.leaves[this.tree.size]!);
     this.checkpoints += 1;
     return this.cursor;

@@ -56,6 +56,10 @@ export const REASON_CODES = {
   },
   server_unavailable: { meaning: 'the downstream server is down or restarting' },
   downstream_error: { meaning: 'the downstream server failed to answer the call' },
+  // evidence of a session (not a decision)
+  intent_untrusted: {
+    meaning: 'a `_meta` intent from a caller not configured as a host; recorded and ignored',
+  },
 } as const satisfies Record<string, ReasonCodeInfo>;
 
 /** A reason code mcpgov itself emits. */

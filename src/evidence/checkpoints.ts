@@ -1,7 +1,8 @@
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../util/log.js';
+import { appendLine, TornLineError } from './line-file.js';
 import { CompactRange, leafHash } from './merkle.js';
 import type { Signer } from './signer.js';
 
@@ -36,18 +37,26 @@ export function recordLeaf(recordHash: string): Buffer {
   return leafHash(Buffer.from(recordHash.slice('sha256:'.length), 'hex'));
 }
 
-/** Reads a checkpoints file; a missing file is no checkpoints. */
-export async function readCheckpoints(dir: string): Promise<{ line: number; text: string }[]> {
+/** The whole lines of a checkpoints file, and the number of a torn last line (no newline) if any. */
+export async function readCheckpointFile(
+  dir: string,
+): Promise<{ lines: { line: number; text: string }[]; tornLine?: number }> {
   const text = await readFile(path.join(dir, CHECKPOINTS_FILE), 'utf8').catch(
     (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return '';
       throw err;
     },
   );
-  return text
-    .split('\n')
-    .map((t, i) => ({ line: i + 1, text: t }))
-    .filter((l) => l.text !== '');
+  const all = text.split('\n');
+  // The part after the last newline is a line still being written, or one a crash tore.
+  const tail = all.pop() ?? '';
+  const lines = all.map((t, i) => ({ line: i + 1, text: t })).filter((l) => l.text !== '');
+  return tail === '' ? { lines } : { lines, tornLine: all.length + 1 };
+}
+
+/** Reads the checkpoints of a folder: whole lines only; a missing file is no checkpoints. */
+export async function readCheckpoints(dir: string): Promise<{ line: number; text: string }[]> {
+  return (await readCheckpointFile(dir)).lines;
 }
 
 export interface CheckpointerOptions {
@@ -97,6 +106,9 @@ export class Checkpointer {
     return this.lastSize;
   }
 
+  /** Set when a failed append could not be cut back: appending after a torn line would glue onto it. */
+  private torn?: TornLineError;
+
   /** True while a count-triggered checkpoint is queued or running: one at a time, not one per record. */
   private countTriggered = false;
 
@@ -125,6 +137,7 @@ export class Checkpointer {
   }
 
   private async signNext(): Promise<void> {
+    if (this.torn) throw new Error(`no checkpoints until the log is reopened: ${this.torn.message}`);
     const size = Math.min(this.durableCount(), this.lastSize + this.pending.length);
     if (size <= this.lastSize) return;
     const tree = this.range.clone();
@@ -142,12 +155,12 @@ export class Checkpointer {
       kid: this.opts.signer.kid,
       jws,
     };
-    const fh = await open(path.join(this.opts.dir, CHECKPOINTS_FILE), 'a');
     try {
-      await fh.write(`${JSON.stringify(checkpoint)}\n`);
-      await fh.datasync();
-    } finally {
-      await fh.close();
+      // Whole or not at all: a line cut by a full disk is cut back, so the next one cannot glue on.
+      await appendLine(path.join(this.opts.dir, CHECKPOINTS_FILE), `${JSON.stringify(checkpoint)}\n`);
+    } catch (err) {
+      if (err instanceof TornLineError) this.torn = err;
+      throw err;
     }
     for (const leaf of this.pending.splice(0, take)) this.range.append(leaf);
     this.lastSize = size;

@@ -1,8 +1,16 @@
 import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from '../util/log.js';
 import { lockEvidenceFolder, type FolderLock } from './folder-lock.js';
-import { Checkpointer, CheckpointSchema, readCheckpoints, recordLeaf } from './checkpoints.js';
-import { JsonlEvidenceStore, readEvidence, type FsyncMode } from './jsonl-store.js';
+import {
+  Checkpointer,
+  CHECKPOINTS_FILE,
+  CheckpointSchema,
+  readCheckpoints,
+  recordLeaf,
+} from './checkpoints.js';
+import { cutTornLastLine } from './line-file.js';
+import { JsonlEvidenceStore, listSegments, readEvidence, type FsyncMode } from './jsonl-store.js';
 import type { Signer } from './signer.js';
 import type { AppendOptions, EvidenceRecord, EvidenceSink, RecordBody } from './types.js';
 
@@ -63,10 +71,26 @@ export class EvidenceLog implements EvidenceSink {
   }
 
   private static async openLocked(opts: EvidenceLogOptions, lock: FolderLock): Promise<EvidenceLog> {
+    // A crash mid-append tears the last line of the segment being written or of the checkpoints:
+    // cut it off (and say so) before anything is read, as the record store does for its own tail.
+    const checkpointsFile = path.join(opts.dir, CHECKPOINTS_FILE);
+    const lastSegment = (await listSegments(opts.dir)).at(-1);
+    for (const [file, what] of [
+      [lastSegment, 'record'],
+      [checkpointsFile, 'checkpoint'],
+    ] as const) {
+      const torn = file === undefined ? 0 : await cutTornLastLine(file);
+      if (torn > 0) {
+        opts.log('warn', `cut off a torn last ${what} line left by an interrupted write`, {
+          file,
+          bytes: torn,
+        });
+      }
+    }
     const existing = await readEvidence(opts.dir);
     const checkpoints = await readCheckpoints(opts.dir);
     const lastLine = checkpoints[checkpoints.length - 1];
-    const lastSize = lastLine ? CheckpointSchema.parse(JSON.parse(lastLine.text)).size : 0;
+    const lastSize = lastLine ? lastCheckpointSize(checkpointsFile, lastLine) : 0;
     if (lastSize > existing.length) {
       throw new Error(
         `${opts.dir}: the last checkpoint covers ${lastSize} records but the log holds ${existing.length}: ` +
@@ -130,5 +154,18 @@ export class EvidenceLog implements EvidenceSink {
     await this.checkpointer.close();
     await this.store.close();
     await this.lock.release();
+  }
+}
+
+/** The size of the last checkpoint; a last line that is whole but not a checkpoint refuses the start. */
+function lastCheckpointSize(file: string, last: { line: number; text: string }): number {
+  try {
+    return CheckpointSchema.parse(JSON.parse(last.text)).size;
+  } catch (err) {
+    throw new Error(
+      `${file}:${last.line}: the last line is not a checkpoint (${(err as Error).message.split('\n')[0]}); ` +
+        'refusing to extend it: run "mcpgov evidence verify" and keep this folder as it is',
+      { cause: err },
+    );
   }
 }

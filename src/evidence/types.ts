@@ -90,12 +90,19 @@ export const ActionInfoSchema = z.object({
 
 /** A session's chain opening or closing, or a change of its declared intent. */
 export const ChainEventSchema = z.object({
-  /** `intent`: the agent declared what the user asked for (stage 2 judges calls against it). */
-  event: z.enum(['open', 'close', 'intent']),
+  /**
+   * `intent`: what the user asked for was stated (stage 2 judges calls against it);
+   * `intent_ignored`: a `_meta` intent from a caller that is not a configured host, not used.
+   */
+  event: z.enum(['open', 'close', 'intent', 'intent_ignored']),
   /** Calls made in the session, on close. */
   calls: z.number().int().nonnegative().optional(),
-  /** The declared intent (masked like arguments) and where it came from, on `intent`. */
+  /** On open: the caller is a configured host, whose `_meta` intents are trusted. */
+  host: z.boolean().optional(),
+  /** The intent (masked like arguments) and where it came from, on `intent` and `intent_ignored`. */
   intent: z.string().optional(),
+  /** Why an intent was ignored: a stable code (`intent_untrusted`). */
+  reason: z.string().optional(),
   source: z.enum(['meta', 'declared']).optional(),
 });
 

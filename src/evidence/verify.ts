@@ -5,7 +5,7 @@ import {
   CHECKPOINT_TYP,
   checkpointBody,
   CheckpointSchema,
-  readCheckpoints,
+  readCheckpointFile,
   recordLeaf,
   type Checkpoint,
 } from './checkpoints.js';
@@ -96,7 +96,8 @@ export async function verifyLogDir(dir: string, jwks: JSONWebKeySet): Promise<Ve
   const checkpointsFile = path.join(dir, 'checkpoints.jsonl');
   const tree = new CompactRange();
   let origin: string | undefined;
-  for (const { line, text } of await readCheckpoints(dir)) {
+  const { lines: checkpointLines, tornLine } = await readCheckpointFile(dir);
+  for (const { line, text } of checkpointLines) {
     const at = { file: checkpointsFile, line };
     let checkpoint: Checkpoint;
     try {
@@ -133,6 +134,14 @@ export async function verifyLogDir(dir: string, jwks: JSONWebKeySet): Promise<Ve
     if (!report.kids.includes(signed.kid)) report.kids.push(signed.kid);
   }
 
+  if (tornLine !== undefined) {
+    // What a crash mid-append leaves; the enforcement point cuts it off when it next opens the log.
+    return fail({
+      file: checkpointsFile,
+      line: tornLine,
+      reason: 'the last line is incomplete (torn write)',
+    });
+  }
   if (report.covered < leaves.length) {
     return fail({
       file: checkpointsFile,

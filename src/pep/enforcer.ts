@@ -16,6 +16,7 @@ import {
   actionRecord,
   chainRecord,
   decisionRecord,
+  ignoredIntentRecord,
   intentRecord,
   outcomeRecord,
   resultFacts,
@@ -35,6 +36,10 @@ const SESSION_HISTORY = 64;
 export interface Session {
   identity: Identity;
   state: SessionState;
+  /** The caller is a configured host: its `_meta` intents state the user's request. */
+  host: boolean;
+  /** The last `_meta` intent ignored from a caller that is not a host (recorded once per text). */
+  ignoredIntent?: string;
 }
 
 /** Sends a call downstream; throws ServerUnavailableError when the server is down. */
@@ -46,6 +51,8 @@ export interface EnforcerOptions {
   pep: PepInfo;
   defaultMode: Mode;
   paths?: Record<string, string>;
+  /** Each server's roots (real paths), which path rules resolve relative paths against. */
+  roots?: Record<string, string[]>;
   counters?: CounterStore;
   log: Logger;
   /** Milliseconds since the epoch; injectable for tests. */
@@ -56,7 +63,10 @@ export interface EnforcerOptions {
   history?: HistoryLimits;
 }
 
-/** The `_meta` key by which a call may carry the user's request (the highest-priority intent source). */
+/**
+ * The `_meta` key by which a host (a caller `identity.hosts` names) carries the user's request on a
+ * call: the highest-priority intent source. From any other caller it is recorded and ignored.
+ */
 export const INTENT_META_KEY = 'mcpgov/intent';
 /** Longest accepted intent, in characters: an intent is a request, not a document. */
 const MAX_INTENT_CHARS = 2000;
@@ -81,10 +91,14 @@ export class Enforcer {
     this.history = opts.history ?? DEFAULT_HISTORY_LIMITS;
   }
 
-  /** Starts a session for an authenticated caller; its chain opens with a record naming the caller. */
-  async openSession(identity: Identity, id: string): Promise<Session> {
-    const session: Session = { identity, state: { id, callCount: 0, tools: [], history: [] } };
-    await this.opts.evidence.append(chainRecord(session.state, identity, this.opts.pep, 'open'));
+  /**
+   * Starts a session for an authenticated caller; its chain opens with a record naming the caller.
+   * `host`: the caller is a configured host (src/identity/hosts.ts), trusted to state the user's
+   * request in `_meta`.
+   */
+  async openSession(identity: Identity, id: string, host = false): Promise<Session> {
+    const session: Session = { identity, host, state: { id, callCount: 0, tools: [], history: [] } };
+    await this.opts.evidence.append(chainRecord(session.state, identity, this.opts.pep, 'open', host));
     return session;
   }
 
@@ -124,6 +138,18 @@ export class Enforcer {
     return 'recorded';
   }
 
+  /**
+   * A `_meta` intent from a caller that is not a host: any client can put one on a call, and the
+   * most trusted intent must not be theirs to set. It is recorded with the reason, once per distinct
+   * text, and the session's intent stays what it was.
+   */
+  private async ignoreIntent(session: Session, intent: string): Promise<void> {
+    const text = intent.trim().slice(0, MAX_INTENT_CHARS);
+    if (text === '' || text === session.ignoredIntent) return;
+    await this.opts.evidence.append(ignoredIntentRecord(session.state, this.opts.pep, text));
+    session.ignoredIntent = text;
+  }
+
   /** Governs one `tools/call`: the only path by which a call reaches a downstream server. */
   async call(
     session: Session,
@@ -136,7 +162,8 @@ export class Enforcer {
     const metaIntent = meta?.[INTENT_META_KEY];
     if (typeof metaIntent === 'string') {
       try {
-        await this.declareIntent(session, metaIntent, 'meta');
+        if (session.host) await this.declareIntent(session, metaIntent, 'meta');
+        else await this.ignoreIntent(session, metaIntent);
       } catch (err) {
         return this.evidenceFailure(err);
       }
@@ -295,6 +322,7 @@ export class Enforcer {
       policy,
       counters: this.counters,
       paths: this.paths,
+      roots: this.opts.roots,
       semantic: this.opts.semantic,
     };
   }

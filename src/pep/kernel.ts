@@ -6,6 +6,7 @@ import type { Identity } from '../core/identity.js';
 import type { EvidenceLog } from '../evidence/evidence-log.js';
 import type { PepInfo } from '../evidence/types.js';
 import { Authenticator, type AuthResult } from '../identity/authenticate.js';
+import { isHost, type CallerChannel } from '../identity/hosts.js';
 import { semanticEnv } from '../pipeline/semantic-env.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import { openPolicy, type PolicyRuntime } from '../policy/runtime/runtime.js';
@@ -48,8 +49,11 @@ export interface Kernel {
   enforcer: Enforcer;
   /** Turns a bearer token (or none: the default agent, unverified) into an identity. */
   authenticate(token: string | undefined): Promise<AuthResult>;
-  /** Opens a session (its chain's open record) and keeps it until `closeSession` or shutdown. */
-  openSession(identity: Identity, id: string): Promise<Session>;
+  /**
+   * Opens a session (its chain's open record) and keeps it until `closeSession` or shutdown. The
+   * channel says how the caller reached us: whether it may be a host (`identity.hosts`) depends on it.
+   */
+  openSession(identity: Identity, id: string, channel: CallerChannel): Promise<Session>;
   /** Writes the session's chain-close record and a checkpoint; a second call does nothing more. */
   closeSession(session: Session): Promise<void>;
   /** Calls `listener` after a new policy is in force (which tools an agent may see can change). */
@@ -107,6 +111,9 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     clock: opts.clock,
     defaultMode: config.mode,
     paths: config.paths,
+    roots: Object.fromEntries(
+      Object.entries(config.servers).map(([name, server]) => [name, 'roots' in server ? server.roots : []]),
+    ),
     semantic: semanticEnv(config),
     history: { calls: history.calls, resultChars: history.result_chars },
   });
@@ -137,10 +144,16 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     policy,
     enforcer,
     authenticate: (token) => authenticator.authenticate(token, enforcer.policy.agents),
-    async openSession(identity, id) {
-      const session = await enforcer.openSession(identity, id);
+    async openSession(identity, id, channel) {
+      const host = isHost(identity, config.identity.hosts, channel);
+      const session = await enforcer.openSession(identity, id, host);
       open.add(session);
-      log('info', 'session opened', { session: id, agent: identity.agentId, verified: identity.verified });
+      log('info', 'session opened', {
+        session: id,
+        agent: identity.agentId,
+        verified: identity.verified,
+        host,
+      });
       return session;
     },
     closeSession,

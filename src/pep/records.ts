@@ -33,11 +33,12 @@ export function chainRecord(
   identity: Identity,
   pep: PepInfo,
   event: 'open' | 'close',
+  host = false,
 ): RecordBody {
   return {
     ...recordBase('chain', session.id, pep),
     subject: event === 'open' ? subjectOf(identity) : undefined,
-    chain_event: event === 'open' ? { event } : { calls: session.callCount, event },
+    chain_event: event === 'open' ? { event, host: host || undefined } : { calls: session.callCount, event },
   };
 }
 
@@ -52,6 +53,23 @@ export function intentRecord(
   return {
     ...recordBase('chain', session.id, pep),
     chain_event: { event: 'intent', intent: masked.intent, source },
+  };
+}
+
+/**
+ * A `_meta` intent the session's caller may not set (it is not a configured host): recorded, with the
+ * reason, once per distinct text, and never used.
+ */
+export function ignoredIntentRecord(session: { id: string }, pep: PepInfo, intent: string): RecordBody {
+  const masked = maskArguments({ intent }).args as { intent: string };
+  return {
+    ...recordBase('chain', session.id, pep),
+    chain_event: {
+      event: 'intent_ignored',
+      intent: masked.intent,
+      reason: 'intent_untrusted',
+      source: 'meta',
+    },
   };
 }
 

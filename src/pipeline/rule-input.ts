@@ -62,6 +62,22 @@ function pathsDoc(paths: Record<string, string>): unknown {
   return doc;
 }
 
+/** `server`: the calling tool's server and its roots, built once per roots table and server. */
+function serverDoc(name: string | undefined, roots: StageEnv['roots']): unknown {
+  if (name === undefined) return EMPTY_SERVER;
+  const table = roots ?? NO_ROOTS;
+  let byName = sharedDocs.get(table) as Map<string, unknown> | undefined;
+  if (!byName) sharedDocs.set(table, (byName = new Map()));
+  let doc = byName.get(name);
+  if (doc === undefined) {
+    doc = freezeInput({ name, roots: Object.hasOwn(table, name) ? table[name] : [] });
+    byName.set(name, doc);
+  }
+  return doc;
+}
+const NO_ROOTS: Readonly<Record<string, readonly string[]>> = {};
+const EMPTY_SERVER = freezeInput({ name: null, roots: [] });
+
 /**
  * The one document rules see, frozen with null prototypes, so a rule can read only these own
  * properties and can change nothing. The registry parts are cached; the call parts are fresh.
@@ -81,6 +97,7 @@ export function buildRuleInput(ctx: CallContext, env: StageEnv): object {
     },
     identity: identityDoc(identity),
     paths: pathsDoc(env.paths),
+    server: serverDoc(ctx.liveTool?.server, env.roots),
     time: {
       iso: time.toISOString(),
       epoch_ms: ctx.now,

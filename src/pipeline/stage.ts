@@ -11,6 +11,11 @@ export interface StageEnv {
   counters: CounterStore;
   /** Named absolute paths from the config, visible to rules as `paths`. */
   paths: Record<string, string>;
+  /**
+   * Each server's roots (real paths of the folders it works in), visible to rules as `server.roots`
+   * for the calling tool's server: path rules resolve relative paths against them.
+   */
+  roots?: Readonly<Record<string, readonly string[]>>;
   /** Stage 2's verifier; without one, a tool that requires a semantic check escalates. */
   semantic?: SemanticEnv;
   /**

@@ -1,6 +1,6 @@
-import path from 'node:path';
 import jsonLogic from 'json-logic-js';
 import { globMatch } from '../registry/glob.js';
+import { contains, realFolder, realTargets } from '../util/real-path.js';
 
 /** A problem found while compiling an expression; `path` points inside it, e.g. `and[1].===`. */
 export interface LogicProblem {
@@ -74,13 +74,18 @@ function ownVar(this: unknown, key?: unknown, fallback?: unknown): unknown {
   return data;
 }
 
-/** True when `p` resolves (against `root` when relative) to `root` or somewhere inside it. */
-function within(p: unknown, root: unknown): boolean {
-  if (typeof p !== 'string' || typeof root !== 'string' || !path.isAbsolute(root)) return false;
-  if (p.startsWith('~') || p.includes('\0') || root.includes('\0')) return false;
-  const base = path.resolve(root);
-  const resolved = path.resolve(base, p);
-  return resolved === base || resolved.startsWith(base.endsWith(path.sep) ? base : base + path.sep);
+/**
+ * `path_within: [path, folders, roots?]`: true when every real path `path` may land on (symlinks
+ * followed, see real-path.ts) lies in one of `folders` (also compared by real path). A relative path
+ * resolves against `roots`, the calling server's own folders (`server.roots`), as the server resolves
+ * it; without them it is never within. A path that cannot be resolved safely is never within.
+ */
+function pathWithin(p: unknown, folders: unknown, roots?: unknown): boolean {
+  const bases = roots === undefined || roots === null ? [] : Array.isArray(roots) ? roots : [roots];
+  const targets = realTargets(p, bases as string[]);
+  if (!targets) return false;
+  const real = (Array.isArray(folders) ? folders : [folders]).map(realFolder);
+  return targets.every((t) => real.some((f) => f !== undefined && contains(f, t)));
 }
 
 jsonLogic.add_operation('var', ownVar);
@@ -98,9 +103,7 @@ jsonLogic.add_operation(
   (s: unknown, pattern: unknown) =>
     typeof s === 'string' && typeof pattern === 'string' && globMatch(pattern, s),
 );
-jsonLogic.add_operation('path_within', (p: unknown, roots: unknown) =>
-  Array.isArray(roots) ? roots.some((r) => within(p, r)) : within(p, roots),
-);
+jsonLogic.add_operation('path_within', pathWithin);
 
 /** Checks an expression against the allow-list, `var` rules and depth cap, reporting every problem. */
 export function compileLogic(

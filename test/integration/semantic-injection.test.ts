@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { digest } from '../../src/evidence/hash.js';
 import { REFERENCE_SERVERS } from '../helpers/fixture.js';
 import { runGateway, textOf, type RunningGateway } from '../helpers/gateway-harness.js';
 
@@ -19,10 +20,7 @@ describe('semantic stage through the gateway: an instruction injected by a tool 
   let demo: string;
 
   const call = (name: string, args: Record<string, unknown>): Promise<CallToolResult> =>
-    client.request(
-      { method: 'tools/call', params: { name, arguments: args, _meta: { 'mcpgov/intent': INTENT } } },
-      CallToolResultSchema,
-    );
+    client.request({ method: 'tools/call', params: { name, arguments: args } }, CallToolResultSchema);
 
   beforeAll(async () => {
     demo = await mkdtemp(path.join(tmpdir(), 'mcpgov-injection-'));
@@ -52,6 +50,9 @@ describe('semantic stage through the gateway: an instruction injected by a tool 
       agents: { agents: [{ id: 'assistant', owner: 'p', tool_groups: ['all'] }] },
     });
     client = await gw.client();
+    // The agent states the user's request (a caller over HTTP without a host token cannot use _meta).
+    const declared = await call('mcpgov__declare_intent', { intent: INTENT });
+    expect(declared.isError).toBeFalsy();
   });
   afterAll(async () => gw?.close());
 
@@ -87,6 +88,7 @@ describe('semantic stage through the gateway: an instruction injected by a tool 
     expect(['escalate', 'deny']).toContain(create?.decision?.effect);
     expect(create?.decision?.reasons[0]).toMatch(/^semantic_(escalated|denied)$/);
     expect(create?.decision?.semantic?.signals.map((s) => s.name)).toContain('injection_provenance');
-    expect(create?.request?.session.intent_digest).toBe(read?.request?.session.intent_digest);
+    expect(read?.request?.session.intent_digest).toBe(digest(INTENT));
+    expect(create?.request?.session.intent_digest).toBe(digest(INTENT));
   });
 });

@@ -45,10 +45,11 @@ export async function runPolicyTests(policy: PolicySet, suites: readonly TestSui
   for (const { suite, tests } of suites) {
     for (const [index, test] of tests.cases.entries()) {
       const paths = { ...tests.paths, ...test.input.paths };
+      const roots = { ...tests.roots, ...test.input.roots };
       const ctx = contextOf(policy, test, `test:${suite}:${index}`);
       const decision = await evaluate(
         ctx,
-        { policy, counters: new MemoryCounterStore(), paths, skipSemantic: true },
+        { policy, counters: new MemoryCounterStore(), paths, roots, skipSemantic: true },
         tests.mode,
       );
       const got = {

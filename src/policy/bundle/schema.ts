@@ -191,6 +191,8 @@ export const PolicyTestInputSchema = z.strictObject({
   definition_digest: DigestSchema.optional(),
   /** Named paths for this case, over the file's `paths`. */
   paths: z.record(z.string(), z.string()).optional(),
+  /** Server roots for this case, over the file's `roots`. */
+  roots: z.record(z.string(), z.array(z.string())).optional(),
 });
 export type PolicyTestInput = z.infer<typeof PolicyTestInputSchema>;
 
@@ -213,6 +215,8 @@ export type PolicyTestCase = z.infer<typeof PolicyTestCaseSchema>;
 export const PolicyTestFileSchema = z.strictObject({
   /** Named absolute paths the rules read as `paths.<name>`, fixed so tests mean the same everywhere. */
   paths: z.record(z.string(), z.string()).default({}),
+  /** Each server's roots, which rules read as `server.roots` (relative paths resolve against them). */
+  roots: z.record(z.string(), z.array(z.string())).default({}),
   /** The enforcement point's default mode the cases assume. */
   mode: ModeSchema.default('observe'),
   cases: z.array(PolicyTestCaseSchema).min(1),

@@ -45,8 +45,6 @@ export interface IntentFeatures {
   terms: Set<string>;
   entities: Set<string>;
   actions: Set<ActionClass>;
-  /** The user told the agent to act on what it reads ("follow the instructions in the email"). */
-  delegates: boolean;
   /** The intent is a question ("Which roles does mchen have?"): it asks to know, not to change. */
   question: boolean;
 }
@@ -71,40 +69,18 @@ const RECIPIENT_KEYS = /^(to|recipients?|cc|bcc|share_?with|notify)$/i;
 const EMAIL_LIKE = /[\w.+-]+@[\w-]+\.[\w.-]+/;
 /** Bound on history text analysed per call, newest results first (the PEP bounds it too). */
 const MAX_HISTORY_CHARS = 48_000;
-/** The user hands the decision to what the agent reads: "follow the steps in ...", "do what the note says". */
-const DELEGATION = new RegExp(
-  [
-    String.raw`\b(follow|carry out|execute|complete|act on|apply|do)\b[^.?!]{0,50}\b(instructions?|steps?|runbook|checklist|playbook|to-?dos?)\b`,
-    String.raw`\b(do|handle|follow)\s+what\b(?:[^.?!]|\.(?=\S)){0,60}\b(says?|asks?|instructs?|requests?|wants?|tells?)\b`,
-    String.raw`\bas (it|they|the [\w\s-]{1,30}) (says?|asks?|instructs?|requests?)\b`,
-  ].join('|'),
-  'i',
-);
-
-/** Reads one call and its session into features; pure and deterministic. */
+/**
+ * Reads one call and its session into features; pure and deterministic. What earlier results said
+ * never joins the intent, whatever the intent says: "do what the note says" hands no decision to the
+ * note (an injection could have written it), so a call that carries out its instructions is still one
+ * a person confirms.
+ */
 export function extractFeatures(input: SemanticInput): Features {
-  const features = {
+  return {
     call: callFeatures(input),
     intent: intentFeatures(input),
     history: historyFeatures(input),
   };
-  if (features.intent.delegates) adoptInstructions(features);
-  return features;
-}
-
-/**
- * The user told the agent to act on what it reads: the instructions in the session's results become
- * part of the intent (what they ask for is asked for). Other signals still see what the call does.
- */
-function adoptInstructions(f: Features): void {
-  for (const entry of f.history.entries) {
-    for (const instruction of entry.instructions) {
-      for (const t of instruction.terms) f.intent.terms.add(t);
-      for (const e of instruction.entities) f.intent.entities.add(e);
-      for (const a of instruction.actions) f.intent.actions.add(a);
-      f.intent.text += `\n${instruction.text}`;
-    }
-  }
 }
 
 function callFeatures(input: SemanticInput): CallFeatures {
@@ -186,10 +162,6 @@ function intentFeatures(input: SemanticInput): IntentFeatures {
     terms: termSet(text),
     entities: entities(text),
     actions: proseActions(text),
-    // Only an intent from outside the model (the host's _meta, the registry, an eval case) may hand
-    // decisions to what the agent reads: an intent the model declared itself could have been written
-    // by the very injection it would then excuse.
-    delegates: input.intentSource !== 'declared' && DELEGATION.test(text),
     question: QUESTION.test(text),
   };
 }

@@ -15,8 +15,8 @@ import { excerpt } from './text.js';
  * - tool words (2+) or tool word and target: 0.8 — the call fetches what the instruction names;
  * - action alone: 0.6; target alone, or 3+ shared argument words: 0.45 — plain data flow also looks
  *   like this, so alone these stay below the escalate threshold.
- * When the user delegated ("do what the email asks"), the instructions are part of the intent
- * (features.ts), so they explain the call and nothing echoes.
+ * An intent that defers to what the agent reads ("do what the email asks") explains nothing here:
+ * no intent, whatever its source, hands the decision to a tool result (features.ts).
  */
 export function injectionProvenance(f: Features): SemanticSignal[] {
   let best: { score: number; detail: string } | undefined;

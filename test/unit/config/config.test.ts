@@ -1,6 +1,8 @@
+import { mkdir, mkdtemp, realpath, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { interpolate, resolveConfig } from '../../../src/config/load-config.js';
+import { checkConfig, interpolate, resolveConfig } from '../../../src/config/load-config.js';
 import { ConfigSchema, ToolsFileSchema } from '../../../src/config/schema.js';
 import { formatProblem, YamlFile } from '../../../src/config/yaml-file.js';
 
@@ -54,6 +56,56 @@ describe('config paths', () => {
     expect(config.evidence.dir).toBe(path.resolve('/etc/mcpgov/.mcpgov/evidence'));
     expect(config.paths['demo']).toBe('/etc/mcpgov/demo');
     expect(config.servers['fs']).toMatchObject({ args: ['/etc/mcpgov/x.js'], cwd: '/etc/mcpgov' });
+  });
+
+  it('gives named paths and server roots their real path', async () => {
+    const dir = await realpath(await mkdtemp(path.join(tmpdir(), 'mcpgov-config-')));
+    await mkdir(path.join(dir, 'data'));
+    await symlink(path.join(dir, 'data'), path.join(dir, 'demo'));
+    const config = resolveConfig(
+      ConfigSchema.parse({
+        paths: { demo: './demo' },
+        servers: { fs: { command: 'node', args: ['x.js', './demo'], roots: ['./demo'] } },
+      }),
+      path.join(dir, 'mcpgov.yaml'),
+    );
+    expect(config.paths['demo']).toBe(path.join(dir, 'data'));
+    expect(config.servers['fs']).toMatchObject({ roots: [path.join(dir, 'data')] });
+    expect(checkConfig(config)).toEqual([]);
+  });
+
+  it("refuses roots that are not folders or differ from a server's folder arguments", async () => {
+    const dir = await realpath(await mkdtemp(path.join(tmpdir(), 'mcpgov-config-')));
+    await mkdir(path.join(dir, 'a'));
+    await mkdir(path.join(dir, 'b'));
+    const check = (args: string[], roots: string[]) =>
+      checkConfig(
+        resolveConfig(
+          ConfigSchema.parse({ servers: { fs: { command: 'node', args, roots } } }),
+          path.join(dir, 'mcpgov.yaml'),
+        ),
+      ).map((p) => `${p.path}: ${p.message}`);
+    expect(check(['x.js', 'a'], ['missing'])).toEqual([
+      `servers.fs.roots[0]: not a folder: ${path.join(dir, 'missing')}`,
+    ]);
+    expect(check(['x.js', 'a', 'b'], ['b', 'a'])).toEqual([
+      expect.stringMatching(/^servers\.fs\.roots: the server's folder arguments .* differ from its roots/),
+    ]);
+    expect(check(['x.js', 'a'], ['a', 'b'])).toHaveLength(1);
+    expect(check(['x.js', 'a', 'b'], ['a', 'b'])).toEqual([]);
+    // A server without folder arguments (it learns its folders another way) is taken at its word.
+    expect(check(['x.js'], ['a'])).toEqual([]);
+  });
+
+  it('refuses hosts that name unknown agents, or that no token could be verified for', () => {
+    const config = resolveConfig(
+      ConfigSchema.parse({ identity: { hosts: { agents: ['chat-host', 'ghost'] } } }),
+      '/etc/mcpgov/mcpgov.yaml',
+    );
+    expect(checkConfig(config, new Set(['chat-host'])).map((p) => `${p.path}: ${p.message}`)).toEqual([
+      'identity.hosts.agents[1]: names unknown agent "ghost"',
+      'identity.hosts: hosts named by agent or claims need identity.jwks to verify their tokens',
+    ]);
   });
 
   it('interpolates ${config_dir} and ${env:NAME}', () => {

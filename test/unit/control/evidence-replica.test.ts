@@ -1,10 +1,10 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EvidenceLog } from '../../../src/evidence/evidence-log.js';
 import { EvidenceForwarder, type ReplicaLink } from '../../../src/control/evidence-forwarder.js';
-import { listSegments } from '../../../src/evidence/jsonl-store.js';
+import { listSegments, segmentName } from '../../../src/evidence/jsonl-store.js';
 import { LogTail } from '../../../src/evidence/log-tail.js';
 import { EvidenceReplica, ReplicaError } from '../../../src/control/evidence-replica.js';
 import { LocalEd25519Signer, readJwks, writeKeyPair } from '../../../src/evidence/signer.js';
@@ -136,5 +136,22 @@ describe('evidence replica and forwarder', () => {
     const dir = path.join(src.root, 'replica');
     await (await EvidenceReplica.open(dir, src.jwks)).close();
     await expect(EvidenceReplica.open(dir, other.jwks)).rejects.toThrow(/differ from the keys pinned/);
+  });
+
+  it('cuts off torn last lines a crash left in the replica, and resumes from the last whole record', async () => {
+    const src = await sidecarLog(20);
+    const replicaDir = path.join(src.root, 'replica');
+    const replica = await EvidenceReplica.open(replicaDir, src.jwks);
+    const { link } = directLink(replica);
+    await new EvidenceForwarder(src.dir, link, replica.cursor).pump();
+    const cursor = replica.cursor;
+    expect(cursor.next_seq).toBe(20);
+    await replica.close();
+    await appendFile(path.join(replicaDir, segmentName(1)), '{"v":"mcpgov.evidence/v1","id":"r2');
+    await appendFile(path.join(replicaDir, 'checkpoints.jsonl'), '{"v":"mcpgov.checkpoint/v1","ori');
+    const reopened = await EvidenceReplica.open(replicaDir, src.jwks);
+    expect(reopened.cursor).toEqual(cursor);
+    await reopened.close();
+    expect(await verifyLogDir(replicaDir, src.jwks)).toMatchObject({ ok: true, records: 20, covered: 20 });
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { appendFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -75,5 +75,43 @@ describe('evidence log', () => {
     const lines = (await readFile(segment, 'utf8')).split('\n').filter(Boolean);
     await writeFile(segment, `${lines.slice(0, 7).join('\n')}\n`);
     await expect(openLog(dir, keys.privateKey)).rejects.toThrow(/covers 10 records but the log holds 7/);
+  });
+
+  it('reopens after a crash tore the last record and the last checkpoint, saying what it cut', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'mcpgov-log-'));
+    const keys = await writeKeyPair(path.join(root, 'keys'));
+    const dir = path.join(root, 'log');
+    const log = await openLog(dir, keys.privateKey);
+    for (let i = 0; i < 3; i++) await log.append(body(i));
+    await log.close();
+    const segment = (await listSegments(dir))[0]!;
+    await appendFile(segment, '{"v":"mcpgov.evidence/v1","id":"r3","ki');
+    await appendFile(path.join(dir, 'checkpoints.jsonl'), '{"v":"mcpgov.checkpoint/v1"');
+    const warnings: unknown[] = [];
+    const again = await EvidenceLog.open({
+      dir,
+      fsync: 'batch',
+      signer: await LocalEd25519Signer.fromFile(keys.privateKey),
+      origin: 'mcpgov/test',
+      checkpoint: { everyRecords: 100, everySeconds: 3600 },
+      segmentMaxBytes: 1 << 26,
+      log: (level, message, fields) => warnings.push({ level, message, fields }),
+    });
+    expect(again.count).toBe(3);
+    await again.append(body(3));
+    await again.close();
+    expect(warnings).toEqual([
+      {
+        level: 'warn',
+        message: 'cut off a torn last record line left by an interrupted write',
+        fields: { file: segment, bytes: 39 },
+      },
+      {
+        level: 'warn',
+        message: 'cut off a torn last checkpoint line left by an interrupted write',
+        fields: { file: path.join(dir, 'checkpoints.jsonl'), bytes: 27 },
+      },
+    ]);
+    expect(await verifyLogDir(dir, await readJwks(keys.publicJwks))).toMatchObject({ ok: true, records: 4 });
   });
 });

@@ -64,13 +64,19 @@ describe('hardened json-logic: evaluation', () => {
     expect(Object.getPrototypeOf(input.a)).toBeNull();
   });
 
-  it('checks path containment after resolving .. and relative paths', () => {
-    const within = (p: unknown, root: unknown) => run({ path_within: [p, root] });
+  it('checks path containment after resolving .., and relative paths only against server roots', () => {
+    const within = (p: unknown, root: unknown, roots?: unknown) =>
+      run({ path_within: roots === undefined ? [p, root] : [p, root, roots] });
     expect(within('/srv/demo/notes/a.txt', '/srv/demo')).toBe(true);
     expect(within('/srv/demo', '/srv/demo')).toBe(true);
-    expect(within('notes/a.txt', '/srv/demo')).toBe(true);
+    expect(within('notes/a.txt', '/srv/demo')).toBe(false);
+    expect(within('notes/a.txt', '/srv/demo', ['/srv/demo'])).toBe(true);
+    expect(within('notes/a.txt', '/srv/demo', '/srv/demo')).toBe(true);
+    expect(within('notes/a.txt', '/srv/demo', ['/srv'])).toBe(false);
+    expect(within('demo/notes/a.txt', '/srv/demo', ['/srv'])).toBe(true);
+    expect(within('notes/a.txt', '/srv/demo', [42])).toBe(false);
     expect(within('/srv/demo/../etc/passwd', '/srv/demo')).toBe(false);
-    expect(within('../demo-evil/x', '/srv/demo')).toBe(false);
+    expect(within('../demo-evil/x', '/srv/demo', ['/srv/demo'])).toBe(false);
     expect(within('/srv/demo-evil/x', '/srv/demo')).toBe(false);
     expect(within('~/x', '/srv/demo')).toBe(false);
     expect(within('/srv/demo/a\u0000b', '/srv/demo')).toBe(false);

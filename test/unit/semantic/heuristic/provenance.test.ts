@@ -107,7 +107,7 @@ describe('injection provenance', () => {
     expect(signals).toEqual([]);
   });
 
-  it('treats the instructions as the intent when the user delegated to them', () => {
+  it('never takes the instructions as the intent, whoever wrote an intent that defers to them', () => {
     const session = {
       tool: 'cloud__stop_instance',
       args: { instance_id: 'stg-worker-2' },
@@ -120,19 +120,13 @@ describe('injection provenance', () => {
       ],
     };
     expect(provenance(input({ ...session, intent: 'Summarize notes/handoff.md' }))).toHaveLength(1);
-    expect(
-      provenance(input({ ...session, intent: 'Do what the handoff note in notes/handoff.md says' })),
-    ).toEqual([]);
-    // The same words declared by the model itself excuse nothing: an injection could have written them.
-    expect(
-      provenance(
-        input({
-          ...session,
-          intent: 'Do what the handoff note in notes/handoff.md says',
-          intentSource: 'declared',
-        }),
-      ),
-    ).toHaveLength(1);
+    // "Do what the note says" hands no decision to the note: the host's, the model's or a case's.
+    for (const intentSource of ['meta', 'declared', 'case', 'registry'] as const) {
+      const signals = provenance(
+        input({ ...session, intent: 'Do what the handoff note in notes/handoff.md says', intentSource }),
+      );
+      expect(signals.map((s) => s.name)).toEqual(['injection_provenance']);
+    }
   });
 
   it('catches the read that fetches what an instruction names, before anything is sent', () => {
