@@ -13,7 +13,7 @@ import { LocalEd25519Signer } from '../../src/evidence/signer.js';
 import type { EvidenceRecord } from '../../src/evidence/types.js';
 import { signPointer } from '../../src/policy/bundle/channel.js';
 import type { ControlPlaneView } from '../../src/control/control-plane.js';
-import { readBundleDir } from '../../src/policy/bundle/files.js';
+import { readBundleDir, replaceFile } from '../../src/policy/bundle/files.js';
 import { RegistryStore } from '../../src/policy/release/registry-store.js';
 import { REFERENCE_SERVERS } from '../helpers/fixture.js';
 import { textOf } from '../helpers/gateway-harness.js';
@@ -294,7 +294,8 @@ describe('policy lifecycle', { timeout: 120_000 }, () => {
 
   it('refuses a replayed older pointer and keeps deciding with the rollback', async () => {
     const current = await readFile(pointerFile(), 'utf8');
-    await writeFile(pointerFile(), savedPointer);
+    // Swapped in atomically, as publish does: a poll must never read a half-written pointer.
+    await replaceFile(pointerFile(), savedPointer);
     await vi.waitFor(
       async () => expect((await self()).status?.policy.last_error?.code).toBe('pointer_replayed'),
       { timeout: 20_000, interval: 100 },
@@ -307,7 +308,8 @@ describe('policy lifecycle', { timeout: 120_000 }, () => {
     expect(textOf(await call('everything__echo', { message: 'classified' }))).toMatch(
       /reason: echo_classified/,
     );
-    await writeFile(pointerFile(), current);
+    // Swapped in atomically, as publish does: a poll must never read a half-written pointer.
+    await replaceFile(pointerFile(), current);
     await vi.waitFor(async () => expect((await self()).status?.policy.last_error).toBeNull(), {
       timeout: 20_000,
       interval: 100,
@@ -336,7 +338,8 @@ describe('policy lifecycle', { timeout: 120_000 }, () => {
       },
       await LocalEd25519Signer.fromFile(keys.release.privateKey),
     );
-    await writeFile(pointerFile(), forged);
+    // Swapped in atomically, as publish does: a poll must never read a half-written pointer.
+    await replaceFile(pointerFile(), forged);
     await vi.waitFor(
       async () => expect((await self()).status?.policy.last_error?.code).toBe('approvals_insufficient'),
       { timeout: 20_000, interval: 100 },
@@ -348,7 +351,8 @@ describe('policy lifecycle', { timeout: 120_000 }, () => {
     expect(textOf(await call('everything__echo', { message: 'classified' }))).toMatch(
       /reason: echo_classified/,
     );
-    await writeFile(pointerFile(), current);
+    // Swapped in atomically, as publish does: a poll must never read a half-written pointer.
+    await replaceFile(pointerFile(), current);
     const refusals = (await evidence()).filter(
       (r) => r.kind === 'policy' && r.policy_event?.event === 'refused',
     );
