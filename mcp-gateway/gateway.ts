@@ -1,12 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ResolvedConfig } from '../src/config/load-config.js';
 import type { Identity } from '../src/core/identity.js';
 import { createFleet, type Fleet } from '../src/control/fleet.js';
 import { openKernel, type Kernel } from '../src/pep/kernel.js';
-import { startHttpUpstream, type HttpAuthResult, type HttpUpstream } from '../src/transport/http-upstream.js';
+import {
+  bearerChallenge,
+  metadataUrl,
+  resourceMetadata,
+  resourceUrl,
+  verifiesTokens,
+} from '../src/identity/resource-metadata.js';
+import { bearerAuth, metadataRoute } from '../src/transport/bearer-auth.js';
+import { startHttpUpstream, type HttpUpstream } from '../src/transport/http-upstream.js';
 import { LineStdioServerTransport } from '../src/transport/stdio-upstream.js';
 import { createLogger, type Logger } from '../src/util/log.js';
 import { VERSION } from '../src/util/version.js';
@@ -36,6 +43,9 @@ export interface Gateway extends Pick<Kernel, 'enforcer' | 'evidence' | 'policy'
 }
 
 const SERVER_INFO = { name: 'mcpgov-gateway', version: VERSION };
+/** The Streamable HTTP endpoint's path. */
+const ENDPOINT = '/mcp';
+const SESSION_MISMATCH = 'credentials differ from those the session was opened with';
 
 /** Starts the gateway: the kernel (evidence and policy) first, then downstream servers, then listeners. */
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
@@ -70,18 +80,37 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   let http: HttpUpstream | undefined;
   if (opts.http) {
+    // An OAuth 2.1 resource server (MCP authorization) when tokens are verified; the resource URL
+    // defaults to the listener's, known once it has its port.
+    const protectedResource = verifiesTokens(config.identity);
+    const resource = () => (protectedResource && http ? resourceUrl(config.identity, http.url) : undefined);
+    const metadataAt = () => {
+      const at = resource();
+      return at === undefined ? undefined : metadataUrl(at);
+    };
+    const metadata = metadataRoute(ENDPOINT, () => {
+      const at = resource();
+      return at === undefined ? undefined : resourceMetadata(at, config.identity);
+    });
     http = await startHttpUpstream({
       ...parseHostPort(opts.http),
+      path: ENDPOINT,
       maxMessageBytes: config.limits.max_message_bytes,
       allowedHosts: config.listen.allowed_hosts,
       allowedOrigins: config.listen.allowed_origins,
       log,
-      authenticate: (req) => authenticateHttp(kernel, req),
+      authenticate: bearerAuth({ authenticate: kernel.authenticate, metadataUrl: metadataAt, log }),
+      challenge: () =>
+        bearerChallenge({
+          error: 'invalid_token',
+          description: SESSION_MISMATCH,
+          resourceMetadata: metadataAt(),
+        }),
       openSession: (transport, principal, id) => connect(transport, principal as Identity, id),
-      routes: fleet.routes,
+      routes: async (req, res, url) => metadata(req, res, url) || fleet.routes(req, res, url),
       upgrade: fleet.upgrade,
     });
-    log('info', 'serving Streamable HTTP', { url: http.url });
+    log('info', 'serving Streamable HTTP', { url: http.url, resource: resource() });
   }
   let stdio: LineStdioServerTransport | undefined;
   if (opts.stdio) {
@@ -120,16 +149,6 @@ function notifyListChanged(server: Server, kind: 'tools' | 'resources' | 'prompt
         ? server.sendResourceListChanged()
         : server.sendPromptListChanged();
   notify.catch(() => {});
-}
-
-/** Authenticates an HTTP session's initialize request by its bearer token. */
-async function authenticateHttp(kernel: Kernel, req: IncomingMessage): Promise<HttpAuthResult> {
-  const header = req.headers.authorization;
-  const token = header === undefined ? undefined : /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-  const result = await kernel.authenticate(token);
-  if (result.ok) return { ok: true, principal: result.identity };
-  const error = result.code === 'invalid_token' ? 'invalid_token' : 'invalid_request';
-  return { ok: false, status: 401, message: result.message, wwwAuthenticate: `Bearer error="${error}"` };
 }
 
 /** Splits `HOST:PORT` (IPv6 in brackets). */

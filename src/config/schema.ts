@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EffectSchema, ModeSchema } from '../core/effect.js';
 import { REASON_CODES } from '../core/reason-codes.js';
+import { IdentityConfigSchema } from './identity-schema.js';
 
 /**
  * Shapes of mcpgov's own files: `mcpgov.yaml`, `registries/*.yaml`, `policies/*.yaml`.
@@ -221,16 +222,8 @@ export const ConfigSchema = z.strictObject({
       segment_max_bytes: 64 * 1024 * 1024,
     }),
   mode: ModeSchema.default('observe'),
-  identity: z
-    .strictObject({
-      /** Callers without a verified token act as this agent, marked unverified in evidence. */
-      default_agent: z.string().optional(),
-      /** JWKS file that verifies bearer tokens (HTTP `Authorization`, or `MCPGOV_TOKEN` on stdio). */
-      jwks: z.string().optional(),
-      issuer: z.string().optional(),
-      audience: z.string().optional(),
-    })
-    .default({}),
+  /** Who may call: tokens, keys, and the HTTP listener's OAuth resource-server metadata. */
+  identity: IdentityConfigSchema.prefault({}),
   limits: z
     .strictObject({
       /** Largest accepted JSON-RPC message (HTTP body or stdio line), in bytes. */
