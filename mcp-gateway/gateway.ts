@@ -1,10 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { ResolvedConfig } from '../src/config/load-config.js';
 import type { Identity } from '../src/core/identity.js';
 import { createFleet, type Fleet } from '../src/control/fleet.js';
 import { openKernel, type Kernel } from '../src/pep/kernel.js';
-import { startHttpUpstream, type HttpAuthResult, type HttpUpstream } from '../src/transport/http-upstream.js';
+import {
+  bearerChallenge,
+  metadataUrl,
+  resourceMetadata,
+  resourceUrl,
+  verifiesTokens,
+} from '../src/identity/resource-metadata.js';
+import { bearerAuth, metadataRoute } from '../src/transport/bearer-auth.js';
+import { startHttpUpstream, type HttpUpstream } from '../src/transport/http-upstream.js';
 import { LineStdioServerTransport } from '../src/transport/stdio-upstream.js';
 import { createLogger, type Logger } from '../src/util/log.js';
 import { VERSION } from '../src/util/version.js';
@@ -34,6 +41,9 @@ export interface Gateway extends Pick<Kernel, 'enforcer' | 'evidence' | 'policy'
 }
 
 const SERVER_INFO = { name: 'mcpgov-gateway', version: VERSION };
+/** The Streamable HTTP endpoint's path. */
+const ENDPOINT = '/mcp';
+const SESSION_MISMATCH = 'credentials differ from those the session was opened with';
 
 /** Starts the gateway: the kernel (evidence and policy) first, then downstream servers, then listeners. */
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
@@ -75,21 +85,47 @@ interface Listening {
   log: Logger;
 }
 
-/** Serves Streamable HTTP (and the fleet's endpoints) on HOST:PORT; callers authenticate at initialize. */
+/**
+ * Serves Streamable HTTP (and the fleet's endpoints) on HOST:PORT. When tokens are verified, the
+ * listener is an OAuth 2.1 resource server (MCP authorization): every request is authenticated, and
+ * clients discover how to get a token from the RFC 9728 metadata. The resource URL defaults to the
+ * listener's, known once it has its port.
+ */
 async function serveHttp(hostPort: string, at: Listening & { fleet: Fleet }): Promise<HttpUpstream> {
   const { config, kernel, fleet, sessions, log } = at;
+  // The metadata names the listener's own URL, known only once it listens.
+  const listening: { url?: string } = {};
+  const protectedResource = verifiesTokens(config.identity);
+  const resource = () =>
+    protectedResource && listening.url ? resourceUrl(config.identity, listening.url) : undefined;
+  const metadataAt = () => {
+    const url = resource();
+    return url === undefined ? undefined : metadataUrl(url);
+  };
+  const metadata = metadataRoute(ENDPOINT, () => {
+    const url = resource();
+    return url === undefined ? undefined : resourceMetadata(url, config.identity);
+  });
   const http = await startHttpUpstream({
     ...parseHostPort(hostPort),
+    path: ENDPOINT,
     maxMessageBytes: config.limits.max_message_bytes,
     allowedHosts: config.listen.allowed_hosts,
     allowedOrigins: config.listen.allowed_origins,
     log,
-    authenticate: (req) => authenticateHttp(kernel, req),
+    authenticate: bearerAuth({ authenticate: kernel.authenticate, metadataUrl: metadataAt, log }),
+    challenge: () =>
+      bearerChallenge({
+        error: 'invalid_token',
+        description: SESSION_MISMATCH,
+        resourceMetadata: metadataAt(),
+      }),
     openSession: (transport, principal, id) => sessions.connect(transport, principal as Identity, id),
-    routes: fleet.routes,
+    routes: async (req, res, url) => (await metadata(req, res, url)) || fleet.routes(req, res, url),
     upgrade: fleet.upgrade,
   });
-  log('info', 'serving Streamable HTTP', { url: http.url });
+  listening.url = http.url;
+  log('info', 'serving Streamable HTTP', { url: http.url, resource: resource() });
   return http;
 }
 
@@ -103,16 +139,6 @@ async function serveStdio(at: Listening): Promise<LineStdioServerTransport> {
   });
   await at.sessions.connect(stdio, auth.identity, randomUUID());
   return stdio;
-}
-
-/** Authenticates an HTTP session's initialize request by its bearer token. */
-async function authenticateHttp(kernel: Kernel, req: IncomingMessage): Promise<HttpAuthResult> {
-  const header = req.headers.authorization;
-  const token = header === undefined ? undefined : /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-  const result = await kernel.authenticate(token);
-  if (result.ok) return { ok: true, principal: result.identity };
-  const error = result.code === 'invalid_token' ? 'invalid_token' : 'invalid_request';
-  return { ok: false, status: 401, message: result.message, wwwAuthenticate: `Bearer error="${error}"` };
 }
 
 /** Splits `HOST:PORT` (IPv6 in brackets). */

@@ -128,13 +128,6 @@ function resolvePolicies(policies: PoliciesConfig, at: (p: string) => string): P
 export function checkConfig(config: ResolvedConfig, agentIds?: ReadonlySet<string>): Problem[] {
   const problems: Problem[] = [];
   const { identity } = config;
-  if (identity.jwks === undefined && (identity.issuer !== undefined || identity.audience !== undefined)) {
-    problems.push({
-      file: config.file,
-      path: 'identity',
-      message: 'issuer/audience need identity.jwks to verify tokens',
-    });
-  }
   if (identity.jwks !== undefined && !existsSync(identity.jwks)) {
     problems.push({ file: config.file, path: 'identity.jwks', message: `file not found: ${identity.jwks}` });
   }

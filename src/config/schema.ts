@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EffectSchema, ModeSchema } from '../core/effect.js';
 import { REASON_CODES } from '../core/reason-codes.js';
+import { IdentityConfigSchema } from './identity-schema.js';
 
 /**
  * Shapes of mcpgov's own files: `mcpgov.yaml`, `registries/*.yaml`, `policies/*.yaml`.
@@ -181,30 +182,6 @@ export const PoliciesConfigSchema = z.strictObject({
 });
 export type PoliciesConfig = z.infer<typeof PoliciesConfigSchema>;
 
-/**
- * Who counts as a host: the application that took the user's request and may state it on a call in
- * `_meta["mcpgov/intent"]`, the most trusted intent. Any other caller's `_meta` intent is ignored (and
- * recorded as ignored): a model, or whatever steers it, could write one.
- */
-export const HostsSchema = z.strictObject({
-  /**
-   * The program on the other end of stdio, which launched this enforcement point (the client of
-   * `mcpgov gateway --stdio` or of `mcpgov sidecar`), or which calls the in-process sidecar's `govern`.
-   */
-  launcher: z.boolean().default(false),
-  /** Callers with a verified token that maps to one of these agents. */
-  agents: z.array(z.string().min(1)).default([]),
-  /** Callers with a verified token carrying every claim of one entry (e.g. `{ client_id: chat-app }`). */
-  claims: z
-    .array(
-      z
-        .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
-        .refine((c) => Object.keys(c).length > 0, 'an entry names at least one claim'),
-    )
-    .default([]),
-});
-export type HostsConfig = z.infer<typeof HostsSchema>;
-
 const HostPortSchema = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-f:]+\]:\d{1,5}$/i, 'must be HOST:PORT');
 
 export const ConfigSchema = z.strictObject({
@@ -251,18 +228,8 @@ export const ConfigSchema = z.strictObject({
       segment_max_bytes: 64 * 1024 * 1024,
     }),
   mode: ModeSchema.default('observe'),
-  identity: z
-    .strictObject({
-      /** Callers without a verified token act as this agent, marked unverified in evidence. */
-      default_agent: z.string().optional(),
-      /** JWKS file that verifies bearer tokens (HTTP `Authorization`, or `MCPGOV_TOKEN` on stdio). */
-      jwks: z.string().optional(),
-      issuer: z.string().optional(),
-      audience: z.string().optional(),
-      /** Callers trusted to state the user's request in `_meta["mcpgov/intent"]`; nobody by default. */
-      hosts: HostsSchema.default({ launcher: false, agents: [], claims: [] }),
-    })
-    .default({ hosts: { launcher: false, agents: [], claims: [] } }),
+  /** Who may call: tokens, keys, and the HTTP listener's OAuth resource-server metadata. */
+  identity: IdentityConfigSchema.prefault({}),
   limits: z
     .strictObject({
       /** Largest accepted JSON-RPC message (HTTP body or stdio line), in bytes. */

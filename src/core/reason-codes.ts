@@ -18,6 +18,10 @@ export const REASON_CODES = {
   // identity
   unauthenticated: { meaning: 'no verified token and no default agent is configured' },
   invalid_token: { meaning: 'the bearer token failed verification' },
+  insufficient_scope: { meaning: 'the token lacks a scope in identity.required_scopes (HTTP 403)' },
+  keys_unavailable: {
+    meaning: 'the keys that verify tokens could not be fetched (HTTP 503); never a fallback',
+  },
   unknown_agent: { meaning: 'the caller maps to no agent in the agent registry' },
   // tool resolution
   unknown_tool: { meaning: 'no downstream server exposes a tool with this name', hidden: true },

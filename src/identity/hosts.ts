@@ -1,4 +1,4 @@
-import type { HostsConfig } from '../config/schema.js';
+import type { HostsConfig } from '../config/identity-schema.js';
 import type { Identity } from '../core/identity.js';
 
 /** How a caller reaches the enforcement point: over stdio from its launcher (or in process), or a network. */

@@ -8,10 +8,15 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../util/log.js';
 import { INVALID_REQUEST, PARSE_ERROR } from './stdio-upstream.js';
 
-/** The outcome of authenticating an initialize request. */
+/** The outcome of authenticating a request. */
 export type HttpAuthResult =
-  | { ok: true; principal: unknown }
-  | { ok: false; status: 401 | 403; message: string; wwwAuthenticate?: string };
+  | {
+      ok: true;
+      principal: unknown;
+      /** What the session stays bound to (default: the Authorization header's digest). */
+      binding?: string;
+    }
+  | { ok: false; status: 401 | 403 | 503; message: string; wwwAuthenticate?: string };
 
 export interface HttpUpstreamOptions {
   host: string;
@@ -20,7 +25,10 @@ export interface HttpUpstreamOptions {
   maxMessageBytes: number;
   allowedHosts?: string[];
   allowedOrigins?: string[];
+  /** Runs for every request, not only initialize: a token can expire or be revoked mid-session. */
   authenticate: (req: IncomingMessage) => Promise<HttpAuthResult>;
+  /** The WWW-Authenticate value when a session's request binds to other credentials. */
+  challenge?: () => string;
   /** Connects an MCP server to the new session's transport. */
   openSession: (transport: Transport, principal: unknown, sessionId: string) => Promise<void>;
   onSessionClosed?: (sessionId: string) => void;
@@ -50,8 +58,8 @@ export interface HttpUpstream {
 interface SessionEntry {
   transport: StreamableHTTPServerTransport;
   lastSeen: number;
-  /** SHA-256 of the Authorization header the session was opened with. */
-  authDigest: string;
+  /** The credentials the session was opened with (HttpAuthResult.binding). */
+  binding: string;
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -60,7 +68,8 @@ const LOOPBACK_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i;
 /**
  * Serves MCP over Streamable HTTP with stateful sessions at `/mcp`. Guards, in order: path and method,
  * Host and Origin (DNS-rebinding protection), body size, UTF-8 and JSON syntax, then authentication at
- * initialize. A session id alone is not a credential: later requests must repeat the same Authorization.
+ * every request (MCP authorization). A session id alone is not a credential: later requests must
+ * authenticate to the same binding.
  */
 export async function startHttpUpstream(opts: HttpUpstreamOptions): Promise<HttpUpstream> {
   const endpoint = opts.path ?? '/mcp';
@@ -114,7 +123,7 @@ export async function startHttpUpstream(opts: HttpUpstreamOptions): Promise<Http
       transport.onclose = () => {
         if (sessions.delete(id)) opts.onSessionClosed?.(id);
       };
-      sessions.set(id, { transport, authDigest: digestAuth(req), lastSeen: Date.now() });
+      sessions.set(id, { transport, binding: auth.binding ?? digestAuth(req), lastSeen: Date.now() });
       await opts.openSession(transport, auth.principal, id);
       await transport.handleRequest(req, res, body);
       return;
@@ -122,8 +131,13 @@ export async function startHttpUpstream(opts: HttpUpstreamOptions): Promise<Http
 
     const entry = sessions.get(sessionId);
     if (!entry) return fail(res, 404, INVALID_REQUEST, 'session not found');
-    if (entry.authDigest !== digestAuth(req)) {
-      res.setHeader('www-authenticate', 'Bearer error="invalid_token"');
+    const auth = await opts.authenticate(req);
+    if (!auth.ok) {
+      if (auth.wwwAuthenticate) res.setHeader('www-authenticate', auth.wwwAuthenticate);
+      return fail(res, auth.status, INVALID_REQUEST, auth.message);
+    }
+    if (entry.binding !== (auth.binding ?? digestAuth(req))) {
+      res.setHeader('www-authenticate', opts.challenge?.() ?? 'Bearer error="invalid_token"');
       return fail(res, 401, INVALID_REQUEST, 'credentials differ from those the session was opened with');
     }
     entry.lastSeen = Date.now();

@@ -20,11 +20,15 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** Writes the fixture and starts a gateway on it serving Streamable HTTP on 127.0.0.1. */
-export async function runGateway(spec: FixtureSpec, clock?: () => number): Promise<RunningGateway> {
+/** Writes the fixture and starts a gateway on it serving Streamable HTTP (default: any free port on 127.0.0.1). */
+export async function runGateway(
+  spec: FixtureSpec,
+  clock?: () => number,
+  http = '127.0.0.1:0',
+): Promise<RunningGateway> {
   const fixture = await writeFixture(spec);
   const config = await loadConfig(fixture.configFile);
-  const gateway = await startGateway({ config, http: '127.0.0.1:0', log: silentLogger, clock });
+  const gateway = await startGateway({ config, http, log: silentLogger, clock });
   const url = gateway.httpUrl ?? '';
   const clients: Client[] = [];
   return {

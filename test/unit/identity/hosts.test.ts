@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HostsSchema } from '../../../src/config/schema.js';
+import { HostsSchema } from '../../../src/config/identity-schema.js';
 import { isHost } from '../../../src/identity/hosts.js';
 import type { Identity } from '../../../src/core/identity.js';
 
