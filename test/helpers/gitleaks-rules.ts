@@ -67,5 +67,7 @@ export const GITLEAKS_SOURCE = 'gitleaks default configuration (config/gitleaks.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const file = process.argv[2];
   if (!file) throw new Error('usage: gitleaks-rules.js GITLEAKS_TOML');
-  process.stdout.write(`${JSON.stringify(convertGitleaksToml(readFileSync(file, 'utf8'), GITLEAKS_SOURCE))}\n`);
+  process.stdout.write(
+    `${JSON.stringify(convertGitleaksToml(readFileSync(file, 'utf8'), GITLEAKS_SOURCE))}\n`,
+  );
 }

@@ -46,7 +46,8 @@ function wordiness(part: string): number {
     const c = part.charCodeAt(i);
     if (isUpper(c)) {
       i++;
-      if (i < part.length && isLower(part.charCodeAt(i))) while (i < part.length && isLower(part.charCodeAt(i))) i++;
+      if (i < part.length && isLower(part.charCodeAt(i)))
+        while (i < part.length && isLower(part.charCodeAt(i))) i++;
       else while (i < part.length && isUpper(part.charCodeAt(i))) i++;
     } else if (isLower(c)) {
       while (i < part.length && isLower(part.charCodeAt(i))) i++;
@@ -89,8 +90,7 @@ export function isRandomToken(token: string): boolean {
     if (isLower(c)) lowers++;
     else if (isUpper(c)) uppers++;
   }
-  const pathLike =
-    token.includes('/') && (token.startsWith('/') || lowers >= (lowers + uppers) * 0.8);
+  const pathLike = token.includes('/') && (token.startsWith('/') || lowers >= (lowers + uppers) * 0.8);
   const segments = pathLike ? token.split('/') : [token];
   return segments.some((segment) => segment.split(/[-_]/).some(isRandomPart));
 }

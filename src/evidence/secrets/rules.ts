@@ -96,12 +96,7 @@ function lineAround(text: string, start: number, end: number): string {
   return text.slice(from, to === -1 ? text.length : to);
 }
 
-function allowed(
-  a: CompiledAllowlist,
-  secret: string,
-  match: string,
-  line: () => string,
-): boolean {
+function allowed(a: CompiledAllowlist, secret: string, match: string, line: () => string): boolean {
   const results: boolean[] = [];
   if (a.regexes.length > 0) {
     const target = a.target === 'secret' ? secret : a.target === 'match' ? match : line();
@@ -164,7 +159,8 @@ export class SecretScanner {
     if (this.always.length === 0 && !this.anyKeyword?.test(text)) return this.always;
     const lower = text.toLowerCase();
     const picked = new Set<number>(this.always);
-    for (const [keyword, ids] of this.byKeyword) if (lower.includes(keyword)) for (const i of ids) picked.add(i);
+    for (const [keyword, ids] of this.byKeyword)
+      if (lower.includes(keyword)) for (const i of ids) picked.add(i);
     return [...picked].sort((a, b) => a - b);
   }
 
@@ -182,7 +178,7 @@ export class SecretScanner {
       try {
         c = { re: compile(rule.regex), allow: (rule.allowlists ?? []).map(compileAllowlist) };
       } catch (err) {
-        throw new Error(`secret rule ${rule.id}: ${(err as Error).message}`);
+        throw new Error(`secret rule ${rule.id}: ${(err as Error).message}`, { cause: err });
       }
       this.compiled[i] = c;
     }
@@ -217,7 +213,8 @@ export class SecretScanner {
       if (rule.entropy !== undefined && shannonEntropy(secret) < rule.entropy) continue;
       if (rule.check) {
         const groups: (string | undefined)[] = [];
-        for (let k = 0; k <= groupCount; k++) groups.push(m.start(k) >= 0 ? text.slice(m.start(k), m.end(k)) : undefined);
+        for (let k = 0; k <= groupCount; k++)
+          groups.push(m.start(k) >= 0 ? text.slice(m.start(k), m.end(k)) : undefined);
         if (!rule.check({ secret, groups })) continue;
       }
       const match = text.slice(m.start(), m.end());

@@ -132,7 +132,9 @@ describe('__proto__ members', () => {
   it('keeps a __proto__ member as a member of the masked arguments, masked inside like any other', () => {
     const { args, masked } = maskArguments(parsed());
     expect(Object.keys(args as object)).toEqual(['message', '__proto__']);
-    expect(JSON.stringify(args)).toBe('{"message":"p","__proto__":{"path":"/etc/shadow","token":"[masked]"}}');
+    expect(JSON.stringify(args)).toBe(
+      '{"message":"p","__proto__":{"path":"/etc/shadow","token":"[masked]"}}',
+    );
     expect(masked).toEqual(['/__proto__/token']);
   });
 
