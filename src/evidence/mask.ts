@@ -106,7 +106,9 @@ export function maskArguments(
     if (Array.isArray(value)) return value.map((v, i) => visit(v, `${pointer}/${i}`, depth + 1));
     const out = Object.create(null) as Record<string, unknown>;
     for (const [k, v] of Object.entries(value)) {
-      const cleanKey = maskSecrets(k);
+      // A key is text like any value: over the limit it becomes a digest, unscanned.
+      const cleanKey =
+        k.length * 3 > maxBytes && Buffer.byteLength(k) > maxBytes ? digestOf(k) : maskSecrets(k);
       const key = cleanKey === k ? k : freeName(out, cleanKey);
       const p = `${pointer}/${pointerToken(key)}`;
       if (key !== k) masked.push(p);

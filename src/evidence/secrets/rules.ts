@@ -126,6 +126,9 @@ export class SecretScanner {
   /** The one V8 expression run on every text: a case-insensitive alternation of literal keywords. */
   readonly anyKeyword: RegExp | undefined;
   private readonly byKeyword = new Map<string, number[]>();
+  private readonly byFirst = new Map<string, string[]>();
+  /** `anyKeyword` with the global flag, for finding every position (reset before each use). */
+  private readonly everyKeyword: RegExp | undefined;
   private readonly always: number[] = [];
   private readonly compiled: ({ re: RE2JS; allow: CompiledAllowlist[] } | undefined)[];
   private globalAllow: CompiledAllowlist | undefined;
@@ -145,7 +148,10 @@ export class SecretScanner {
       }
     });
     const keywords = [...this.byKeyword.keys()].sort((a, b) => b.length - a.length);
-    this.anyKeyword = keywords.length ? new RegExp(keywords.map(escapeLiteral).join('|'), 'i') : undefined;
+    for (const k of keywords) this.byFirst.set(k[0]!, [...(this.byFirst.get(k[0]!) ?? []), k]);
+    const alternation = keywords.map(escapeLiteral).join('|');
+    this.anyKeyword = keywords.length ? new RegExp(alternation, 'i') : undefined;
+    this.everyKeyword = keywords.length ? new RegExp(alternation, 'gi') : undefined;
   }
 
   /** Compiles every pattern now (start-up), instead of on first use; throws on a bad one. */
@@ -156,11 +162,21 @@ export class SecretScanner {
 
   /** Ids of the rules whose keywords occur in `text` (the prefilter alone). */
   candidates(text: string): number[] {
-    if (this.always.length === 0 && !this.anyKeyword?.test(text)) return this.always;
-    const lower = text.toLowerCase();
+    const any = this.anyKeyword;
+    if (any === undefined || !any.test(text)) return this.always;
+    // Every position where some keyword starts: the alternation finds one, the first-letter index
+    // names the others starting there (a keyword inside a longer one is found from its own position).
     const picked = new Set<number>(this.always);
-    for (const [keyword, ids] of this.byKeyword)
-      if (lower.includes(keyword)) for (const i of ids) picked.add(i);
+    const scan = this.everyKeyword!;
+    scan.lastIndex = 0;
+    for (let m = scan.exec(text); m !== null; m = scan.exec(text)) {
+      const at = m.index;
+      for (const keyword of this.byFirst.get(text[at]!.toLowerCase()) ?? []) {
+        if (text.substr(at, keyword.length).toLowerCase() === keyword)
+          for (const i of this.byKeyword.get(keyword)!) picked.add(i);
+      }
+      scan.lastIndex = at + 1;
+    }
     return [...picked].sort((a, b) => a - b);
   }
 

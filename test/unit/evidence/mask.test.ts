@@ -103,6 +103,14 @@ describe('argument masking', () => {
     expect(masked).toEqual(['/a~1b~0c']);
   });
 
+  it('reduces a key over the limit to a digest too', () => {
+    const { args, masked } = maskArguments({ ['k'.repeat(5000)]: 1 });
+    expect(Object.keys(args as object)).toEqual([
+      expect.stringMatching(/^\[digest sha256:[0-9a-f]{64} 5000 bytes\]$/),
+    ]);
+    expect(masked).toHaveLength(1);
+  });
+
   it('never modifies its input', () => {
     const input = plantedArguments();
     const copy = structuredClone(input);
