@@ -119,7 +119,7 @@ function functionArguments(inner: string): unknown {
   if (inner === '') return {};
   const dict = parseLiteral(`{${inner}}`);
   if (dict !== undefined) return dict;
-  const out: Record<string, unknown> = {};
+  const out = Object.create(null) as Record<string, unknown>; // `__proto__=1` stays a member
   for (const part of splitTopLevel(inner)) {
     const kv = /^\s*([A-Za-z_]\w*)\s*=\s*([\s\S]+?)\s*$/.exec(part);
     if (!kv) return inner;

@@ -85,7 +85,8 @@ class LiteralReader {
   }
 
   private object(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
+    // Null prototype: a `__proto__` key in the text becomes a member, not the object's prototype.
+    const out = Object.create(null) as Record<string, unknown>;
     this.position++; // {
     for (;;) {
       this.skipSpace();

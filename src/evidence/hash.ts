@@ -90,7 +90,9 @@ function serialize(value: unknown, depth: number): string {
       const keys = Object.keys(value).sort();
       // Out of order only here (a record's top level, say)? A shallow copy in order takes the native
       // path. (Integer-like names cannot be reordered this way; the check sees that and falls through.)
-      const ordered: Record<string, unknown> = {};
+      // Null prototype: a `__proto__` member (JSON.parse makes it an own one) is copied as a member,
+      // not taken as the copy's prototype, so the digest covers it.
+      const ordered = Object.create(null) as Record<string, unknown>;
       for (const key of keys) ordered[key] = (value as Record<string, unknown>)[key];
       if (stringifiesCanonically(ordered, depth)) return JSON.stringify(ordered);
       let out = '{';

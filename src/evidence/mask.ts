@@ -1,67 +1,64 @@
 import { sha256Hex } from './hash.js';
+import { randomTokenSpans } from './secrets/entropy.js';
+import { OWN_RULES } from './secrets/own-rules.js';
+import { SecretRulesFileSchema, SecretScanner, type Span } from './secrets/rules.js';
+import { isSecretKey } from './secrets/secret-keys.js';
+import gitleaksRules from './secrets/gitleaks-rules.json' with { type: 'json' };
 
-/** Key names whose values are credentials. Matched against the key split into words, so `author` is not `auth`. */
-const SECRET_WORDS = new Set([
-  'password',
-  'passwd',
-  'passphrase',
-  'pwd',
-  'secret',
-  'token',
-  'apikey',
-  'auth',
-  'authorization',
-  'cookie',
-  'credential',
-  'credentials',
-  'bearer',
-  'privatekey',
-  'accesskey',
-  'sessionkey',
-  'clientsecret',
-  'otp',
-  'pin',
-]);
-/** Two-word names that are secret only together (`api_key`, `access_key`, `private_key`, ...). */
-const SECRET_PAIRS = new Set([
-  'api key',
-  'access key',
-  'private key',
-  'session key',
-  'client secret',
-  'secret key',
-  'signing key',
-]);
+export { isSecretKey };
 
-/** String values that are credentials whatever key they sit under. */
-const SECRET_VALUES: readonly RegExp[] = [
-  /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
-  /\bBearer\s+[A-Za-z0-9._~+/-]{16,}/,
-  /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/, // JWT
-  /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/, // AWS access key id
-  /\bgh[pousr]_[A-Za-z0-9]{30,}\b/, // GitHub token
-  /\bsk-[A-Za-z0-9_-]{20,}\b/, // OpenAI-style key
-  /\bxox[abprs]-[A-Za-z0-9-]{10,}\b/, // Slack token
-];
-
-const MASK = '[masked]';
+/** What replaces a secret. */
+export const MASK = '[masked]';
 const MAX_DEPTH = 64;
+/** Longest free text (intent, messages, rationale) kept in a record, in characters. */
+export const MAX_TEXT_CHARS = 2000;
 
-/** Splits `apiKey`, `api_key`, `API-KEY` into lower-case words. */
-function words(key: string): string[] {
-  return key
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter(Boolean);
+const GITLEAKS = SecretRulesFileSchema.parse(gitleaksRules);
+/** gitleaks' default rules, with its global allowlist. */
+const gitleaks = new SecretScanner(GITLEAKS.rules, GITLEAKS.allowlist);
+/** Ours: URLs with credentials, auth headers, key blocks, JWTs, secret-named values in text, issuer prefixes. */
+const own = new SecretScanner(OWN_RULES);
+
+/** The scanners, for tests (every pattern compiles; the prefilter's expression is linear). */
+export const SCANNERS = { gitleaks, own } as const;
+
+/** Where `text` holds secrets, by every rule and the entropy check, as sorted disjoint spans. */
+export function secretSpans(text: string): Span[] {
+  const all = [...gitleaks.scan(text), ...own.scan(text), ...randomTokenSpans(text)];
+  if (all.length <= 1) return all;
+  all.sort((a, b) => a[0] - b[0]);
+  const merged: [number, number][] = [];
+  for (const [start, end] of all) {
+    const last = merged[merged.length - 1];
+    if (last && start <= last[1]) last[1] = Math.max(last[1], end);
+    else merged.push([start, end]);
+  }
+  return merged;
 }
 
-/** True when a key name says its value is a credential. */
-export function isSecretKey(key: string): boolean {
-  const w = words(key);
-  if (w.some((x) => SECRET_WORDS.has(x))) return true;
-  for (let i = 0; i + 1 < w.length; i++) if (SECRET_PAIRS.has(`${w[i]} ${w[i + 1]}`)) return true;
-  return SECRET_WORDS.has(w.join(''));
+/** `text` with every secret in it replaced by `[masked]` (the rest kept, so a URL stays readable). */
+export function maskSecrets(text: string): string {
+  const spans = secretSpans(text);
+  if (spans.length === 0) return text;
+  let out = '';
+  let at = 0;
+  for (const [start, end] of spans) {
+    out += text.slice(at, start) + MASK;
+    at = end;
+  }
+  return out + text.slice(at);
+}
+
+/**
+ * Free text bound for a record (an intent, an error message, a verifier's rationale): cut to
+ * `maxChars` (back to a word boundary, so no secret is kept in part), then masked like argument values.
+ */
+export function maskText(text: string, maxChars: number = MAX_TEXT_CHARS): string {
+  if (text.length <= maxChars) return maskSecrets(text);
+  let space = maxChars;
+  while (space > 0 && !/\s/.test(text[space]!)) space--;
+  const kept = text.slice(0, space);
+  return `${maskSecrets(kept)} [... ${text.length - kept.length} more characters]`;
 }
 
 /** RFC 6901 reference token escaping. */
@@ -69,10 +66,20 @@ function pointerToken(key: string | number): string {
   return String(key).replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
+/** A member name not yet used in `out`, for a key whose own text had to be masked. */
+function freeName(out: Record<string, unknown>, name: string): string {
+  if (!Object.hasOwn(out, name)) return name;
+  for (let i = 2; ; i++) if (!Object.hasOwn(out, `${name}#${i}`)) return `${name}#${i}`;
+}
+
+const digestOf = (text: string) => `[digest sha256:${sha256Hex(text)} ${Buffer.byteLength(text)} bytes]`;
+
 /**
- * Masks arguments before they enter evidence: secret-keyed values and credential-shaped strings become
- * `[masked]`, strings over `maxValueBytes` become a digest. Returns the masked copy and the JSON
- * Pointers of everything replaced. The input is never modified.
+ * Masks arguments before they enter evidence: values under secret-looking keys become `[masked]`
+ * (whole lists and objects too), secrets inside strings (and keys) are replaced where they sit,
+ * strings over `maxValueBytes` become a digest (and are never scanned). Returns the masked copy and
+ * the JSON Pointers (RFC 6901) of everything replaced. Objects are copied into null-prototype
+ * objects, so a `__proto__` member stays a member. The input is never modified.
  */
 export function maskArguments(
   args: unknown,
@@ -82,32 +89,34 @@ export function maskArguments(
   const masked: string[] = [];
   const visit = (value: unknown, pointer: string, depth: number): unknown => {
     if (typeof value === 'string') {
-      if (SECRET_VALUES.some((re) => re.test(value))) {
+      // Three bytes per UTF-16 unit at most: only a string that might be over the limit is measured.
+      if (value.length * 3 > maxBytes && Buffer.byteLength(value) > maxBytes) {
         masked.push(pointer);
-        return MASK;
+        return digestOf(value);
       }
-      const bytes = Buffer.byteLength(value);
-      if (bytes > maxBytes) {
-        masked.push(pointer);
-        return `[digest sha256:${sha256Hex(value)} ${bytes} bytes]`;
-      }
-      return value;
+      const clean = maskSecrets(value);
+      if (clean !== value) masked.push(pointer);
+      return clean;
     }
     if (value === null || typeof value !== 'object') return value;
     if (depth >= MAX_DEPTH) {
       masked.push(pointer);
-      const text = JSON.stringify(value);
-      return `[digest sha256:${sha256Hex(text)} ${Buffer.byteLength(text)} bytes]`;
+      return digestOf(JSON.stringify(value));
     }
     if (Array.isArray(value)) return value.map((v, i) => visit(v, `${pointer}/${i}`, depth + 1));
-    const out: Record<string, unknown> = {};
+    const out = Object.create(null) as Record<string, unknown>;
     for (const [k, v] of Object.entries(value)) {
-      const p = `${pointer}/${pointerToken(k)}`;
+      // A key is text like any value: over the limit it becomes a digest, unscanned.
+      const cleanKey =
+        k.length * 3 > maxBytes && Buffer.byteLength(k) > maxBytes ? digestOf(k) : maskSecrets(k);
+      const key = cleanKey === k ? k : freeName(out, cleanKey);
+      const p = `${pointer}/${pointerToken(key)}`;
+      if (key !== k) masked.push(p);
       if (isSecretKey(k) && v !== null && v !== '') {
-        masked.push(p);
-        out[k] = MASK;
+        if (key === k) masked.push(p);
+        out[key] = MASK;
       } else {
-        out[k] = visit(v, p, depth + 1);
+        out[key] = visit(v, p, depth + 1);
       }
     }
     return out;

@@ -1,12 +1,16 @@
 import { recordBase, type PepInfo, type RecordBody } from '../evidence/types.js';
 import { canonicalJson, digest, sha256Hex } from '../evidence/hash.js';
-import { maskArguments, maskedArguments } from '../evidence/mask.js';
+import { maskedArguments, maskText } from '../evidence/mask.js';
 import type { BundleRef } from '../policy/policy-set.js';
 import type { CallContext } from '../pipeline/types.js';
 import type { Decision, SemanticFinding } from '../core/decision.js';
 import type { Identity } from '../core/identity.js';
 
 /*
+ * Every text here that a caller, a downstream server or a verifier wrote (tool names, the intent,
+ * error messages, a verifier's rationale and signal details, which may quote arguments or results)
+ * passes `maskText` on its way into a record, like argument values do (src/evidence/mask.ts).
+ *
  * Objects built here list their members in RFC 8785 order (code-unit order of the names), so the
  * evidence writer's canonicalization can hand them to the native JSON.stringify (see hash.ts). Order
  * never changes a hash: an object out of order only takes the slower serializer.
@@ -49,10 +53,9 @@ export function intentRecord(
   intent: string,
   source: 'meta' | 'declared',
 ): RecordBody {
-  const masked = maskArguments({ intent }).args as { intent: string };
   return {
     ...recordBase('chain', session.id, pep),
-    chain_event: { event: 'intent', intent: masked.intent, source },
+    chain_event: { event: 'intent', intent: maskText(intent), source },
   };
 }
 
@@ -61,12 +64,11 @@ export function intentRecord(
  * reason, once per distinct text, and never used.
  */
 export function ignoredIntentRecord(session: { id: string }, pep: PepInfo, intent: string): RecordBody {
-  const masked = maskArguments({ intent }).args as { intent: string };
   return {
     ...recordBase('chain', session.id, pep),
     chain_event: {
       event: 'intent_ignored',
-      intent: masked.intent,
+      intent: maskText(intent),
       reason: 'intent_untrusted',
       source: 'meta',
     },
@@ -84,10 +86,10 @@ export function outcomeRecord(
   return {
     ...recordBase('outcome', ctx.session.id, pep),
     outcome: {
-      checks,
+      checks: checks.map((c) => (c.error === undefined ? c : { ...c, error: maskText(c.error) })),
       decision_id: decisionId,
       result_digest: resultDigest,
-      tool: ctx.toolName,
+      tool: maskText(ctx.toolName),
       verified: checks.every((c) => c.passed),
     },
   };
@@ -119,7 +121,7 @@ export function decisionRecord(
         id: ctx.session.id,
         intent_digest: ctx.session.intent === undefined ? undefined : digest(ctx.session.intent),
       },
-      tool: ctx.toolName,
+      tool: maskText(ctx.toolName),
     },
     decision: {
       bundle: { digest: bundle.digest, name: bundle.name, revision: bundle.revision },
@@ -146,12 +148,12 @@ function semanticInfo(s: SemanticFinding): NonNullable<NonNullable<RecordBody['d
     cache_hit: s.cache_hit,
     confidence: s.confidence,
     cost_usd: s.cost_usd,
-    error: s.error,
+    error: s.error === undefined ? undefined : maskText(s.error),
     latency_ms: s.latency_ms,
     model: s.model,
     prompt_hash: s.prompt_hash,
-    rationale: s.rationale,
-    signals: s.signals.map((x) => ({ detail: x.detail, name: x.name, score: x.score })),
+    rationale: maskText(s.rationale),
+    signals: s.signals.map((x) => ({ detail: maskText(x.detail), name: x.name, score: x.score })),
     tokens: s.tokens && { completion: s.tokens.completion, prompt: s.tokens.prompt },
     verdict: s.verdict,
     verifier: s.verifier,
@@ -188,13 +190,13 @@ export function actionRecord(
       args_digest: argsDigest,
       decision_id: decisionId,
       duration_ms: facts.durationMs,
-      error: facts.error && { code: facts.error.code, message: facts.error.message },
+      error: facts.error && { code: facts.error.code, message: maskText(facts.error.message) },
       forwarded: facts.forwarded,
       is_error: facts.isError,
       result_bytes: facts.result?.bytes ?? 0,
       result_digest: facts.result?.digest,
       server: ctx.liveTool?.server,
-      tool: ctx.toolName,
+      tool: maskText(ctx.toolName),
     },
   };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { canonicalJson, sha256Hex } from '../../evidence/hash.js';
 import { APPROVALS_FILE, BundlePathSchema, SIGNATURES_FILE, type FileEntry } from './schema.js';
@@ -10,8 +10,12 @@ export type BundleFiles = Map<string, Buffer>;
 /** Files that sign the content rather than being part of it: never listed in the signature. */
 export const SIGNING_FILES: ReadonlySet<string> = new Set([SIGNATURES_FILE, APPROVALS_FILE]);
 
-/** Reads every file under `dir` (recursively) into memory; bundles are small. */
-export async function readBundleDir(dir: string): Promise<BundleFiles> {
+/**
+ * Reads every file under `dir` (recursively) into memory; bundles are small. A deployed bundle is often
+ * a symlink swapped to each new release: it is resolved once, so one read never mixes two releases.
+ */
+export async function readBundleDir(at: string): Promise<BundleFiles> {
+  const dir = await realpath(at);
   const files: BundleFiles = new Map();
   const walk = async (rel: string) => {
     for (const entry of await readdir(path.join(dir, rel), { withFileTypes: true })) {

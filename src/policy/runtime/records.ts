@@ -1,3 +1,4 @@
+import { maskText } from '../../evidence/mask.js';
 import { recordBase, type PepInfo, type RecordBody } from '../../evidence/types.js';
 
 /** The chain that groups an enforcement point's policy lifecycle records in its log. */
@@ -9,7 +10,13 @@ export function policyRecord(
   event: NonNullable<RecordBody['policy_event']>,
   now: number,
 ): RecordBody {
-  return { ...recordBase('policy', POLICY_CHAIN, pep, new Date(now)), policy_event: event };
+  // A bundle source may be a URL with credentials, and a refusal's message may quote what was fetched.
+  const masked = {
+    ...event,
+    source: maskText(event.source),
+    ...(event.message === undefined ? {} : { message: maskText(event.message) }),
+  };
+  return { ...recordBase('policy', POLICY_CHAIN, pep, new Date(now)), policy_event: masked };
 }
 
 /** An enforcement point found running an unapproved policy, or no longer reporting. */
