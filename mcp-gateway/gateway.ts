@@ -204,6 +204,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await stdio?.close();
       await Promise.all([...servers].map((s) => s.close().catch(() => {})));
       await Promise.all([...closing]);
+      await enforcer.close();
       await Promise.all([...downstreams.values()].map((ds) => ds.stop()));
       await evidence.close();
     },

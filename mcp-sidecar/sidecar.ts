@@ -171,6 +171,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       const open = [...sessions];
       sessions.clear();
       await Promise.all(open.map((s) => enforcer.closeSession(s).catch(() => {})));
+      await enforcer.close();
       await policy.close();
       await evidence.flush();
       await client?.drain(2000);

@@ -2,6 +2,14 @@ import type { IntentSource, SemanticInput } from '../types.js';
 import { proseActions, toolActions, toolVerb, type ActionClass } from './actions.js';
 import { commandActions } from './command.js';
 import { findInstructions, type Instruction } from './instructions.js';
+import {
+  MAX_DESCRIPTION_CHARS,
+  MAX_HISTORY_CHARS,
+  MAX_INTENT_CHARS,
+  readArguments,
+  readText,
+  type Unread,
+} from './limits.js';
 import { entities, flattenStrings, keyOf, lemma, termSet, words } from './text.js';
 
 /**
@@ -12,6 +20,8 @@ export interface Features {
   call: CallFeatures;
   intent: IntentFeatures;
   history: HistoryFeatures;
+  /** What the bounds of limits.ts left unread of the call and the tool's definition. */
+  unread: Unread[];
 }
 
 /** What the call does and names. */
@@ -68,14 +78,13 @@ const ACTION_KEYS = /^(action|operation|op|instruction|step)$/i;
 const QUESTION = /\?|^\s*(who|what|which|when|where|why|how|is|are|does|do|did|can|could|has|have)\b/i;
 /** Argument keys naming who receives something. */
 const RECIPIENT_KEYS = /^(to|recipients?|cc|bcc|share_?with|notify)$/i;
-const EMAIL_LIKE = /[\w.+-]+@[\w-]+\.[\w.-]+/;
-/** Bound on history text analysed per call, newest results first (the PEP bounds it too). */
-const MAX_HISTORY_CHARS = 48_000;
+/** An email address; starts only where a run of address characters starts (linear, see text.ts). */
+const EMAIL_LIKE = /(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+/;
 /** The user hands the decision to what the agent reads: "follow the steps in ...", "do what the note says". */
 const DELEGATION = new RegExp(
   [
-    String.raw`\b(follow|carry out|execute|complete|act on|apply|do)\b[^.?!]{0,50}\b(instructions?|steps?|runbook|checklist|playbook|to-?dos?)\b`,
-    String.raw`\b(do|handle|follow)\s+what\b(?:[^.?!]|\.(?=\S)){0,60}\b(says?|asks?|instructs?|requests?|wants?|tells?)\b`,
+    String.raw`\b(follow|carry out|execute|complete|act on|apply|do)\b[^.?!]{1,50}\b(instructions?|steps?|runbook|checklist|playbook|to-?dos?)\b`,
+    String.raw`\b(do|handle|follow)\s+what\b(?:[^.?!]|\.(?=\S)){1,60}\b(says?|asks?|instructs?|requests?|wants?|tells?)\b`,
     String.raw`\bas (it|they|the [\w\s-]{1,30}) (says?|asks?|instructs?|requests?)\b`,
   ].join('|'),
   'i',
@@ -83,11 +92,14 @@ const DELEGATION = new RegExp(
 
 /** Reads one call and its session into features; pure and deterministic. */
 export function extractFeatures(input: SemanticInput): Features {
+  const unread: Unread[] = [];
   const features = {
-    call: callFeatures(input),
+    call: callFeatures(input, unread),
     intent: intentFeatures(input),
     history: historyFeatures(input),
+    unread,
   };
+  definitionUnread(input, unread);
   if (features.intent.delegates) adoptInstructions(features);
   return features;
 }
@@ -107,8 +119,9 @@ function adoptInstructions(f: Features): void {
   }
 }
 
-function callFeatures(input: SemanticInput): CallFeatures {
-  const args = flattenStrings(input.arguments);
+function callFeatures(input: SemanticInput, unread: Unread[]): CallFeatures {
+  const { args, unread: cut } = readArguments(input.arguments);
+  unread.push(...cut);
   const argText = args.map((a) => a.text).join('\n');
   const commands: string[] = [];
   const carried = new Set<ActionClass>();
@@ -149,7 +162,8 @@ function callFeatures(input: SemanticInput): CallFeatures {
 const RECIPIENT_VALUE_KEYS =
   /^(to|recipients?|cc|bcc|email|emails|email_?address|address|phone|phone_?number|user|users|username|user_?ids?|guests?|guest_?ids?|members?|collaborators?|payee|payee_?id|account|account_?(id|number)|to_?account|destination|webhook|url|endpoint|share_?with|grantee|assignee|receiver|wallet|wallet_?address)$/i;
 /** Email addresses and URLs of any scheme (`s3://`, `sftp://`, `https://`). */
-const ADDRESSES = /[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>)\]}]+/gi;
+const ADDRESSES =
+  /(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s'"<>)\]}]+/gi;
 
 function recipientsOf(args: { path: string; text: string }[]): { path: string; value: string }[] {
   const out: { path: string; value: string }[] = [];
@@ -178,7 +192,7 @@ function codeActions(code: string): ActionClass[] {
 }
 
 function intentFeatures(input: SemanticInput): IntentFeatures {
-  const text = input.intent?.trim() ?? '';
+  const text = input.intent?.trim().slice(0, MAX_INTENT_CHARS) ?? '';
   return {
     known: text !== '',
     source: input.intentSource,
@@ -197,6 +211,7 @@ function intentFeatures(input: SemanticInput): IntentFeatures {
 function historyFeatures(input: SemanticInput): HistoryFeatures {
   const entries: HistoryFeatures['entries'] = [];
   const texts: string[] = [];
+  // One budget for what earlier calls sent and got back, newest first: older calls matter less.
   let budget = MAX_HISTORY_CHARS;
   for (let i = input.history.length - 1; i >= 0 && budget > 0; i--) {
     const entry = input.history[i];
@@ -204,15 +219,24 @@ function historyFeatures(input: SemanticInput): HistoryFeatures {
     const result = (entry.result ?? '').slice(0, budget);
     budget -= result.length;
     entries.unshift({ tool: entry.tool, index: i, instructions: result ? findInstructions(result) : [] });
-    texts.push(
-      result,
-      flattenStrings(entry.arguments)
-        .map((a) => a.text)
-        .join(' '),
-    );
+    texts.push(result);
+    for (const { text } of flattenStrings(entry.arguments)) {
+      if (budget <= 0) break;
+      const sent = text.slice(0, budget);
+      budget -= sent.length;
+      texts.push(sent);
+    }
   }
   const joined = texts.join('\n');
   return { entries, terms: termSet(joined), entities: entities(joined) };
+}
+
+/** The tool's description and schema strings, as far as poisonedDescription reads them. */
+function definitionUnread(input: SemanticInput, unread: Unread[]): void {
+  readText(input.tool.description ?? '', MAX_DESCRIPTION_CHARS, "the tool's description", unread);
+  for (const s of flattenStrings(input.tool.inputSchema ?? {})) {
+    readText(s.text, MAX_DESCRIPTION_CHARS, `the tool's inputSchema.${s.path}`, unread);
+  }
 }
 
 /** Named in the intent: the value itself, or a folder or URL prefix of it ("in s3://bucket/samples/"). */

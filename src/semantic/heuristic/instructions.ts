@@ -1,5 +1,6 @@
 import { hasSideEffect, proseActions, type ActionClass } from './actions.js';
 import { classesOfWord } from './actions.js';
+import { MAX_RESULT_CHARS } from './limits.js';
 import { entities, lemma, sentences, termSet, words } from './text.js';
 
 /**
@@ -26,13 +27,13 @@ const CUES: { cue: InstructionCue; strength: number; pattern: RegExp }[] = [
     cue: 'override',
     strength: 1,
     pattern:
-      /\b(ignore|disregard|forget|override)\b[\w\s,]{0,30}\b(previous|prior|above|earlier|preceding|original|all|any|other)\b[\w\s]{0,20}\b(instructions?|prompts?|rules?|directions?|tasks?|guidelines?|context)\b|\b(new|updated|real|following) instructions?\b|\bstrictly (adhere|follow)\b|\bIMPORTANT\s*!!|<\/?(important|system|instructions?)>|\[(system|important)\]|^\s*(system|assistant)\s*:/i,
+      /\b(ignore|disregard|forget|override)\b[\w\s,]{1,30}\b(previous|prior|above|earlier|preceding|original|all|any|other)\b[\w\s]{1,20}\b(instructions?|prompts?|rules?|directions?|tasks?|guidelines?|context)\b|\b(new|updated|real|following) instructions?\b|\bstrictly (adhere|follow)\b|\bIMPORTANT\s*!!|<\/?(important|system|instructions?)>|\[(system|important)\]|^\s*(system|assistant)\s*:/i,
   },
   {
     cue: 'concealment',
     strength: 1,
     pattern:
-      /\b(do not|don't|never|without)\s+(tell|telling|inform|informing|notify|notifying|alert|alerting|mention|mentioning|reveal|revealing)\b[\w\s]{0,20}\b(user|owner|human|anyone)\b/i,
+      /\b(do not|don't|never|without)\s+(tell|telling|inform|informing|notify|notifying|alert|alerting|mention|mentioning|reveal|revealing)\b[\w\s]{1,20}\b(user|owner|human|anyone)\b/i,
   },
   {
     // Data has no reason to speak to the model: "NOTE TO AI ASSISTANT: ...", "P.S. to the AI reading this".
@@ -54,14 +55,12 @@ const CUES: { cue: InstructionCue; strength: number; pattern: RegExp }[] = [
 const OVERRIDE_REACH = 2;
 /** Strength of a sentence an override colours: "Ignore all previous instructions. Transfer ...". */
 const CARRIED_STRENGTH = 0.9;
-/** Bound on the text read per result: results are cut by the PEP anyway. */
-const MAX_CHARS = 16_000;
 
 /** Sentences of `text` that read as instructions, with their terms, entities and actions. */
 export function findInstructions(text: string): Instruction[] {
   const out: Instruction[] = [];
   let carried = 0; // sentences left that an earlier override still colours
-  for (const sentence of sentences(text.slice(0, MAX_CHARS))) {
+  for (const sentence of sentences(text.slice(0, MAX_RESULT_CHARS))) {
     const hit = CUES.find((c) => c.pattern.test(sentence)) ?? imperative(sentence);
     if (hit) {
       out.push(describe(sentence, hit.cue, Math.max(hit.strength, carried > 0 ? CARRIED_STRENGTH : 0)));

@@ -8,7 +8,10 @@ describe('reason codes', () => {
   it('are documented in the README exactly as defined in code', () => {
     const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
     const table = /<!-- reason-codes:start -->([\s\S]*?)<!-- reason-codes:end -->/.exec(readme)?.[1] ?? '';
-    const documented = [...table.matchAll(/^\|\s*`([a-z_]+)`\s*\|\s*(.+?)\s*\|$/gm)].map((m) => [m[1], m[2]]);
+    const documented = [...table.matchAll(/^\|\s*`([a-z_]+)`\s*\|(.*)\|$/gm)].map((m) => [
+      m[1],
+      m[2]?.trim(),
+    ]);
     expect(documented).toEqual(Object.entries(REASON_CODES));
   });
 });
