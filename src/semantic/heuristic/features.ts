@@ -1,15 +1,9 @@
 import type { IntentSource, SemanticInput } from '../types.js';
 import { proseActions, toolActions, toolVerb, type ActionClass } from './actions.js';
 import { commandActions } from './command.js';
-import { findInstructions, type Instruction } from './instructions.js';
-import {
-  MAX_DESCRIPTION_CHARS,
-  MAX_HISTORY_CHARS,
-  MAX_INTENT_CHARS,
-  readArguments,
-  readText,
-  type Unread,
-} from './limits.js';
+import { historyFeatures, type HistoryFeatures } from './history.js';
+import { languageOf, type Language } from './languages.js';
+import { MAX_DESCRIPTION_CHARS, MAX_INTENT_CHARS, readArguments, readText, type Unread } from './limits.js';
 import { entities, flattenStrings, keyOf, lemma, termSet, words } from './text.js';
 
 /**
@@ -59,23 +53,18 @@ export interface IntentFeatures {
   delegates: boolean;
   /** The intent is a question ("Which roles does mchen have?"): it asks to know, not to change. */
   question: boolean;
+  /** The language the user wrote in (languages.ts): word overlap with the call means little across languages. */
+  language: Language;
 }
 
-/** What the session's earlier tool results said. */
-export interface HistoryFeatures {
-  /** Per earlier call, oldest first: the instructions its result carried. */
-  entries: { tool: string; index: number; instructions: Instruction[] }[];
-  /** Terms and entities of earlier results and arguments: what the session legitimately passed on. */
-  terms: Set<string>;
-  entities: Set<string>;
-}
+export type { HistoryFeatures } from './history.js';
 
 /** Argument keys whose string is a command line or code to run. */
 const COMMAND_KEYS = /^(command|cmd|commands|script|code|shell|bash|query_command)$/i;
 /** Argument keys whose string is a free-text action (a UI step, "activate the alarm"). */
 const ACTION_KEYS = /^(action|operation|op|instruction|step)$/i;
 /** A question: a question mark, or a sentence opening with a question word. */
-const QUESTION = /\?|^\s*(who|what|which|when|where|why|how|is|are|does|do|did|can|could|has|have)\b/i;
+const QUESTION = /[?？]|^\s*(who|what|which|when|where|why|how|is|are|does|do|did|can|could|has|have)\b/i;
 /** Argument keys naming who receives something. */
 const RECIPIENT_KEYS = /^(to|recipients?|cc|bcc|share_?with|notify)$/i;
 /** An email address; starts only where a run of address characters starts (linear, see text.ts). */
@@ -205,30 +194,8 @@ function intentFeatures(input: SemanticInput): IntentFeatures {
     // by the very injection it would then excuse.
     delegates: input.intentSource !== 'declared' && DELEGATION.test(text),
     question: QUESTION.test(text),
+    language: languageOf(text),
   };
-}
-
-function historyFeatures(input: SemanticInput): HistoryFeatures {
-  const entries: HistoryFeatures['entries'] = [];
-  const texts: string[] = [];
-  // One budget for what earlier calls sent and got back, newest first: older calls matter less.
-  let budget = MAX_HISTORY_CHARS;
-  for (let i = input.history.length - 1; i >= 0 && budget > 0; i--) {
-    const entry = input.history[i];
-    if (!entry) continue;
-    const result = (entry.result ?? '').slice(0, budget);
-    budget -= result.length;
-    entries.unshift({ tool: entry.tool, index: i, instructions: result ? findInstructions(result) : [] });
-    texts.push(result);
-    for (const { text } of flattenStrings(entry.arguments)) {
-      if (budget <= 0) break;
-      const sent = text.slice(0, budget);
-      budget -= sent.length;
-      texts.push(sent);
-    }
-  }
-  const joined = texts.join('\n');
-  return { entries, terms: termSet(joined), entities: entities(joined) };
 }
 
 /** The tool's description and schema strings, as far as poisonedDescription reads them. */

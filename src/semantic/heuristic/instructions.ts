@@ -1,5 +1,7 @@
 import { hasSideEffect, proseActions, type ActionClass } from './actions.js';
 import { classesOfWord } from './actions.js';
+import type { Decoded } from './decode.js';
+import { foreignCue, type ForeignCue, type Language } from './languages.js';
 import { MAX_RESULT_CHARS } from './limits.js';
 import { entities, lemma, sentences, termSet, words } from './text.js';
 
@@ -17,6 +19,10 @@ export interface Instruction {
   terms: Set<string>;
   entities: Set<string>;
   actions: Set<ActionClass>;
+  /** The language of the cue, when not English (languages.ts). */
+  language?: Language;
+  /** How the sentence was hidden, when it was: decoded from base64, hex or URL encoding. */
+  via?: Decoded['encoding'];
 }
 
 export type InstructionCue = 'override' | 'concealment' | 'address' | 'request' | 'obligation' | 'imperative';
@@ -56,14 +62,33 @@ const OVERRIDE_REACH = 2;
 /** Strength of a sentence an override colours: "Ignore all previous instructions. Transfer ...". */
 const CARRIED_STRENGTH = 0.9;
 
-/** Sentences of `text` that read as instructions, with their terms, entities and actions. */
-export function findInstructions(text: string): Instruction[] {
+/** The same cues in other languages, as strong as their English kin. */
+const FOREIGN_STRENGTH: Record<ForeignCue, number> = {
+  override: 1,
+  concealment: 1,
+  address: 0.9,
+  request: 0.8,
+  obligation: 0.7,
+};
+const FOREIGN_KINDS = Object.keys(FOREIGN_STRENGTH) as ForeignCue[];
+
+/**
+ * Sentences of `text` (its first `max` characters) that read as instructions, with their terms,
+ * entities and actions.
+ */
+export function findInstructions(text: string, max = MAX_RESULT_CHARS): Instruction[] {
   const out: Instruction[] = [];
   let carried = 0; // sentences left that an earlier override still colours
-  for (const sentence of sentences(text.slice(0, MAX_RESULT_CHARS))) {
-    const hit = CUES.find((c) => c.pattern.test(sentence)) ?? imperative(sentence);
+  for (const sentence of sentences(text.slice(0, max))) {
+    const hit = cueOf(sentence);
     if (hit) {
-      out.push(describe(sentence, hit.cue, Math.max(hit.strength, carried > 0 ? CARRIED_STRENGTH : 0)));
+      const instruction = describe(
+        sentence,
+        hit.cue,
+        Math.max(hit.strength, carried > 0 ? CARRIED_STRENGTH : 0),
+      );
+      if (hit.language) instruction.language = hit.language;
+      out.push(instruction);
       carried = hit.strength >= 1 ? OVERRIDE_REACH : carried - 1;
     } else if (carried > 0) {
       out.push(describe(sentence, 'override', CARRIED_STRENGTH));
@@ -71,6 +96,17 @@ export function findInstructions(text: string): Instruction[] {
     }
   }
   return out;
+}
+
+/** The strongest cue of a sentence: English first, then the other languages, then an English imperative. */
+function cueOf(sentence: string): { cue: InstructionCue; strength: number; language?: Language } | undefined {
+  const english = CUES.find((c) => c.pattern.test(sentence));
+  if (english?.strength === 1) return english;
+  const foreign = foreignCue(sentence, FOREIGN_KINDS);
+  if (foreign && FOREIGN_STRENGTH[foreign.cue] > (english?.strength ?? 0)) {
+    return { cue: foreign.cue, strength: FOREIGN_STRENGTH[foreign.cue], language: foreign.language };
+  }
+  return english ?? imperative(sentence);
 }
 
 /**

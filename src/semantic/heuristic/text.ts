@@ -122,11 +122,12 @@ function identifier(run: string): string | undefined {
 
 /**
  * Sentences, also inside serialised data: a tool result is often JSON or a Python dict whose string
- * values hold the prose, so quotes next to `:` `,` and brackets end a sentence too.
+ * values hold the prose, so quotes next to `:` `,` and brackets end a sentence too. Chinese and
+ * Japanese end one with 。！？ and no space.
  */
 export function sentences(text: string): string[] {
   return text
-    .split(/(?<=[.!?])\s+|\n+|\\n|[{}[\]|]|['"]\s*[:,]\s*['"]?|:\s*['"]/)
+    .split(/(?<=[.!?])\s+|(?<=[。！？])|\n+|\\n|[{}[\]|]|['"]\s*[:,]\s*['"]?|:\s*['"]/)
     .map((s) => s.trim().replace(/^['"(]+|(?<!['")])['")]+$/g, ''))
     .filter((s) => /\p{L}/u.test(s));
 }
