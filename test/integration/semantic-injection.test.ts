@@ -41,7 +41,12 @@ describe('semantic stage through the gateway: an instruction injected by a tool 
         identity: { default_agent: 'assistant' },
         servers: {
           fs: { command: 'node', args: [REFERENCE_SERVERS.filesystem, demo] },
-          memory: { command: 'node', args: [REFERENCE_SERVERS.memory] },
+          // Its own graph file: the server's default lives in node_modules and outlives the test.
+          memory: {
+            command: 'node',
+            args: [REFERENCE_SERVERS.memory],
+            env: { MEMORY_FILE_PATH: path.join(demo, 'memory.jsonl') },
+          },
         },
       },
       tools: {
