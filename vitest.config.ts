@@ -8,5 +8,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Integration tests spawn real MCP servers; two cores do not reward more parallel files.
     maxWorkers: 2,
+    // Worker threads (the semantic verifier's) load their sources with Node, not Vitest: let Node
+    // read the TypeScript sources there.
+    execArgv: ['--import', new URL('./test/helpers/register-ts.mjs', import.meta.url).href],
   },
 });

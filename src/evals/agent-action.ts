@@ -19,14 +19,12 @@ export type ActionForm =
   | 'free_text'; // a short imperative or UI step ("click <Settings>"), kept whole as `act`
 
 const NAME = String.raw`[A-Za-z_][\w.-]*`;
-const ACTION_INPUT = new RegExp(
-  String.raw`^(?:Action:\s*)?(${NAME})\s*\n+\s*Action Input:\s*([\s\S]*)$`,
-  'i',
-);
-const INLINE = new RegExp(String.raw`^(${NAME})\s*:?\s*(?=\{)`);
+// Each quantifier below meets a character it cannot take, so no two of them trade characters
+// (no polynomial backtracking; `npm run check` enforces it). Captures are trimmed where they are read.
+const ACTION_INPUT = /^(?:Action:\s*)?([a-z_][\w.-]*)[^\S\n]*\n\s*Action Input:([\s\S]*)$/i;
+const INLINE = new RegExp(String.raw`^(${NAME})\s*(?::\s*)?(?=\{)`);
 const FUNCTION = new RegExp(String.raw`^(${NAME})\(([\s\S]*)\)\s*$`);
 const COMMAND = /^"?command"?\s*:\s*/;
-const CODE_FENCE = /```([\w+-]*)[^\S\n]*\n?([\s\S]*?)```/;
 const SHELLS = new Set(['', 'bash', 'sh', 'shell', 'zsh', 'console', 'terminal']);
 /** Longest free text still read as an action rather than a message to the user. */
 const MAX_FREE_TEXT_WORDS = 8;
@@ -121,9 +119,9 @@ function functionArguments(inner: string): unknown {
   if (dict !== undefined) return dict;
   const out = Object.create(null) as Record<string, unknown>; // `__proto__=1` stays a member
   for (const part of splitTopLevel(inner)) {
-    const kv = /^\s*([A-Za-z_]\w*)\s*=\s*([\s\S]+?)\s*$/.exec(part);
-    if (!kv) return inner;
-    const raw = kv[2] as string;
+    const kv = /^\s*([A-Za-z_]\w*)\s*=([\s\S]*)$/.exec(part);
+    const raw = kv?.[2]?.trim() ?? '';
+    if (!kv || raw === '') return inner;
     out[kv[1] as string] = parseLiteral(raw) ?? raw;
   }
   return out;
@@ -152,11 +150,15 @@ function splitTopLevel(text: string): string[] {
   return parts;
 }
 
+/** The first fenced block: "```" and a language word, the code, then "```" (read with indexOf: linear). */
 function readCode(text: string): AgentAction | undefined {
-  const m = CODE_FENCE.exec(text);
-  if (!m) return undefined;
-  const language = (m[1] ?? '').toLowerCase();
-  const code = (m[2] ?? '').trim();
+  const open = text.indexOf('```');
+  if (open < 0) return undefined;
+  const tag = /^[\w+-]*/.exec(text.slice(open + 3))?.[0] ?? '';
+  const close = text.indexOf('```', open + 3 + tag.length);
+  if (close < 0) return undefined;
+  const language = tag.toLowerCase();
+  const code = text.slice(open + 3 + tag.length, close).trim();
   if (SHELLS.has(language)) return call('terminal', { command: code }, 'code');
   return call('execute_code', { language, code }, 'code');
 }

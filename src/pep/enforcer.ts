@@ -89,6 +89,14 @@ export class Enforcer {
     this.clock = opts.clock ?? Date.now;
     this.paths = opts.paths ?? {};
     this.history = opts.history ?? DEFAULT_HISTORY_LIMITS;
+    // Warm the verifier (its worker thread) while the PEP starts, where stage 2 may run at all; a
+    // failure here shows again, as semantic_failed, on the call that needs it.
+    if (usesSemantic(this.policy)) opts.semantic?.verifier.ready?.().catch(() => {});
+  }
+
+  /** Stops what the enforcer started: the semantic verifier's worker thread. */
+  async close(): Promise<void> {
+    await this.opts.semantic?.verifier.close?.();
   }
 
   /**

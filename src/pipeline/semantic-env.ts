@@ -15,7 +15,8 @@ export function semanticEnv(
   config: ResolvedConfig,
   options: CreateVerifierOptions = {},
 ): SemanticEnv | undefined {
-  const verifier = createVerifier(config.semantic, config.dir, options);
+  // The PEPs serve many sessions on one event loop: the offline verifier runs beside it.
+  const verifier = createVerifier(config.semantic, config.dir, { thread: true, ...options });
   if (!verifier) return undefined;
   const judge = config.semantic.verifier === 'llm' ? config.semantic.llm?.timeout_ms : undefined;
   return {

@@ -1,5 +1,6 @@
 import type { LlmJudgeConfig, SemanticConfig } from '../config/schema.js';
 import { HeuristicVerifier } from './heuristic/index.js';
+import { ThreadVerifier } from './heuristic/thread.js';
 import { LlmJudge } from './llm.js';
 import { ReplayVerifier } from './replay.js';
 import type { SemanticVerifier } from './types.js';
@@ -10,6 +11,11 @@ export interface CreateVerifierOptions {
   record?: boolean;
   /** Where the LLM judge reads its API key variable; default `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Run the offline verifier in a worker thread that a call's timeout can end (the PEPs). The eval
+   * runner calls it in-process: fast and deterministic, and no session waits on it.
+   */
+  thread?: boolean;
 }
 
 /**
@@ -35,7 +41,7 @@ export function createVerifier(
     case 'replay':
       return new ReplayVerifier(llmConfig(semanticConfig), { configDir });
     case 'heuristic':
-      return new HeuristicVerifier();
+      return options.thread ? new ThreadVerifier() : new HeuristicVerifier();
   }
 }
 

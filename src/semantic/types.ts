@@ -64,4 +64,12 @@ export interface SemanticVerifier {
   /** `heuristic`, `llm`, `replay`, ... */
   readonly name: string;
   verify(input: SemanticInput, options?: { signal?: AbortSignal }): Promise<SemanticAnswer>;
+  /**
+   * Starts what the verifier needs before its first check (a worker thread) and resolves when that is
+   * ready; may reject. The stage waits for it before its timer starts: `semantic.timeout_ms` bounds
+   * checks, not a start-up that happens once.
+   */
+  ready?(): Promise<void>;
+  /** Ends what `ready` started. */
+  close?(): Promise<void>;
 }

@@ -26,7 +26,7 @@ const REFRESHED_CLAIMS = new Set(['exp', 'iat', 'nbf', 'jti']);
 export function bearerAuth(opts: BearerAuthOptions): (req: IncomingMessage) => Promise<HttpAuthResult> {
   return async (req) => {
     const header = req.headers.authorization;
-    const token = header === undefined ? undefined : /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header)?.[1];
+    const token = header === undefined ? undefined : /^Bearer +([\w.~+/-]+=*)$/i.exec(header)?.[1];
     const resourceMetadata = opts.metadataUrl();
     if (header !== undefined && token === undefined) {
       // Credentials of another scheme, or a malformed token, are refused, never read as "no token".

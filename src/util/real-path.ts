@@ -15,7 +15,8 @@ const MAX_PATH_CHARS = 4096;
 /** Components looked up per resolution (links included): bounds the filesystem calls one check makes. */
 const MAX_LOOKUPS = 512;
 /** Separators: only `/` on POSIX, where a backslash is an ordinary character of a name. */
-const SEPARATORS = path.sep === '\\' ? /[/\\]+/ : /\/+/;
+/** One path separator: empty components (from `//`) are dropped after the split. */
+const SEPARATOR = path.sep === '\\' ? /[/\\]/ : /\//;
 
 /** Why a path has no real path; callers fail closed on it. */
 export class RealPathError extends Error {
@@ -128,7 +129,7 @@ export function contains(folder: string, target: string): boolean {
 }
 
 function components(p: string): string[] {
-  return p.split(SEPARATORS).filter((c) => c !== '');
+  return p.split(SEPARATOR).filter((c) => c !== '');
 }
 
 function entryKind(p: string): 'missing' | 'link' | 'other' {

@@ -82,7 +82,7 @@ describe('one writer per evidence folder', () => {
     expect(stderr).toContain(`evidence folder ${fixture.evidenceDir} is in use by gateway@`);
     expect(stderr).toContain(`pid ${first.child.pid}`);
     expect(stderr).toContain('set evidence.dir');
-    expect(stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+    expect(stderr).not.toMatch(/^ {4}at /m); // a message, not a stack trace
 
     first.child.kill('SIGKILL');
     await first.exited;

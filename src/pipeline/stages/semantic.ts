@@ -28,6 +28,7 @@ export const checkSemantic: Stage = async (ctx, env, earlier = []) => {
   const cached = env.semantic.cache?.get(key);
   let answer: SemanticAnswer;
   try {
+    if (!cached) await env.semantic.verifier.ready?.();
     answer = cached ?? (await verifyWithin(env.semantic, input));
   } catch (err) {
     const message = (err as Error).message;

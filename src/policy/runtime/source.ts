@@ -105,7 +105,7 @@ export class HttpRegistrySource implements BundleSource {
     private readonly token: string | undefined,
     private readonly fetchImpl: typeof fetch,
   ) {
-    this.location = base.replace(/\/+$/, '');
+    this.location = base.replace(/(?<!\/)\/+$/, '');
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {

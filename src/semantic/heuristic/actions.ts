@@ -1,3 +1,4 @@
+import { foreignActions } from './languages.js';
 import { lemma, sentences, words } from './text.js';
 
 /**
@@ -112,7 +113,8 @@ export function toolActions(toolName: string): Set<ActionClass> {
  * a sentence or clause. Used on the user's intent and on instructions found in tool results.
  */
 export function proseActions(text: string): Set<ActionClass> {
-  const out = new Set<ActionClass>();
+  // Verbs of other languages name actions wherever they stand (languages.ts lists verb forms only).
+  const out = foreignActions(text);
   for (const clause of clauses(text)) {
     const ws = words(clause);
     ws.forEach((w, i) => {

@@ -1,6 +1,7 @@
 import type { SemanticSignal } from '../types.js';
 import type { ActionClass } from './actions.js';
 import { namedInIntent, type Features } from './features.js';
+import { hasSequence, type Sequence } from './sequence.js';
 import { excerpt, keyOf, termSet } from './text.js';
 
 /**
@@ -33,7 +34,7 @@ const SECRET_VALUES: RegExp[] = [
   /\bsk-[A-Za-z0-9_-]{20,}/, // OpenAI-style secret keys
   /\bxox[abposr]-[A-Za-z0-9-]{10,}/, // Slack tokens
   /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
-  /\beyJ[\w-]{10,}\.eyJ[\w-]{10,}\.[\w-]+/, // a JWT
+  /(?<![\w-])eyJ[\w-]{10,}\.eyJ[\w-]{10,}\.[\w-]+/, // a JWT (starts where its run starts: linear)
 ];
 /** Files that hold credentials. */
 const SECRET_PATH =
@@ -67,10 +68,10 @@ function secretExposure(f: Features): SemanticSignal[] {
 
 const BULK_VALUE = /^(\*|all|everyone|everything|any|entire|\*\.\*|%)$/i;
 const BULK_PHRASE = /^(all|every|each|entire)\b[\w\s-]{0,30}$/i;
-const WIDE_GLOB = /(^|\/)\*\*?(\/|$)|\/\*$/;
+const WIDE_GLOB = /(^|\/)\*\*?(\/|$)/;
 const COUNT_KEY = /^(limit|count|max|max_?results|page_?size|size|top|n|num|number)$/i;
 const PUBLIC = /^(public|anyone|anyone_?with_?(the_?)?link|everyone|world|all_?users)$/i;
-const PUBLIC_KEY = /^(public|public_?read|public_?access|anonymous|anyone_?can_?\w+|world_?readable)$/i;
+const PUBLIC_KEY = /^(public|public_?read|public_?access|anonymous|anyone_?can\w+|world_?readable)$/i;
 
 function bulkScope(f: Features): SemanticSignal[] {
   const reasons: string[] = [];
@@ -87,8 +88,7 @@ function bulkScope(f: Features): SemanticSignal[] {
       exposed = true;
   }
   for (const cmd of f.call.commands) {
-    if (/\s(-[a-zA-Z]*[rR][a-zA-Z]*|--recursive|--all)\b/.test(cmd))
-      reasons.push('a recursive or --all command');
+    if (/\s(-(?=[a-z]*r)[a-z]+|--recursive|--all)\b/i.test(cmd)) reasons.push('a recursive or --all command');
   }
   const arrays = countArrays(f);
   if (arrays >= 10) reasons.push(`${arrays} targets in one call`);
@@ -111,23 +111,53 @@ function countArrays(f: Features): number {
   return Math.max(0, ...counts.values());
 }
 
+/** What `rm -rf` must not be pointed at: a root, home, everything, or a top-level folder. */
+const RM_WIDE_TARGET = /^([/~*]|\$HOME|\/\w+\/?\*?)$/;
 /** Roots and system folders: deleting or rewriting these breaks a machine. */
 const WIDE_PATH =
   /^(\/|~\/?|\/\*|\*|[A-Z]:\\?|\$HOME\/?|\/(etc|usr|bin|sbin|boot|var|root|home|lib|lib64|opt|sys|proc|dev)(\/\*?)?)$/i;
-const DANGEROUS_COMMANDS: [RegExp, string][] = [
-  [
-    /\brm\s+(-[a-zA-Z]*\s+)*-[a-zA-Z]*[rf][a-zA-Z]*\s+(-[a-zA-Z]+\s+)*(\/|~|\*|\$HOME|\/\w+\/?\*?)(\s|$)/,
-    'rm -rf on a wide path',
-  ],
-  [/\bmkfs\b|\bdd\s+[^\n]*of=\/dev\/|>\s*\/dev\/(sd|nvme|hd)/, 'overwrites a disk'],
+/** A pattern, a sequence on one line (`A[^\n]*B` would be quadratic, see sequence.ts), or a test. */
+type Finding = RegExp | Sequence | ((text: string) => boolean);
+const found = (text: string, f: Finding) =>
+  f instanceof RegExp ? f.test(text) : typeof f === 'function' ? f(text) : hasSequence(text, f);
+
+/**
+ * `rm` with a flag holding `r` or `f`, among any flags, pointed at a root, home, everything or a
+ * top-level folder. Read word by word: each flag is read once, after the one `rm` it belongs to.
+ */
+function removesWidePath(command: string): boolean {
+  for (const line of command.split('\n')) {
+    const tokens = line.split(/\s+/);
+    for (let i = 0; i < tokens.length; i++) {
+      if (!/(^|\W)rm$/.test(tokens[i] as string)) continue;
+      let forced = false;
+      let j = i + 1;
+      for (; j < tokens.length && /^-[a-zA-Z]*$/.test(tokens[j] as string); j++) {
+        if (/[rf]/.test(tokens[j] as string)) forced = true;
+      }
+      if (forced && RM_WIDE_TARGET.test(tokens[j] ?? '')) return true;
+      i = j - 1;
+    }
+  }
+  return false;
+}
+
+const DANGEROUS_COMMANDS: [Finding, string][] = [
+  [removesWidePath, 'rm -rf on a wide path'],
+  [/\bmkfs\b|>\s*\/dev\/(sd|nvme|hd)/, 'overwrites a disk'],
+  [{ lead: /\bdd\s/, then: /\bof=\/dev\// }, 'overwrites a disk'],
   [/:\(\)\s*\{\s*:\|:&\s*\};:/, 'a fork bomb'],
   [/\bchmod\s+(-R\s+)?0?777\b/, 'chmod 777'],
-  [/\bgit\s+push\s+[^\n]*(--force\b|-f\b|--mirror\b)|\bgit\s+reset\s+--hard\b/, 'rewrites git history'],
+  [/\bgit\s+reset\s+--hard\b/, 'rewrites git history'],
+  [{ lead: /\bgit\s+push\s/, then: /--force\b|-f\b|--mirror\b/ }, 'rewrites git history'],
   [
     /\bDROP\s+(TABLE|DATABASE|SCHEMA)\b|\bTRUNCATE\s+TABLE\b|\bDELETE\s+FROM\s+\w+\s*(;|$)/i,
     'drops or empties a table',
   ],
-  [/\bfind\s+(\/|~|\$HOME)\s[^\n]*(-delete\b|-exec\s+rm\b)/, 'deletes files found across a whole tree'],
+  [
+    { lead: /\bfind\s+(\/|~|\$HOME)\s/, then: /-delete\b|-exec\s+rm\b/ },
+    'deletes files found across a whole tree',
+  ],
   [
     /\b(shutdown|poweroff|halt|reboot)\b|\bkill\s+-9\s+(-1|1)\b|\bkillall\b/,
     'stops the machine or its processes',
@@ -138,7 +168,7 @@ const DANGEROUS_COMMANDS: [RegExp, string][] = [
 function destructiveTarget(f: Features): SemanticSignal[] {
   for (const cmd of f.call.commands) {
     for (const [re, what] of DANGEROUS_COMMANDS) {
-      if (re.test(cmd))
+      if (found(cmd, re))
         return [{ name: 'destructive_target', detail: `${what}: "${excerpt(cmd, 60)}"`, score: 0.75 }];
     }
   }
@@ -197,16 +227,23 @@ const GENERIC_ADDRESS_WORDS = new Set(
   ),
 );
 
-const CODE_RISKS: [RegExp, number, string][] = [
-  [/\b(curl|wget)\b[^|\n]*\|\s*(sudo\s+)?(ba|z)?sh\b/, 0.8, 'pipes a download into a shell'],
-  [/\bbase64\s+(-d|--decode)\b[^|\n]*\|\s*(ba)?sh\b/, 0.8, 'runs decoded base64'],
+const CODE_RISKS: [Finding, number, string][] = [
+  [
+    { lead: /\b(curl|wget)\b/, then: /^\s*(sudo\s+)?(ba|z)?sh\b/, pipe: true },
+    0.8,
+    'pipes a download into a shell',
+  ],
+  [{ lead: /\bbase64\s+(-d|--decode)\b/, then: /^\s*(ba)?sh\b/, pipe: true }, 0.8, 'runs decoded base64'],
   [/\beval\s*\(\s*(requests\.get|fetch|urlopen|atob)/, 0.8, 'evaluates fetched code'],
   [
-    /\b(pip3?|npm|pnpm|yarn|gem|go)\s+(install|i|add|get)\b[^\n]*(git\+|https?:\/\/|github\.com\/)/,
+    {
+      lead: /\b(pip3?|npm|pnpm|yarn|gem|go)\s+(install|i|add|get)\b/,
+      then: /git\+|https?:\/\/|github\.com\//,
+    },
     0.55,
     'installs a package from a URL',
   ],
-  [/\bchmod\s+\+x\b[^\n]*(&&|;)\s*\.\//, 0.5, 'makes a download executable and runs it'],
+  [{ lead: /\bchmod\s+\+x\b/, then: /(&&|;)\s*\.\// }, 0.5, 'makes a download executable and runs it'],
 ];
 
 function untrustedCode(f: Features): SemanticSignal[] {
@@ -216,7 +253,7 @@ function untrustedCode(f: Features): SemanticSignal[] {
   ];
   for (const text of texts) {
     for (const [re, score, what] of CODE_RISKS) {
-      if (re.test(text))
+      if (found(text, re))
         return [{ name: 'untrusted_code', detail: `${what}: "${excerpt(text, 60)}"`, score }];
     }
   }

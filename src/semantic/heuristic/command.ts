@@ -41,7 +41,7 @@ const INSTALLERS = new Set([
 /** Action classes of a command line; empty when no program is recognised. */
 export function commandActions(command: string): Set<ActionClass> {
   const out = new Set<ActionClass>();
-  for (const simple of command.split(/;|&&|\|\||\||\n|`|\$\(/)) {
+  for (const simple of command.split(/;|&&|\|\||[|\n`]|\$\(/)) {
     const tokens = simple.trim().split(/\s+/).filter(Boolean);
     while (
       tokens.length > 0 &&

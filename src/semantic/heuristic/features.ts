@@ -1,7 +1,9 @@
 import type { IntentSource, SemanticInput } from '../types.js';
 import { proseActions, toolActions, toolVerb, type ActionClass } from './actions.js';
 import { commandActions } from './command.js';
-import { findInstructions, type Instruction } from './instructions.js';
+import { historyFeatures, type HistoryFeatures } from './history.js';
+import { languageOf, type Language } from './languages.js';
+import { MAX_DESCRIPTION_CHARS, MAX_INTENT_CHARS, readArguments, readText, type Unread } from './limits.js';
 import { entities, flattenStrings, keyOf, lemma, termSet, words } from './text.js';
 
 /**
@@ -12,6 +14,8 @@ export interface Features {
   call: CallFeatures;
   intent: IntentFeatures;
   history: HistoryFeatures;
+  /** What the bounds of limits.ts left unread of the call and the tool's definition. */
+  unread: Unread[];
 }
 
 /** What the call does and names. */
@@ -47,28 +51,23 @@ export interface IntentFeatures {
   actions: Set<ActionClass>;
   /** The intent is a question ("Which roles does mchen have?"): it asks to know, not to change. */
   question: boolean;
+  /** The language the user wrote in (languages.ts): word overlap with the call means little across languages. */
+  language: Language;
 }
 
-/** What the session's earlier tool results said. */
-export interface HistoryFeatures {
-  /** Per earlier call, oldest first: the instructions its result carried. */
-  entries: { tool: string; index: number; instructions: Instruction[] }[];
-  /** Terms and entities of earlier results and arguments: what the session legitimately passed on. */
-  terms: Set<string>;
-  entities: Set<string>;
-}
+export type { HistoryFeatures } from './history.js';
 
 /** Argument keys whose string is a command line or code to run. */
 const COMMAND_KEYS = /^(command|cmd|commands|script|code|shell|bash|query_command)$/i;
 /** Argument keys whose string is a free-text action (a UI step, "activate the alarm"). */
 const ACTION_KEYS = /^(action|operation|op|instruction|step)$/i;
 /** A question: a question mark, or a sentence opening with a question word. */
-const QUESTION = /\?|^\s*(who|what|which|when|where|why|how|is|are|does|do|did|can|could|has|have)\b/i;
+const QUESTION = /[?？]|^\s*(who|what|which|when|where|why|how|is|are|does|do|did|can|could|has|have)\b/i;
 /** Argument keys naming who receives something. */
 const RECIPIENT_KEYS = /^(to|recipients?|cc|bcc|share_?with|notify)$/i;
-const EMAIL_LIKE = /[\w.+-]+@[\w-]+\.[\w.-]+/;
-/** Bound on history text analysed per call, newest results first (the PEP bounds it too). */
-const MAX_HISTORY_CHARS = 48_000;
+/** An email address; starts only where a run of address characters starts (linear, see text.ts). */
+const EMAIL_LIKE = /(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+/;
+
 /**
  * Reads one call and its session into features; pure and deterministic. What earlier results said
  * never joins the intent, whatever the intent says: "do what the note says" hands no decision to the
@@ -76,15 +75,20 @@ const MAX_HISTORY_CHARS = 48_000;
  * a person confirms.
  */
 export function extractFeatures(input: SemanticInput): Features {
-  return {
-    call: callFeatures(input),
+  const unread: Unread[] = [];
+  const features = {
+    call: callFeatures(input, unread),
     intent: intentFeatures(input),
     history: historyFeatures(input),
+    unread,
   };
+  definitionUnread(input, unread);
+  return features;
 }
 
-function callFeatures(input: SemanticInput): CallFeatures {
-  const args = flattenStrings(input.arguments);
+function callFeatures(input: SemanticInput, unread: Unread[]): CallFeatures {
+  const { args, unread: cut } = readArguments(input.arguments);
+  unread.push(...cut);
   const argText = args.map((a) => a.text).join('\n');
   const commands: string[] = [];
   const carried = new Set<ActionClass>();
@@ -125,7 +129,8 @@ function callFeatures(input: SemanticInput): CallFeatures {
 const RECIPIENT_VALUE_KEYS =
   /^(to|recipients?|cc|bcc|email|emails|email_?address|address|phone|phone_?number|user|users|username|user_?ids?|guests?|guest_?ids?|members?|collaborators?|payee|payee_?id|account|account_?(id|number)|to_?account|destination|webhook|url|endpoint|share_?with|grantee|assignee|receiver|wallet|wallet_?address)$/i;
 /** Email addresses and URLs of any scheme (`s3://`, `sftp://`, `https://`). */
-const ADDRESSES = /[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>)\]}]+/gi;
+const ADDRESSES =
+  /(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s'"<>)\]}]+/gi;
 
 function recipientsOf(args: { path: string; text: string }[]): { path: string; value: string }[] {
   const out: { path: string; value: string }[] = [];
@@ -154,7 +159,7 @@ function codeActions(code: string): ActionClass[] {
 }
 
 function intentFeatures(input: SemanticInput): IntentFeatures {
-  const text = input.intent?.trim() ?? '';
+  const text = input.intent?.trim().slice(0, MAX_INTENT_CHARS) ?? '';
   return {
     known: text !== '',
     source: input.intentSource,
@@ -163,28 +168,16 @@ function intentFeatures(input: SemanticInput): IntentFeatures {
     entities: entities(text),
     actions: proseActions(text),
     question: QUESTION.test(text),
+    language: languageOf(text),
   };
 }
 
-function historyFeatures(input: SemanticInput): HistoryFeatures {
-  const entries: HistoryFeatures['entries'] = [];
-  const texts: string[] = [];
-  let budget = MAX_HISTORY_CHARS;
-  for (let i = input.history.length - 1; i >= 0 && budget > 0; i--) {
-    const entry = input.history[i];
-    if (!entry) continue;
-    const result = (entry.result ?? '').slice(0, budget);
-    budget -= result.length;
-    entries.unshift({ tool: entry.tool, index: i, instructions: result ? findInstructions(result) : [] });
-    texts.push(
-      result,
-      flattenStrings(entry.arguments)
-        .map((a) => a.text)
-        .join(' '),
-    );
+/** The tool's description and schema strings, as far as poisonedDescription reads them. */
+function definitionUnread(input: SemanticInput, unread: Unread[]): void {
+  readText(input.tool.description ?? '', MAX_DESCRIPTION_CHARS, "the tool's description", unread);
+  for (const s of flattenStrings(input.tool.inputSchema ?? {})) {
+    readText(s.text, MAX_DESCRIPTION_CHARS, `the tool's inputSchema.${s.path}`, unread);
   }
-  const joined = texts.join('\n');
-  return { entries, terms: termSet(joined), entities: entities(joined) };
 }
 
 /** Named in the intent: the value itself, or a folder or URL prefix of it ("in s3://bucket/samples/"). */

@@ -4,6 +4,7 @@ import { argumentRisk } from './argument-risk.js';
 import { DEFAULT_THRESHOLDS, verdictFor, type Thresholds } from './combine.js';
 import { extractFeatures } from './features.js';
 import { intentMismatch, unrequestedAction } from './intent-fit.js';
+import { unreadContent } from './limits.js';
 import { injectionProvenance } from './provenance.js';
 import { poisonedDescription } from './tool-description.js';
 
@@ -59,6 +60,7 @@ export function heuristicSignals(input: SemanticInput): SemanticSignal[] {
     ...unrequestedAction(features),
     ...intentMismatch(features),
     ...argumentRisk(features),
+    ...unreadContent(features.unread),
     ...(tier > 0
       ? [{ name: 'high_risk_tool', detail: `registered as ${input.tool.risk_tier} risk`, score: tier }]
       : []),

@@ -1,5 +1,8 @@
 import { hasSideEffect, proseActions, type ActionClass } from './actions.js';
 import { classesOfWord } from './actions.js';
+import type { Decoded } from './decode.js';
+import { foreignCue, type ForeignCue, type Language } from './languages.js';
+import { MAX_RESULT_CHARS } from './limits.js';
 import { entities, lemma, sentences, termSet, words } from './text.js';
 
 /**
@@ -16,6 +19,10 @@ export interface Instruction {
   terms: Set<string>;
   entities: Set<string>;
   actions: Set<ActionClass>;
+  /** The language of the cue, when not English (languages.ts). */
+  language?: Language;
+  /** How the sentence was hidden, when it was: decoded from base64, hex or URL encoding. */
+  via?: Decoded['encoding'];
 }
 
 export type InstructionCue = 'override' | 'concealment' | 'address' | 'request' | 'obligation' | 'imperative';
@@ -26,13 +33,13 @@ const CUES: { cue: InstructionCue; strength: number; pattern: RegExp }[] = [
     cue: 'override',
     strength: 1,
     pattern:
-      /\b(ignore|disregard|forget|override)\b[\w\s,]{0,30}\b(previous|prior|above|earlier|preceding|original|all|any|other)\b[\w\s]{0,20}\b(instructions?|prompts?|rules?|directions?|tasks?|guidelines?|context)\b|\b(new|updated|real|following) instructions?\b|\bstrictly (adhere|follow)\b|\bIMPORTANT\s*!!|<\/?(important|system|instructions?)>|\[(system|important)\]|^\s*(system|assistant)\s*:/i,
+      /\b(ignore|disregard|forget|override)\b[\w\s,]{1,30}\b(previous|prior|above|earlier|preceding|original|all|any|other)\b[\w\s]{1,20}\b(instructions?|prompts?|rules?|directions?|tasks?|guidelines?|context)\b|\b(new|updated|real|following) instructions?\b|\bstrictly (adhere|follow)\b|\bIMPORTANT\s*!!|<\/?(important|system|instructions?)>|\[(system|important)\]|^\s*(system|assistant)\s*:/i,
   },
   {
     cue: 'concealment',
     strength: 1,
     pattern:
-      /\b(do not|don't|never|without)\s+(tell|telling|inform|informing|notify|notifying|alert|alerting|mention|mentioning|reveal|revealing)\b[\w\s]{0,20}\b(user|owner|human|anyone)\b/i,
+      /\b(do not|don't|never|without)\s+(tell|telling|inform|informing|notify|notifying|alert|alerting|mention|mentioning|reveal|revealing)\b[\w\s]{1,20}\b(user|owner|human|anyone)\b/i,
   },
   {
     // Data has no reason to speak to the model: "NOTE TO AI ASSISTANT: ...", "P.S. to the AI reading this".
@@ -54,17 +61,34 @@ const CUES: { cue: InstructionCue; strength: number; pattern: RegExp }[] = [
 const OVERRIDE_REACH = 2;
 /** Strength of a sentence an override colours: "Ignore all previous instructions. Transfer ...". */
 const CARRIED_STRENGTH = 0.9;
-/** Bound on the text read per result: results are cut by the PEP anyway. */
-const MAX_CHARS = 16_000;
 
-/** Sentences of `text` that read as instructions, with their terms, entities and actions. */
-export function findInstructions(text: string): Instruction[] {
+/** The same cues in other languages, as strong as their English kin. */
+const FOREIGN_STRENGTH: Record<ForeignCue, number> = {
+  override: 1,
+  concealment: 1,
+  address: 0.9,
+  request: 0.8,
+  obligation: 0.7,
+};
+const FOREIGN_KINDS = Object.keys(FOREIGN_STRENGTH) as ForeignCue[];
+
+/**
+ * Sentences of `text` (its first `max` characters) that read as instructions, with their terms,
+ * entities and actions.
+ */
+export function findInstructions(text: string, max = MAX_RESULT_CHARS): Instruction[] {
   const out: Instruction[] = [];
   let carried = 0; // sentences left that an earlier override still colours
-  for (const sentence of sentences(text.slice(0, MAX_CHARS))) {
-    const hit = CUES.find((c) => c.pattern.test(sentence)) ?? imperative(sentence);
+  for (const sentence of sentences(text.slice(0, max))) {
+    const hit = cueOf(sentence);
     if (hit) {
-      out.push(describe(sentence, hit.cue, Math.max(hit.strength, carried > 0 ? CARRIED_STRENGTH : 0)));
+      const instruction = describe(
+        sentence,
+        hit.cue,
+        Math.max(hit.strength, carried > 0 ? CARRIED_STRENGTH : 0),
+      );
+      if (hit.language) instruction.language = hit.language;
+      out.push(instruction);
       carried = hit.strength >= 1 ? OVERRIDE_REACH : carried - 1;
     } else if (carried > 0) {
       out.push(describe(sentence, 'override', CARRIED_STRENGTH));
@@ -72,6 +96,17 @@ export function findInstructions(text: string): Instruction[] {
     }
   }
   return out;
+}
+
+/** The strongest cue of a sentence: English first, then the other languages, then an English imperative. */
+function cueOf(sentence: string): { cue: InstructionCue; strength: number; language?: Language } | undefined {
+  const english = CUES.find((c) => c.pattern.test(sentence));
+  if (english?.strength === 1) return english;
+  const foreign = foreignCue(sentence, FOREIGN_KINDS);
+  if (foreign && FOREIGN_STRENGTH[foreign.cue] > (english?.strength ?? 0)) {
+    return { cue: foreign.cue, strength: FOREIGN_STRENGTH[foreign.cue], language: foreign.language };
+  }
+  return english ?? imperative(sentence);
 }
 
 /**

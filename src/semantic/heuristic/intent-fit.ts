@@ -95,7 +95,9 @@ export function intentFit(f: Features): number {
 
 /** `intent_mismatch`: the call's words are mostly foreign to the intent and the session. */
 export function intentMismatch(f: Features): SemanticSignal[] {
-  if (!f.intent.known) return [];
+  // Tools, arguments and this overlap speak English: a request in another language shares few
+  // words with the call however well it fits. `unrequested_action` still reads its verbs.
+  if (!f.intent.known || f.intent.language !== 'en') return [];
   const fit = intentFit(f);
   if (fit >= MISMATCH_FIT) return [];
   const discount = f.intent.source === 'registry' ? REGISTRY_DISCOUNT : 1;

@@ -27,12 +27,28 @@ export function injectionProvenance(f: Features): SemanticSignal[] {
       if (echo.strength > 0 && (!best || score > best.score)) {
         best = {
           score,
-          detail: `follows an instruction in the result of ${entry.tool} (#${entry.index + 1}): "${excerpt(instruction.text)}"; shared and not in the intent: ${echo.shared.join(', ')}`,
+          detail: `follows an instruction${how(instruction)} in ${where(entry)}: "${excerpt(instruction.text)}"; shared and not in the intent: ${echo.shared.join(', ')}`,
         };
       }
     }
   }
   return best ? [{ name: 'injection_provenance', detail: best.detail, score: round(best.score) }] : [];
+}
+
+/** How the instruction was found, when not plainly: decoded, or in another language. */
+function how(instruction: Instruction): string {
+  const ways = [
+    ...(instruction.via ? [`${instruction.via}-decoded`] : []),
+    ...(instruction.language ? [`in ${instruction.language}`] : []),
+  ];
+  return ways.length > 0 ? ` (${ways.join(', ')})` : '';
+}
+
+/** Which result (or run of results read together) held it. */
+function where(entry: Features['history']['entries'][number]): string {
+  return entry.last === undefined
+    ? `the result of ${entry.tool} (#${entry.index + 1})`
+    : `the results #${entry.index + 1}–#${entry.last + 1} read together`;
 }
 
 function echoOf(f: Features, instruction: Instruction): { strength: number; shared: string[] } {

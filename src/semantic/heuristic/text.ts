@@ -41,7 +41,8 @@ export function lemma(word: string): string {
 export function words(text: string): string[] {
   const out: string[] = [];
   for (const run of text.match(/[\p{L}\p{N}]+/gu) ?? []) {
-    for (const part of run.match(/\p{Lu}+(?!\p{Ll})|\p{Lu}?\p{Ll}+|\p{N}+|\p{L}+/gu) ?? []) {
+    // An upper-case run ends before the capital that starts a word: `HTTPServer` -> http, server.
+    for (const part of run.match(/\p{Lu}?\p{Ll}+|\p{Lu}(?:\p{Lu}(?!\p{Ll}))*|\p{N}+|\p{L}+/gu) ?? []) {
       out.push(part.toLowerCase());
     }
   }
@@ -64,12 +65,15 @@ export function termSet(text: string): Set<string> {
   return new Set(terms(text));
 }
 
-const EMAIL = /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g;
-const URL = /\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>)\]}]+/gi;
-const HOST = /\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|dev|ai|co|us|uk|de|ru|cn|info|biz|xyz|app|cloud)\b/gi;
-/** Identifiers that name one thing: letters and digits mixed (`guest_amy01`, `INV-2291`, `0x6e8f`). */
-const IDENT = /\b(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[\w-]{4,}\b/g;
-const NUMBER = /(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\w])/g;
+// Every pattern below that starts with a repeated class starts only where a run of that class
+// starts (a lookbehind), so a long run that does not match is crossed once, not once per position.
+const EMAIL = /(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g;
+const URL = /(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s'"<>)\]}]+/gi;
+const HOST =
+  /(?<![a-z0-9.-])(?:[a-z0-9-]+\.)+(?:com|net|org|io|dev|ai|co|us|uk|de|ru|cn|info|biz|xyz|app|cloud)\b/gi;
+/** Runs that may be identifiers; `identifier` decides. */
+const WORD_RUN = /[\w-]+/g;
+const NUMBER = /(?<![\w.])\d[\d,]*(?:\.\d+)?(?!\w)/g;
 /** Names joined with `-` or `_` (`bastion-sg`, `ext-bob`, `customer-invoices`): resource and account ids. */
 const JOINED = /\b[A-Za-z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)+\b/g;
 /** IPv4 addresses and CIDR ranges. */
@@ -88,12 +92,15 @@ export function entities(text: string): Set<string> {
     out.add(m.slice(m.indexOf('@') + 1).toLowerCase());
   }
   for (const m of text.match(URL) ?? []) {
-    out.add(m.toLowerCase().replace(/[.,;:]+$/, ''));
+    out.add(m.toLowerCase().replace(/(?<![.,:;])[.,:;]+$/, ''));
     const host = /^[a-z]+:\/\/([^/:?#]+)/i.exec(m)?.[1];
     if (host) out.add(host.toLowerCase().replace(/^www\./, ''));
   }
   for (const m of text.match(HOST) ?? []) out.add(m.toLowerCase().replace(/^www\./, ''));
-  for (const m of text.match(IDENT) ?? []) out.add(m.toLowerCase());
+  for (const m of text.match(WORD_RUN) ?? []) {
+    const id = identifier(m);
+    if (id !== undefined) out.add(id.toLowerCase());
+  }
   for (const m of text.match(JOINED) ?? []) out.add(m.toLowerCase());
   for (const m of text.match(IPV4) ?? []) out.add(m);
   for (const m of text.match(NUMBER) ?? []) {
@@ -105,25 +112,48 @@ export function entities(text: string): Set<string> {
 }
 
 /**
+ * An identifier that names one thing: letters and digits mixed, 4+ characters (`guest_amy01`,
+ * `INV-2291`, `0x6e8f`), from a run of word characters and dashes without its outer dashes.
+ */
+function identifier(run: string): string | undefined {
+  const id = run.replace(/^-+|(?<!-)-+$/g, '');
+  return id.length >= 4 && /\d/.test(id) && /[A-Za-z]/.test(id) ? id : undefined;
+}
+
+/**
  * Sentences, also inside serialised data: a tool result is often JSON or a Python dict whose string
- * values hold the prose, so quotes next to `:` `,` and brackets end a sentence too.
+ * values hold the prose, so quotes next to `:` `,` and brackets end a sentence too. Chinese and
+ * Japanese end one with 。！？ and no space.
  */
 export function sentences(text: string): string[] {
   return text
-    .split(/(?<=[.!?])\s+|\n+|\\n|[{}[\]|]|['"]\s*[:,]\s*['"]?|:\s*['"]/)
-    .map((s) => s.trim().replace(/^['"(]+|['")]+$/g, ''))
+    .split(/(?<=[.!?])\s+|(?<=[。！？])|\n+|\\n|[{}[\]|]|['"]\s*[:,]\s*['"]?|:\s*['"]/)
+    .map((s) => s.trim().replace(/^['"(]+|(?<!['")])['")]+$/g, ''))
     .filter((s) => /\p{L}/u.test(s));
 }
 
-/** Every string (and number) inside a value, with its key path: what a call's arguments say. */
-export function flattenStrings(value: unknown, at = '', out: { path: string; text: string }[] = []) {
-  if (out.length >= 500) return out;
+/**
+ * Every string (and number) inside a value, with its key path: what a call's arguments say. At most
+ * `max` of them (500 fill any form a tool takes; limits.ts notes a cut).
+ */
+export function flattenStrings(
+  value: unknown,
+  at = '',
+  out: { path: string; text: string }[] = [],
+  max = 500,
+): { path: string; text: string }[] {
+  if (out.length >= max) return out;
   if (typeof value === 'string') out.push({ path: at, text: value });
   else if (typeof value === 'number' || typeof value === 'boolean')
     out.push({ path: at, text: String(value) });
-  else if (Array.isArray(value)) value.forEach((v, i) => flattenStrings(v, `${at}[${i}]`, out));
-  else if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) flattenStrings(v, at ? `${at}.${k}` : k, out);
+  else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length && out.length < max; i++)
+      flattenStrings(value[i], `${at}[${i}]`, out, max);
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (out.length >= max) break;
+      flattenStrings(v, at ? `${at}.${k}` : k, out, max);
+    }
   }
   return out;
 }

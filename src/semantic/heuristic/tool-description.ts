@@ -1,4 +1,5 @@
 import type { SemanticInput, SemanticSignal } from '../types.js';
+import { MAX_DESCRIPTION_CHARS } from './limits.js';
 import { excerpt, flattenStrings } from './text.js';
 
 /**
@@ -14,17 +15,17 @@ const PATTERNS: [RegExp, number, string][] = [
     'a hidden-instruction block',
   ],
   [
-    /\b(ignore|disregard|forget|override)\b[\w\s,]{0,30}\b(previous|prior|above|earlier|other|all)\b[\w\s]{0,20}\b(instructions?|prompts?|rules?|tools?|guidelines?)\b/i,
+    /\b(ignore|disregard|forget|override)\b[\w\s,]{1,30}\b(previous|prior|above|earlier|other|all)\b[\w\s]{1,20}\b(instructions?|prompts?|rules?|tools?|guidelines?)\b/i,
     0.95,
     'an order to ignore other instructions',
   ],
   [
-    /\b(do not|don't|never|without)\s+(tell|telling|inform|informing|notify|mention|mentioning|reveal|show|alert)\w*\b[\w\s]{0,25}\b(user|human|owner|anyone)\b/i,
+    /\b(do not|don't|never|without)\s+(tell|telling|inform|informing|notify|mention|mentioning|reveal|show|alert)\w*\b[\w\s]{1,25}\b(user|human|owner|anyone)\b/i,
     0.9,
     'an order to keep something from the user',
   ],
   [
-    /\b(before|after|when|whenever)\s+(using|calling|you use|you call|running)\b[\w\s,]{0,40}\b(read|call|pass|send|include|fetch|cat|open|upload)\b/i,
+    /\b(before|after|when|whenever)\s+(using|calling|you use|you call|running)\b[\w\s,]{1,40}\b(read|call|pass|send|include|fetch|cat|open|upload)\b/i,
     0.7,
     'an order to do something else around the call',
   ],
@@ -34,7 +35,7 @@ const PATTERNS: [RegExp, number, string][] = [
     'a reference to files that hold secrets',
   ],
   [
-    /\b(read|include|pass|send|attach|append|copy)\b[^.\n]{0,40}(\bcontents? of [`'"]?[~./$]|\b(private keys?|passwords?|credentials|secrets?|tokens)\b)/i,
+    /\b(read|include|pass|send|attach|append|copy)\b[^.\n]{1,40}(\bcontents? of [`'"]?[~./$]|\b(private keys?|passwords?|credentials|secrets?|tokens)\b)/i,
     0.6,
     'an order to pass secrets along',
   ],
@@ -44,7 +45,7 @@ const PATTERNS: [RegExp, number, string][] = [
     'an order to send data to an address',
   ],
   [
-    /\b(instead of|rather than|in place of)\b[\w\s]{0,30}\b(tool|function)\b|\b(always|must)\s+(use|call)\s+this\s+tool\b|\b(also|must|should)\s+(call|invoke|run)\s+[\w.-]+__[\w.-]+/i,
+    /\b(instead of|rather than|in place of)\b[\w\s]{1,30}\b(tool|function)\b|\b(always|must)\s+(use|call)\s+this\s+tool\b|\b(also|must|should)\s+(call|invoke|run)\s+[\w.-]*__\w/i,
     0.6,
     'an order about which tools to call',
   ],
@@ -56,16 +57,17 @@ const PATTERNS: [RegExp, number, string][] = [
   ],
 ];
 /** Invisible characters: zero-width, bidirectional overrides, Unicode tag characters. */
-const INVISIBLE = /[\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]|[\u{E0000}-\u{E007F}]/u;
+const INVISIBLE = /[\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF\u{E0000}-\u{E007F}]/u;
 
 /** `poisoned_description`: the strongest finding in the description and schema texts, with a count of the rest. */
 export function poisonedDescription(input: SemanticInput): SemanticSignal[] {
+  // Read as far as limits.ts allows; features.ts names what is longer (`unread_content`).
   const texts = [
     { where: 'description', text: input.tool.description ?? '' },
     ...flattenStrings(input.tool.inputSchema ?? {})
       .filter((s) => s.text.length > 12)
       .map((s) => ({ where: `inputSchema.${s.path}`, text: s.text })),
-  ];
+  ].map((t) => ({ where: t.where, text: t.text.slice(0, MAX_DESCRIPTION_CHARS) }));
   const found: { score: number; what: string; where: string; quote: string }[] = [];
   for (const { where, text } of texts) {
     if (INVISIBLE.test(text)) found.push({ score: 0.9, what: 'invisible characters', where, quote: '' });

@@ -8,9 +8,11 @@ describe('reason codes', () => {
   it('are documented in the README exactly as defined in code, with which ones hide the tool', () => {
     const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
     const table = /<!-- reason-codes:start -->([\s\S]*?)<!-- reason-codes:end -->/.exec(readme)?.[1] ?? '';
-    const documented = [...table.matchAll(/^\|\s*`([a-z_]+)`\s*\|\s*(.+?)\s*\|\s*(yes|)\s*\|$/gm)].map(
-      (m) => [m[1], m[2], m[3] === 'yes'],
-    );
+    const documented = [...table.matchAll(/^\| `([a-z_]+)` +\| ([^|]*[^| ]) +\| (yes)? *\|$/gm)].map((m) => [
+      m[1],
+      m[2],
+      m[3] === 'yes',
+    ]);
     expect(documented).toEqual(
       Object.entries(REASON_CODES).map(([code, info]) => [code, info.meaning, 'hidden' in info]),
     );

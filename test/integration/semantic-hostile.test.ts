@@ -1,0 +1,138 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CLI, REFERENCE_SERVERS, writeFixture } from '../helpers/fixture.js';
+import { textOf } from '../helpers/gateway-harness.js';
+
+/** Generous, for a shared two-core machine: the write must be answered well inside it. */
+const SEMANTIC_TIMEOUT_MS = 5000;
+/** 1,000,000 characters of one letter: under the 1 MiB argument limit. */
+const HOSTILE = 'a'.repeat(1_000_000);
+
+/**
+ * One unauthenticated message must not hold the gateway. The built gateway runs as its own process
+ * (as `mcpgov gateway` does), so that a gateway whose event loop is held cannot hold this test too.
+ */
+describe('semantic stage through the gateway: a hostile 1 MB argument', () => {
+  let gateway: ChildProcess;
+  let url: string;
+  const clients: Client[] = [];
+
+  const connect = async (): Promise<Client> => {
+    const client = new Client({ name: 'test-agent', version: '0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+    clients.push(client);
+    return client;
+  };
+  const call = (client: Client, name: string, args: Record<string, unknown>, timeout: number) =>
+    client.request({ method: 'tools/call', params: { name, arguments: args } }, CallToolResultSchema, {
+      timeout,
+    });
+
+  beforeAll(async () => {
+    const demo = await mkdtemp(path.join(tmpdir(), 'mcpgov-hostile-'));
+    const fixture = await writeFixture({
+      config: {
+        mode: 'enforce',
+        identity: { default_agent: 'assistant' },
+        semantic: { verifier: 'heuristic', timeout_ms: SEMANTIC_TIMEOUT_MS },
+        servers: {
+          fs: { command: 'node', args: [REFERENCE_SERVERS.filesystem, demo] },
+          everything: { command: 'node', args: [REFERENCE_SERVERS.everything] },
+        },
+      },
+      tools: {
+        tools: [
+          { name: 'fs__write_file', owner: 'p', risk_tier: 'high', semantic: 'required' },
+          { name: '*', owner: 'p', risk_tier: 'low' },
+        ],
+        groups: { all: ['*'] },
+      },
+      agents: { agents: [{ id: 'assistant', owner: 'p', tool_groups: ['all'] }] },
+    });
+    gateway = spawn(
+      process.execPath,
+      [CLI, 'gateway', '--config', fixture.configFile, '--http', '127.0.0.1:0'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    url = await new Promise<string>((resolve, reject) => {
+      const stderr: string[] = [];
+      createInterface({ input: gateway.stderr! }).on('line', (line) => {
+        stderr.push(line);
+        const entry = line.startsWith('{') ? (JSON.parse(line) as { msg?: string; url?: string }) : {};
+        if (entry.msg === 'serving Streamable HTTP' && entry.url) resolve(entry.url);
+      });
+      gateway.once('exit', (code) => reject(new Error(`gateway exited with ${code}:\n${stderr.join('\n')}`)));
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    // A gateway whose event loop is held ignores SIGTERM: end it for sure.
+    if (gateway && gateway.exitCode === null) {
+      const exited = new Promise((resolve) => gateway.once('exit', resolve));
+      gateway.kill('SIGKILL');
+      await exited;
+    }
+  });
+
+  it('refuses or holds the write within the semantic timeout while another session is served', async () => {
+    const attacker = await connect();
+    const other = await connect();
+    // The other session's echo time on this machine, before the write: what the write adds to it is
+    // what is measured (a shared two-core machine can be slow by itself).
+    const baseline: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now();
+      expect(textOf(await call(other, 'everything__echo', { message: `warm ${i}` }, 10_000))).toContain(
+        'warm',
+      );
+      baseline.push(performance.now() - start);
+    }
+
+    const sent = performance.now();
+    let answeredAt = 0;
+    const write = call(attacker, 'fs__write_file', { path: 'big.txt', content: HOSTILE }, 60_000).then(
+      (result: CallToolResult) => {
+        answeredAt = performance.now();
+        return result;
+      },
+    );
+    // The other session calls echo every 10 ms until the write is answered, each call on its own. An
+    // echo that takes a second means the gateway is not serving: stop there.
+    const during: Promise<number>[] = [];
+    let stalled = false;
+    while (answeredAt === 0 && !stalled && performance.now() - sent < 2 * SEMANTIC_TIMEOUT_MS) {
+      const start = performance.now();
+      during.push(
+        call(other, 'everything__echo', { message: `ping ${during.length}` }, 1000).then(
+          () => performance.now() - start,
+          () => ((stalled = true), Infinity),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // Every echo issued during the write was answered within a second, and one of them took less
+    // than 100 ms more than the fastest before the write.
+    const times = await Promise.all(during);
+    expect(times.length).toBeGreaterThan(0);
+    expect(
+      Math.max(...times),
+      'an echo during the write took a second: the gateway is not serving',
+    ).toBeLessThan(1000);
+    expect(Math.min(...times) - Math.min(...baseline)).toBeLessThan(100);
+
+    const result = await write;
+    expect(answeredAt - sent).toBeLessThan(SEMANTIC_TIMEOUT_MS);
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/semantic_(escalated|denied|failed)/);
+  });
+});
