@@ -11,7 +11,7 @@ import { LineStdioServerTransport } from '../src/transport/stdio-upstream.js';
 import { createLogger, type Logger } from '../src/util/log.js';
 import { VERSION } from '../src/util/version.js';
 import { Catalog } from './catalog.js';
-import { startDownstreams, type Downstream } from './downstream.js';
+import { createDownstreams, type Downstream } from './downstream.js';
 import { createSessionServer } from './session-server.js';
 
 export interface GatewayOptions {
@@ -44,8 +44,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const kernel = await openKernel({ config, kind: 'gateway', log, clock: opts.clock });
   const { pep, policy, evidence } = kernel;
   const fleet = createFleet({ config, pep, policy, evidence, log, clock: opts.clock });
-  const downstreams = await startDownstreams(config, log, SERVER_INFO);
-  const catalog = new Catalog(downstreams);
+  const downstreams = createDownstreams(config, log, SERVER_INFO);
+  // The catalog listens before any server lists its tools: the first list a server sends is the one
+  // its tools are first seen with.
+  const catalog = new Catalog(downstreams, (server, defs) => kernel.definitions.review(server, defs));
+  await Promise.all([...downstreams.values()].map((ds) => ds.start()));
   const servers = new Set<Server>();
   catalog.onChange((kind) => {
     for (const server of servers) notifyListChanged(server, kind);
