@@ -1,10 +1,13 @@
-import type { Prompt, Resource, ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
+import type { Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
-import { liveTool, NAME_SEPARATOR } from '../src/registry/live-tool.js';
+import { NAME_SEPARATOR } from '../src/registry/live-tool.js';
 import type { Downstream } from './downstream.js';
 import type { LiveTool } from '../src/core/live-tool.js';
 
 export { NAME_SEPARATOR };
+
+/** Turns a server's freshly loaded tool list into live tools (the kernel's definition review). */
+export type ReviewTools = (server: string, defs: readonly Tool[]) => LiveTool[];
 
 /** Splits an exposed name into server and downstream name; undefined when it has no server prefix. */
 export function splitName(exposed: string): { server: string; name: string } | undefined {
@@ -16,16 +19,26 @@ export function splitName(exposed: string): { server: string; name: string } | u
 /**
  * What the gateway offers, aggregated over its downstream servers: tools and prompts namespaced as
  * `<server>__<name>`; resources keep their URIs (tool results link to them) and are routed by URI.
- * Rebuilt lazily whenever a downstream list changes.
+ * A server's tools are reviewed as soon as its list loads or changes (so a changed or poisoned
+ * definition is recorded when it arrives, not when an agent next lists); the aggregate is rebuilt
+ * lazily.
  */
 export class Catalog {
   private liveTools?: Map<string, LiveTool>;
+  private readonly reviewed = new Map<string, LiveTool[]>();
   private readonly changeListeners = new Set<(kind: 'tools' | 'resources' | 'prompts') => void>();
 
-  constructor(readonly downstreams: ReadonlyMap<string, Downstream>) {
-    for (const ds of downstreams.values()) {
+  constructor(
+    readonly downstreams: ReadonlyMap<string, Downstream>,
+    private readonly reviewTools: ReviewTools,
+  ) {
+    for (const [server, ds] of downstreams) {
+      this.reviewed.set(server, reviewTools(server, ds.tools));
       ds.on('listChanged', (kind: 'tools' | 'resources' | 'prompts') => {
-        if (kind === 'tools') this.liveTools = undefined;
+        if (kind === 'tools') {
+          this.reviewed.set(server, this.reviewTools(server, ds.tools));
+          this.liveTools = undefined;
+        }
         for (const listener of this.changeListeners) listener(kind);
       });
     }
@@ -41,11 +54,8 @@ export class Catalog {
   tools(): Map<string, LiveTool> {
     if (this.liveTools) return this.liveTools;
     const tools = new Map<string, LiveTool>();
-    for (const [server, ds] of this.downstreams) {
-      for (const def of ds.tools) {
-        const live = liveTool(server, def);
-        tools.set(live.name, live);
-      }
+    for (const server of this.downstreams.keys()) {
+      for (const live of this.reviewed.get(server) ?? []) tools.set(live.name, live);
     }
     this.liveTools = tools;
     return tools;

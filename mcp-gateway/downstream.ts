@@ -49,6 +49,8 @@ export interface DownstreamOptions {
   restart?: Partial<RestartPolicy>;
   /** Base folder for a relative `cwd` in the server config. */
   cwd?: string;
+  /** Largest message a stdio server may send (`limits.max_result_bytes`); longer ones are refused unread. */
+  maxMessageBytes?: number;
 }
 
 /** Per-call options. */
@@ -212,6 +214,7 @@ export class Downstream extends EventEmitter {
       args: config.args,
       env: config.env,
       cwd: path.resolve(base, config.cwd ?? '.'),
+      maxMessageBytes: this.opts.maxMessageBytes,
     });
     createInterface({ input: transport.stderr }).on('line', (line) =>
       this.log('info', line, { server: this.name, stream: 'stderr' }),
@@ -320,6 +323,23 @@ async function paginate<R extends { nextCursor?: string }, T>(
   return out;
 }
 
+/** A client for every configured server, not yet started (so listeners can attach before the first list). */
+export function createDownstreams(
+  config: ResolvedConfig,
+  log: Logger,
+  clientInfo: { name: string; version: string },
+): Map<string, Downstream> {
+  const downstreams = new Map<string, Downstream>();
+  const maxMessageBytes = config.limits.max_result_bytes;
+  for (const [name, server] of Object.entries(config.servers)) {
+    downstreams.set(
+      name,
+      new Downstream(name, server, { log, cwd: config.dir, clientInfo, maxMessageBytes }),
+    );
+  }
+  return downstreams;
+}
+
 /**
  * Starts a client for every configured server. A server that fails to start is retried in the
  * background; it affects only its own tools.
@@ -329,10 +349,7 @@ export async function startDownstreams(
   log: Logger,
   clientInfo: { name: string; version: string },
 ): Promise<Map<string, Downstream>> {
-  const downstreams = new Map<string, Downstream>();
-  for (const [name, server] of Object.entries(config.servers)) {
-    downstreams.set(name, new Downstream(name, server, { log, cwd: config.dir, clientInfo }));
-  }
+  const downstreams = createDownstreams(config, log, clientInfo);
   await Promise.all([...downstreams.values()].map((ds) => ds.start()));
   return downstreams;
 }

@@ -16,7 +16,7 @@ import { LineStdioServerTransport } from '../src/transport/stdio-upstream.js';
 import { createLogger, type Logger } from '../src/util/log.js';
 import { VERSION } from '../src/util/version.js';
 import { Catalog } from './catalog.js';
-import { startDownstreams, type Downstream } from './downstream.js';
+import { createDownstreams, type Downstream } from './downstream.js';
 import { SessionServers } from './session-server.js';
 
 export interface GatewayOptions {
@@ -52,8 +52,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const kernel = await openKernel({ config, kind: 'gateway', log, clock: opts.clock });
   const { pep, policy, evidence } = kernel;
   const fleet = createFleet({ config, pep, policy, evidence, log, clock: opts.clock });
-  const downstreams = await startDownstreams(config, log, SERVER_INFO);
-  const sessions = new SessionServers(kernel, new Catalog(downstreams), SERVER_INFO);
+  const downstreams = createDownstreams(config, log, SERVER_INFO);
+  // The catalog listens before any server lists its tools: the first list a server sends is the one
+  // its tools are first seen with.
+  const catalog = new Catalog(downstreams, (server, defs) => kernel.definitions.review(server, defs));
+  await Promise.all([...downstreams.values()].map((ds) => ds.start()));
+  const sessions = new SessionServers(kernel, catalog, SERVER_INFO);
   const http = opts.http ? await serveHttp(opts.http, { config, kernel, fleet, sessions, log }) : undefined;
   const stdio = opts.stdio ? await serveStdio({ config, kernel, sessions, log }) : undefined;
   kernel.start();

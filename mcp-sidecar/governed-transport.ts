@@ -5,8 +5,10 @@ import type { LiveTool } from '../src/core/live-tool.js';
 import { INTENT_META_KEY, type Enforcer, type Session } from '../src/pep/enforcer.js';
 import { declareIntent, DECLARE_INTENT_TOOL } from '../src/pep/intent-tool.js';
 import { listedTools, visibleServers } from '../src/pep/visibility.js';
-import { liveTool, NAME_SEPARATOR } from '../src/registry/live-tool.js';
+import { NAME_SEPARATOR } from '../src/registry/live-tool.js';
+import type { DefinitionGuard } from '../src/pep/definition-guard.js';
 import { DirectRequestTransport } from '../src/transport/direct-requests.js';
+import { answerError } from '../src/transport/errors.js';
 import { errorObject, isObject } from '../src/transport/jsonrpc-lines.js';
 
 export interface GovernedTransportOptions {
@@ -15,6 +17,8 @@ export interface GovernedTransportOptions {
   session: Session;
   /** Name of the governed server in the registry and in evidence (`server` of every tool). */
   server: string;
+  /** The kernel's review of tool lists as they load (first-seen digests, poisoned definitions, drift). */
+  definitions: Pick<DefinitionGuard, 'review'>;
   /**
    * Expose tools as `<server>__<tool>` (as the gateway does) instead of their own names. Registry
    * entries name tools as exposed.
@@ -237,7 +241,7 @@ export class GovernedTransport extends DirectRequestTransport {
     const pending = this.forwarded.get(m.id);
     if (pending) {
       this.forwarded.delete(m.id);
-      if (m.error) pending.reject(new McpError(m.error.code, m.error.message, m.error.data));
+      if (m.error) pending.reject(answerError(m.error));
       else pending.resolve(m.result ?? {});
       return;
     }
@@ -293,8 +297,7 @@ export class GovernedTransport extends DirectRequestTransport {
 
   private toLiveTools(defs: Tool[]): Map<string, LiveTool> {
     const out = new Map<string, LiveTool>();
-    for (const def of defs) {
-      const live = liveTool(this.opts.server, def, this.opts.prefix ?? false);
+    for (const live of this.opts.definitions.review(this.opts.server, defs, this.opts.prefix ?? false)) {
       out.set(live.name, live);
     }
     return out;

@@ -93,6 +93,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
         enforcer: kernel.enforcer,
         session,
         server: options.server ?? 'local',
+        definitions: kernel.definitions,
         prefix: options.prefix ?? false,
       });
       governed.add(wrapped);

@@ -14,6 +14,7 @@ Commands:
   keys       generate an Ed25519 key pair (evidence checkpoints, policy bundles)
   policy     build, test, sign, approve, publish and roll back policy bundles; status and drift
   evals      run the eval suite (metrics per stage, gated by thresholds); convert R-Judge into cases
+  registry   pin the live definitions of the servers' tools in the tool registry (or check the pins)
 
 Run "mcpgov <command> --help" for a command's options.`;
 
@@ -57,6 +58,10 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   evals: async () => {
     const m = await import('./evals.js');
     return { run: m.evalsCommand, help: m.evalsHelp };
+  },
+  registry: async () => {
+    const m = await import('./registry.js');
+    return { run: m.registryCommand, help: m.registryHelp };
   },
 };
 

@@ -14,9 +14,28 @@ export const ReasonCodeSchema = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a
 
 export const RiskTierSchema = z.enum(['low', 'medium', 'high', 'critical']);
 
+/** What a tool definition that changed since it was pinned or first seen gets: blocked, or only recorded. */
+const OnChangeSchema = z.enum(['block', 'observe']);
+/** What a tool definition with hidden instructions gets: hidden from agents, or left to stage 2. */
+const OnPoisonedSchema = z.enum(['hide', 'semantic']);
+
+/**
+ * How an enforcement point treats the tool definitions a downstream server presents (rug pulls and
+ * tool poisoning); the top-level `definitions` applies to every server, a server's own overrides it.
+ */
+export const DefinitionsConfigSchema = z.strictObject({
+  on_change: OnChangeSchema.default('block'),
+  on_poisoned: OnPoisonedSchema.default('hide'),
+});
+export type DefinitionsConfig = z.infer<typeof DefinitionsConfigSchema>;
+
 const ServerBase = {
   /** Per-call timeout for this server in milliseconds (progress notifications reset it). */
   timeout_ms: z.number().int().positive().optional(),
+  /** This server's own `definitions` settings, over the top-level ones. */
+  definitions: z
+    .strictObject({ on_change: OnChangeSchema.optional(), on_poisoned: OnPoisonedSchema.optional() })
+    .optional(),
 };
 
 /** A downstream MCP server launched as a child process speaking stdio. */
@@ -238,8 +257,14 @@ export const ConfigSchema = z.strictObject({
         .int()
         .positive()
         .default(1024 * 1024),
+      /** Largest tool result a downstream server may return (and any message a stdio server sends), in bytes. */
+      max_result_bytes: z
+        .number()
+        .int()
+        .positive()
+        .default(8 * 1024 * 1024),
     })
-    .default({ max_message_bytes: 1024 * 1024 }),
+    .default({ max_message_bytes: 1024 * 1024, max_result_bytes: 8 * 1024 * 1024 }),
   /** Named filesystem paths, resolved against the config file's folder, that rules read as `paths.<name>`. */
   paths: z.record(z.string(), z.string()).default({}),
   pep: z.strictObject({ id: z.string().min(1).optional() }).default({}),
@@ -261,6 +286,7 @@ export const ConfigSchema = z.strictObject({
     cache_entries: 10_000,
     history: { calls: 20, result_chars: 4000 },
   }),
+  definitions: DefinitionsConfigSchema.default({ on_change: 'block', on_poisoned: 'hide' }),
   servers: z.record(ServerNameSchema, ServerSchema).default({}),
 });
 export type Config = z.infer<typeof ConfigSchema>;

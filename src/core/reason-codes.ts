@@ -30,6 +30,14 @@ export const REASON_CODES = {
     hidden: true,
   },
   definition_mismatch: { meaning: "the tool's live definition differs from its pinned digest", hidden: true },
+  definition_changed: {
+    meaning: "the unpinned tool's definition changed since the enforcement point first saw it",
+    hidden: true,
+  },
+  poisoned_description: {
+    meaning: "the tool's definition carries hidden instructions (tool poisoning)",
+    hidden: true,
+  },
   tool_not_in_groups: { meaning: "the tool is in none of the agent's tool groups", hidden: true },
   missing_scope: { meaning: 'the agent lacks a scope the tool requires', hidden: true },
   data_class_not_cleared: {
@@ -60,6 +68,8 @@ export const REASON_CODES = {
   },
   server_unavailable: { meaning: 'the downstream server is down or restarting' },
   downstream_error: { meaning: 'the downstream server failed to answer the call' },
+  result_too_large: { meaning: 'the downstream result exceeded limits.max_result_bytes; it was withheld' },
+  malformed_result: { meaning: 'the downstream result is not a valid CallToolResult; it was withheld' },
   // evidence of a session (not a decision)
   intent_untrusted: {
     meaning: 'a `_meta` intent from a caller not configured as a host; recorded and ignored',

@@ -156,6 +156,12 @@ export function toOcsf(record: EvidenceRecord): OcsfEvent[] {
       finding(record, `Outcome check failed for ${o.tool}`, failed.join('; '), ['outcome_verification']),
     ];
   }
+  if (record.kind === 'drift' && record.drift?.cause === 'definition_changed') {
+    const d = record.drift;
+    const against = d.reference === 'pin' ? 'pinned' : 'first seen';
+    const desc = `${d.server ?? 'a server'} changed ${d.tool ?? 'a tool'}: definition ${d.active_digest} is not the ${against} ${d.expected_digest} (${d.action ?? 'blocked'}, since ${d.since})`;
+    return [finding(record, 'Tool definition changed', desc, ['tool_definition_drift'])];
+  }
   if (record.kind === 'drift') {
     const d = record.drift;
     const desc = !d
@@ -164,6 +170,24 @@ export function toOcsf(record: EvidenceRecord): OcsfEvent[] {
         ? `${d.pep} has not reported its policy status since ${d.since}`
         : `${d.pep} runs ${d.active_digest ?? 'no bundle'} instead of the approved ${d.expected_digest} since ${d.since}`;
     return [finding(record, 'Policy drift', desc, ['policy_drift'])];
+  }
+  if (record.kind === 'definition' && record.definition) {
+    const d = record.definition;
+    const found = d.findings.map((f) => `${f.field}: ${f.detail}`).join('; ');
+    if (d.poisoned) {
+      const desc = `${d.server} offers ${d.tool} with hidden instructions (${d.action}): ${found}`;
+      return [finding(record, 'Poisoned tool definition', desc, ['tool_poisoning'])];
+    }
+    // Invisible characters alone were stripped and the tool kept: worth a look, not an alert.
+    const desc = `${d.server} offers ${d.tool} with ${d.invisible_removed} invisible characters (removed)`;
+    return [
+      {
+        ...finding(record, 'Invisible characters in a tool definition', desc, ['tool_poisoning']),
+        severity_id: 2,
+        severity: 'Low',
+        is_alert: false,
+      },
+    ];
   }
   if (record.kind === 'policy' && record.policy_event?.event === 'refused') {
     const p = record.policy_event;

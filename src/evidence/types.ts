@@ -141,23 +141,64 @@ export const PolicyEventSchema = z.object({
   active: z.object({ digest: Sha256Schema, name: z.string(), revision: z.string() }).optional(),
 });
 
-/** An enforcement point found running another policy than its channel's approved one, or silent. */
+/**
+ * Something that differs from what was approved: an enforcement point running another policy than its
+ * channel's approved one, or silent (`digest_mismatch`, `not_reporting`); or a downstream tool whose
+ * definition differs from its pin or from the one first seen (`definition_changed`, the rug pull).
+ */
 export const DriftInfoSchema = z.object({
   pep: z.string(),
-  cause: z.enum(['digest_mismatch', 'not_reporting']),
+  cause: z.enum(['digest_mismatch', 'not_reporting', 'definition_changed']),
   channel: z.string().optional(),
+  /** The approved digest: the channel's bundle, or the tool's pin or first-seen definition. */
   expected_digest: Sha256Schema.optional(),
+  /** The digest in force: the PEP's active bundle, or the tool's live definition. */
   active_digest: Sha256Schema.optional(),
   /** When the mismatch or the silence began. */
   since: z.string(),
   last_report: z.string().optional(),
+  /** For `definition_changed`: the server, the exposed tool name, what it was compared with, what was done. */
+  server: z.string().optional(),
+  tool: z.string().optional(),
+  reference: z.enum(['pin', 'first_seen']).optional(),
+  action: z.enum(['blocked', 'observed']).optional(),
+});
+
+/**
+ * A downstream tool definition found carrying hidden instructions or invisible characters when it
+ * loaded: what was found where, and what the enforcement point did with the tool.
+ */
+export const DefinitionFindingSchema = z.object({
+  server: z.string(),
+  /** The exposed tool name. */
+  tool: z.string(),
+  /** The digest of the definition as the server sent it. */
+  digest: Sha256Schema,
+  /** Whether hidden instructions were found (invisible characters alone are stripped, not poisoning). */
+  poisoned: z.boolean(),
+  /** Each field's finding: the field, the detector's one line, its score. */
+  findings: z.array(z.object({ field: z.string(), detail: z.string(), score: z.number() })),
+  /** Invisible characters (zero-width, bidi controls, tag characters) removed from what agents see. */
+  invisible_removed: z.number().int().nonnegative(),
+  /** `hidden`: left out of tools/list and refused; `listed`: offered (cleaned), its calls go to stage 2. */
+  action: z.enum(['hidden', 'listed']),
 });
 
 /** Fields a PEP supplies; `seq`, `prev` and `hash` are assigned by the store at append time. */
 export const RecordBodySchema = z.object({
   v: z.literal(EVIDENCE_VERSION),
   id: z.string(),
-  kind: z.enum(['decision', 'action', 'outcome', 'approval', 'waiver', 'policy', 'drift', 'chain']),
+  kind: z.enum([
+    'decision',
+    'action',
+    'outcome',
+    'approval',
+    'waiver',
+    'policy',
+    'drift',
+    'chain',
+    'definition',
+  ]),
   chain: z.string(),
   time: z.string(),
   pep: PepInfoSchema,
@@ -169,6 +210,7 @@ export const RecordBodySchema = z.object({
   chain_event: ChainEventSchema.optional(),
   policy_event: PolicyEventSchema.optional(),
   drift: DriftInfoSchema.optional(),
+  definition: DefinitionFindingSchema.optional(),
 });
 export type RecordBody = z.infer<typeof RecordBodySchema>;
 

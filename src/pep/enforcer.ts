@@ -11,7 +11,8 @@ import { digestOnce } from '../evidence/hash.js';
 import type { Logger } from '../util/log.js';
 import { randomUUIDv7 } from '../util/uuid.js';
 import { refusal, unknownToolAnswer } from './answers.js';
-import { ServerUnavailableError } from '../transport/errors.js';
+import { ResultRefusedError, ServerUnavailableError } from '../transport/errors.js';
+import { checkResult } from './result-check.js';
 import {
   actionRecord,
   chainRecord,
@@ -61,7 +62,12 @@ export interface EnforcerOptions {
   semantic?: SemanticEnv;
   /** How much of each session stage 2 may read. */
   history?: HistoryLimits;
+  /** Largest tool result passed on to the agent, in bytes of its RFC 8785 form (`limits.max_result_bytes`). */
+  maxResultBytes?: number;
 }
+
+/** Without a configured limit: the config's default. */
+const DEFAULT_MAX_RESULT_BYTES = 8 * 1024 * 1024;
 
 /**
  * The `_meta` key by which a host (a caller `identity.hosts` names) carries the user's request on a
@@ -121,7 +127,8 @@ export class Enforcer {
     const ctx = this.context(session, tool.name, {}, tool, this.policy);
     const result = await evaluateStatic(ctx, this.env(this.policy));
     if (result.kind !== 'deny') return true;
-    return (ctx.toolEntry?.mode ?? this.opts.defaultMode) === 'observe';
+    // The deciding check's own mode first (a changed definition is blocked whatever the tool's mode).
+    return (result.mode ?? ctx.toolEntry?.mode ?? this.opts.defaultMode) === 'observe';
   }
 
   /**
@@ -236,6 +243,14 @@ export class Enforcer {
     const unavailable = failure instanceof ServerUnavailableError;
     if (unavailable) releaseAll(decision);
     const facts = result === undefined ? undefined : resultFacts(result);
+    // The answer is checked before the agent sees it: the framing may have refused it already (too
+    // large to read), else its size and shape are checked here, whatever the transport.
+    const refused =
+      failure instanceof ResultRefusedError
+        ? failure
+        : result !== undefined && facts !== undefined
+          ? checkResult(result, facts.bytes, this.opts.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES)
+          : undefined;
     // The action record is telemetry about a call already made: the caller does not wait for it.
     // (The decision record, durable before forwarding, is what proves the call was governed.)
     void this.opts.evidence
@@ -243,10 +258,11 @@ export class Enforcer {
         actionRecord(ctx, decision.id, this.opts.pep, argsDigest, {
           forwarded: !unavailable,
           durationMs,
-          isError: failure !== undefined || result?.isError === true,
+          isError: failure !== undefined || refused !== undefined || result?.isError === true,
           result: facts,
-          error:
-            failure === undefined
+          error: refused
+            ? { code: refused.reason, message: refused.message }
+            : failure === undefined
               ? undefined
               : {
                   code: unavailable ? 'server_unavailable' : 'downstream_error',
@@ -257,6 +273,20 @@ export class Enforcer {
       )
       .catch((err: Error) => this.opts.log('error', 'action record not written', { error: err.message }));
     if (unavailable) return refusal('failed', (failure as Error).message, 'server_unavailable', decision.id);
+    if (refused) {
+      this.opts.log('warn', 'downstream result refused', {
+        tool: ctx.toolName,
+        reason: refused.reason,
+        error: refused.message,
+      });
+      // The call ran downstream: say so, since it may have changed something.
+      return refusal(
+        'failed',
+        `${refused.message}; the call ran, its result is withheld`,
+        refused.reason,
+        decision.id,
+      );
+    }
     if (failure !== undefined) throw failure; // protocol errors from downstream stay protocol errors
     // Only stage 2 reads the history: a policy that never asks for it does not pay for keeping it.
     if (result && usesSemantic(policy)) {

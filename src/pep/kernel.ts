@@ -13,6 +13,7 @@ import { openPolicy, type PolicyRuntime } from '../policy/runtime/runtime.js';
 import type { BundleSource } from '../policy/runtime/source.js';
 import type { Logger } from '../util/log.js';
 import { VERSION } from '../util/version.js';
+import { DefinitionGuard } from './definition-guard.js';
 import { Enforcer, type Session } from './enforcer.js';
 import { openEvidenceLog } from './open-evidence.js';
 
@@ -47,6 +48,8 @@ export interface Kernel {
   /** The policy in force and its source: sources, or signed bundles with hot reload. */
   policy: PolicyRuntime;
   enforcer: Enforcer;
+  /** Reviews downstream tool lists as they load: first-seen digests, poisoned definitions, drift records. */
+  definitions: DefinitionGuard;
   /** Turns a bearer token (or none: the default agent, unverified) into an identity. */
   authenticate(token: string | undefined): Promise<AuthResult>;
   /**
@@ -116,6 +119,15 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     ),
     semantic: semanticEnv(config),
     history: { calls: history.calls, resultChars: history.result_chars },
+    maxResultBytes: config.limits.max_result_bytes,
+  });
+  const definitions = new DefinitionGuard({
+    settings: (server) => ({ ...config.definitions, ...config.servers[server]?.definitions }),
+    evidence,
+    pep,
+    log,
+    policy: () => enforcer.policy,
+    clock: opts.clock,
   });
   const listeners: ((policy: PolicySet) => void)[] = [];
   // A new bundle swaps in as a whole; calls in flight keep the policy they started with.
@@ -143,6 +155,7 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     evidence,
     policy,
     enforcer,
+    definitions,
     authenticate: (token) => authenticator.authenticate(token, enforcer.policy.agents),
     async openSession(identity, id, channel) {
       const host = isHost(identity, config.identity.hosts, channel);

@@ -200,3 +200,24 @@ export function actionRecord(
     },
   };
 }
+
+/** The chain that groups an enforcement point's findings about downstream tool definitions. */
+export const DEFINITIONS_CHAIN = 'definitions';
+
+/** A downstream tool definition found poisoned or carrying invisible characters when it loaded. */
+export function definitionRecord(
+  pep: PepInfo,
+  time: Date,
+  definition: NonNullable<RecordBody['definition']>,
+): RecordBody {
+  return { ...recordBase('definition', DEFINITIONS_CHAIN, pep, time), definition };
+}
+
+/** A downstream tool whose definition differs from its pin or from the one first seen (a rug pull). */
+export function definitionDriftRecord(
+  pep: PepInfo,
+  time: Date,
+  drift: NonNullable<RecordBody['drift']>,
+): RecordBody {
+  return { ...recordBase('drift', DEFINITIONS_CHAIN, pep, time), drift };
+}

@@ -3,7 +3,7 @@ import type { Stage, StageEnv } from './stage.js';
 import type { CallContext } from './types.js';
 import { checkAgent } from './stages/agent.js';
 import { checkToolRegistered } from './stages/tool-registered.js';
-import { checkDefinitionPin } from './stages/definition-pin.js';
+import { checkDefinition } from './stages/definition.js';
 import { checkToolGroups } from './stages/tool-groups.js';
 import { checkScopes } from './stages/scopes.js';
 import { checkDataClasses } from './stages/data-classes.js';
@@ -22,7 +22,7 @@ import { BLOCKING_EFFECTS, type BlockingEffect, type Mode } from '../core/effect
 const STATIC_STAGES: readonly (readonly [string, Stage])[] = [
   ['agent', checkAgent], // who before what: an unknown caller learns nothing about tools
   ['tool', checkToolRegistered], // only tools that exist and are registered have policy to apply
-  ['definition', checkDefinitionPin], // a changed definition is a different tool: before any grant of it
+  ['definition', checkDefinition], // a changed or poisoned definition is another tool: before any grant of it
   ['tool_groups', checkToolGroups], // the coarse grant: is this tool in the agent's reach at all
   ['scopes', checkScopes], // then the fine grants the tool requires
   ['data_classes', checkDataClasses],

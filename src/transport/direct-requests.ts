@@ -1,5 +1,6 @@
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { answerError } from './errors.js';
 
 export interface DirectRequestOptions {
   signal?: AbortSignal;
@@ -149,14 +150,7 @@ export class DirectRequestTransport implements Transport {
     const pending = typeof m.id === 'string' && m.method === undefined ? this.pending.get(m.id) : undefined;
     if (!pending) return this.deliver(message);
     if ('result' in message) pending.resolve(message.result as Record<string, unknown>);
-    else {
-      const {
-        code,
-        message: text,
-        data,
-      } = (message as { error: { code: number; message: string; data?: unknown } }).error;
-      pending.reject(new McpError(code, text, data));
-    }
+    else pending.reject(answerError((message as { error: { code: number; message: string } }).error));
   }
 }
 

@@ -38,11 +38,15 @@ export interface LineProblem {
   message: string;
   /** The id of a JSON object that is not JSON-RPC, when it has one, so an answer can echo it. */
   id: string | number | null;
+  /** For an oversized line, with `edges` set: its first and last bytes (where a JSON-RPC id sits). */
+  edges?: { head: string; tail: string };
 }
 
 export interface LineReaderOptions {
   /** Longest accepted line in bytes; a longer one is skipped without being buffered. */
   maxMessageBytes: number;
+  /** Keep this many bytes of each end of an oversized line for its problem report (default none). */
+  edges?: number;
   onMessage: (message: JSONRPCMessage) => void;
   onProblem: (problem: LineProblem) => void;
 }
@@ -58,6 +62,9 @@ export class LineReader {
   private buffered = 0;
   /** True while skipping the rest of an oversized line. */
   private discarding = false;
+  /** The first and (so far) last bytes of the oversized line being skipped, when `edges` is set. */
+  private head: Buffer = Buffer.alloc(0);
+  private tail: Buffer = Buffer.alloc(0);
 
   constructor(private readonly opts: LineReaderOptions) {}
 
@@ -73,9 +80,18 @@ export class LineReader {
   }
 
   private take(part: Buffer): void {
-    if (this.discarding || part.length === 0) return;
+    if (part.length === 0) return;
+    const edges = this.opts.edges ?? 0;
+    if (this.discarding) {
+      if (edges > 0) this.tail = lastBytes([this.tail, part], edges);
+      return;
+    }
     if (this.buffered + part.length > this.opts.maxMessageBytes) {
       this.discarding = true;
+      if (edges > 0) {
+        this.head = Buffer.concat([...this.chunks, part].map((c) => c.subarray(0, edges))).subarray(0, edges);
+        this.tail = lastBytes([...this.chunks, part], edges);
+      }
       this.chunks = [];
       this.buffered = 0;
       return;
@@ -88,7 +104,11 @@ export class LineReader {
     if (this.discarding) {
       this.discarding = false;
       const message = `message too large (over the ${this.opts.maxMessageBytes}-byte limit)`;
-      this.opts.onProblem({ code: INVALID_REQUEST, message, id: null });
+      const edges = this.opts.edges
+        ? { head: this.head.toString('utf8'), tail: this.tail.toString('utf8') }
+        : undefined;
+      this.head = this.tail = Buffer.alloc(0);
+      this.opts.onProblem({ code: INVALID_REQUEST, message, id: null, ...(edges ? { edges } : {}) });
       return;
     }
     let line = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
@@ -121,6 +141,19 @@ export class LineReader {
     }
     this.opts.onMessage(value);
   }
+}
+
+/** The last `n` bytes of the concatenation of `parts`, copying no more than `n` bytes of them. */
+function lastBytes(parts: readonly Buffer[], n: number): Buffer {
+  const kept: Buffer[] = [];
+  let size = 0;
+  for (let i = parts.length - 1; i >= 0 && size < n; i--) {
+    const part = parts[i]!;
+    const take = part.subarray(Math.max(0, part.length - (n - size)));
+    kept.unshift(take);
+    size += take.length;
+  }
+  return Buffer.concat(kept);
 }
 
 /** A JSON-RPC error object for an error thrown while serving a request, as the SDK's Protocol maps it. */

@@ -3,17 +3,35 @@ import { PassThrough } from 'node:stream';
 import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { LineReader } from './jsonrpc-lines.js';
+import { REFUSED_KEY } from './errors.js';
+import { INVALID_REQUEST, LineReader } from './jsonrpc-lines.js';
 
 export interface StdioServerParams {
   command: string;
   args?: string[];
   env?: Record<string, string>;
   cwd?: string;
+  /**
+   * Largest message the server may send (`limits.max_result_bytes`): a longer line is discarded as it
+   * arrives, never held in memory, and the request it answers fails with `result_too_large`.
+   */
+  maxMessageBytes?: number;
 }
 
-/** A downstream line longer than this is dropped (and reported): a guard, not a policy limit. */
+/** Without a configured limit, a downstream line longer than this is dropped: a guard, not a policy. */
 const MAX_DOWNSTREAM_LINE_BYTES = 256 * 1024 * 1024;
+/** Bytes kept of each end of a discarded line: enough for the JSON-RPC envelope around its id. */
+const EDGE_BYTES = 256;
+/** A JSON-RPC id (a string or an integer) as JSON text. */
+const ID = String.raw`("(?:[^"\\]|\\.){0,200}"|-?\d{1,16})`;
+/** The SDK writes `{"result":...,"jsonrpc":"2.0","id":ID}`: the id closes the line. */
+const TAIL_ID = new RegExp(String.raw`"id"\s*:\s*${ID}\s*\}\s*$`);
+/** Other implementations write the envelope first: `{"jsonrpc":"2.0","id":ID,...`. */
+const HEAD_ID = new RegExp(String.raw`^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*${ID}`);
+/** An answer (not a request of the server's, whose id is in the server's own id space) opens so. */
+const ANSWER_HEAD = new RegExp(
+  String.raw`^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?(?:"id"\s*:\s*${ID}\s*,\s*)?"(?:result|error)"`,
+);
 /** How long a server gets to exit after its stdin closes, then after SIGTERM (as the SDK's transport). */
 const EXIT_GRACE_MS = 2000;
 
@@ -30,13 +48,32 @@ export class LineStdioClientTransport implements Transport {
 
   private child?: ChildProcess;
   private readonly stderrStream = new PassThrough();
-  private readonly reader = new LineReader({
-    maxMessageBytes: MAX_DOWNSTREAM_LINE_BYTES,
-    onMessage: (message) => this.onmessage?.(message),
-    onProblem: (problem) => this.onerror?.(new Error(`downstream sent bad input: ${problem.message}`)),
-  });
+  private readonly reader: LineReader;
 
-  constructor(private readonly params: StdioServerParams) {}
+  constructor(private readonly params: StdioServerParams) {
+    const limit = params.maxMessageBytes ?? MAX_DOWNSTREAM_LINE_BYTES;
+    this.reader = new LineReader({
+      maxMessageBytes: limit,
+      edges: EDGE_BYTES,
+      onMessage: (message) => this.onmessage?.(message),
+      onProblem: (problem) => {
+        this.onerror?.(new Error(`downstream sent bad input: ${problem.message}`));
+        const id = problem.edges && recoverId(problem.edges.head, problem.edges.tail);
+        // The waiter fails now, not when its timeout runs out (JSON-RPC 2.0 §5: an error answer per id).
+        if (id !== undefined) {
+          this.onmessage?.({
+            jsonrpc: '2.0',
+            id,
+            error: {
+              code: INVALID_REQUEST,
+              message: `the server's answer is over the ${limit}-byte limit (limits.max_result_bytes)`,
+              data: { [REFUSED_KEY]: 'result_too_large' },
+            },
+          } as JSONRPCMessage);
+        }
+      },
+    });
+  }
 
   /** The server's stderr (piped), readable from construction on so no early output is lost. */
   get stderr(): PassThrough {
@@ -97,5 +134,18 @@ export class LineStdioClientTransport implements Transport {
       await exitedWithin(EXIT_GRACE_MS);
     }
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+/** The id of a discarded JSON-RPC answer, from its first and last bytes; undefined when they show none, or a request. */
+export function recoverId(head: string, tail: string): string | number | undefined {
+  if (!ANSWER_HEAD.test(head)) return undefined;
+  const match = TAIL_ID.exec(tail) ?? HEAD_ID.exec(head);
+  if (!match?.[1]) return undefined;
+  try {
+    const id: unknown = JSON.parse(match[1]);
+    return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -11,7 +11,10 @@ import type { SemanticFinding, StageResult } from '../../core/decision.js';
  * tool's `semantic_fail` (escalate by default), never an allow.
  */
 export const checkSemantic: Stage = async (ctx, env, earlier = []) => {
-  const setting = ctx.toolEntry?.semantic ?? 'off';
+  // A tool whose definition was found poisoned and left to stage 2 (`on_poisoned: semantic`) gets it
+  // on every call, whatever its registry entry says: that is what listing it was conditional on.
+  const leftToStage2 = ctx.liveTool?.review?.poisoned?.action === 'semantic';
+  const setting = leftToStage2 ? 'required' : (ctx.toolEntry?.semantic ?? 'off');
   const flagged = earlier.some((o) => o.result.kind === 'flag');
   if (setting === 'off' || (setting === 'flagged' && !flagged) || env.skipSemantic) return PASS;
   if (!env.semantic) {
