@@ -1,0 +1,45 @@
+import type {
+  ApprovalRequest,
+  CallBinding,
+  DecideResult,
+  RequestState,
+  Verdict,
+  Waiver,
+} from './types.js';
+
+/**
+ * Where approval requests, their grants and waivers are kept. The embedded default lives on lowdb in
+ * the state folder (one process); a replicated deployment puts them in PostgreSQL. Every transition
+ * is atomic in the store: a request is decided once, and a grant is used once, whoever asks.
+ */
+export interface ApprovalStore {
+  create(request: ApprovalRequest): Promise<void>;
+  get(id: string): Promise<ApprovalRequest | undefined>;
+  /** Requests, newest first. */
+  list(filter?: { state?: RequestState; limit?: number }): Promise<ApprovalRequest[]>;
+  /**
+   * Records a verdict on a pending, unexpired request (an approval also opens its grant, valid until
+   * `grantExpiresAt`). Refuses, changing nothing, a request that is unknown, decided or expired.
+   */
+  decide(id: string, verdict: Verdict, now: number, grantExpiresAt: string): Promise<DecideResult>;
+  /**
+   * Uses the grant bound to exactly this call, once: the approved request whose grant is unused and
+   * unexpired. Undefined when there is none (then nothing changed).
+   */
+  useGrant(binding: CallBinding, decisionId: string, now: number): Promise<ApprovalRequest | undefined>;
+  /** Moves every pending request past its expiry to `expired`; returns them. */
+  expire(now: number): Promise<ApprovalRequest[]>;
+  /** A held call's client went away before a verdict: its pending request is withdrawn. */
+  withdraw(id: string, now: number): Promise<ApprovalRequest | undefined>;
+  /** Changes a held request to return mode: its call was cut short, its verdict will leave a grant. */
+  detach(id: string): Promise<void>;
+
+  addWaiver(waiver: Waiver): Promise<void>;
+  /** Waivers, newest first; `active` only those unrevoked and unexpired at `now`. */
+  listWaivers(filter?: { active?: boolean; now?: number }): Promise<Waiver[]>;
+  revokeWaiver(id: string, revoked: NonNullable<Waiver['revoked']>): Promise<Waiver | undefined>;
+
+  /** Calls `listener` with every request a verdict (from any process sharing the store) decided. */
+  onVerdict(listener: (request: ApprovalRequest) => void): () => void;
+  close(): Promise<void>;
+}
