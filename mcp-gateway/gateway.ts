@@ -73,6 +73,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     http = await startHttpUpstream({
       ...parseHostPort(opts.http),
       maxMessageBytes: config.limits.max_message_bytes,
+      maxSessions: config.limits.max_sessions,
+      maxSessionsPerCaller: config.limits.max_sessions_per_caller,
+      sessionIdleMs: config.limits.session_idle_seconds * 1000,
+      sessionCaller: (principal) => sessionCaller(principal as Identity),
       allowedHosts: config.listen.allowed_hosts,
       allowedOrigins: config.listen.allowed_origins,
       log,
@@ -120,6 +124,15 @@ function notifyListChanged(server: Server, kind: 'tools' | 'resources' | 'prompt
         ? server.sendResourceListChanged()
         : server.sendPromptListChanged();
   notify.catch(() => {});
+}
+
+/**
+ * Whom an HTTP session counts against for `limits.max_sessions_per_caller`: a verified identity by its
+ * issuer and subject; an unverified caller (the default agent) by remote address, which the listener uses.
+ */
+function sessionCaller(identity: Identity): string | undefined {
+  if (!identity.verified) return undefined;
+  return `identity:${JSON.stringify([identity.iss, identity.sub, identity.spiffe_id, identity.client_id])}`;
 }
 
 /** Authenticates an HTTP session's initialize request by its bearer token. */

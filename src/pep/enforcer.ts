@@ -7,19 +7,22 @@ import type { SemanticEnv, StageEnv } from '../pipeline/stage.js';
 import type { IntentSource } from '../semantic/types.js';
 import { DEFAULT_HISTORY_LIMITS, recordHistory, type HistoryLimits } from './session-history.js';
 import type { CallContext, SessionState } from '../pipeline/types.js';
-import { digestOnce } from '../evidence/hash.js';
+import { digestOnce, wellFormed } from '../evidence/hash.js';
+import { digestAnyDepth } from '../evidence/json-limits.js';
+import { decide } from '../pipeline/evaluate.js';
+import {
+  CallGate,
+  checkArguments,
+  checkResult,
+  DEFAULT_CALL_LIMITS,
+  type ArgumentsRefusal,
+  type CallLimits,
+} from './call-limits.js';
 import type { Logger } from '../util/log.js';
 import { randomUUIDv7 } from '../util/uuid.js';
 import { refusal, unknownToolAnswer } from './answers.js';
 import { ServerUnavailableError } from '../transport/errors.js';
-import {
-  actionRecord,
-  chainRecord,
-  decisionRecord,
-  intentRecord,
-  outcomeRecord,
-  resultFacts,
-} from './records.js';
+import { actionRecord, chainRecord, decisionRecord, intentRecord, outcomeRecord } from './records.js';
 import { freezeInput, truthy } from '../policy/json-logic.js';
 import type { Decision } from '../core/decision.js';
 import { hidesTool } from '../core/reason-codes.js';
@@ -54,6 +57,8 @@ export interface EnforcerOptions {
   semantic?: SemanticEnv;
   /** How much of each session stage 2 may read. */
   history?: HistoryLimits;
+  /** Arguments, results and calls in flight (README: Limits). */
+  limits?: CallLimits;
 }
 
 /** The `_meta` key by which a call may carry the user's request (the highest-priority intent source). */
@@ -72,9 +77,13 @@ export class Enforcer {
   private readonly clock: () => number;
   private readonly paths: Record<string, string>;
   private readonly history: HistoryLimits;
+  private readonly limits: CallLimits;
+  private readonly gate: CallGate;
 
   constructor(private readonly opts: EnforcerOptions) {
     this.policy = opts.policy;
+    this.limits = opts.limits ?? DEFAULT_CALL_LIMITS;
+    this.gate = new CallGate(this.limits);
     this.counters = opts.counters ?? new MemoryCounterStore();
     this.clock = opts.clock ?? Date.now;
     this.paths = opts.paths ?? {};
@@ -111,7 +120,9 @@ export class Enforcer {
     intent: string,
     source: Extract<IntentSource, 'meta' | 'declared'>,
   ): Promise<'recorded' | 'unchanged' | 'kept_host_intent'> {
-    const text = intent.trim().slice(0, MAX_INTENT_CHARS);
+    // Well-formed, so the intent has an RFC 8785 form: a cut through a surrogate pair would otherwise
+    // leave a session whose every later decision record fails to hash.
+    const text = wellFormed(intent.trim().slice(0, MAX_INTENT_CHARS));
     if (text === '' || (text === session.state.intent && source === session.state.intentSource))
       return 'unchanged';
     // The host's intent (from _meta) outranks one the model declares: a model can be talked into
@@ -124,7 +135,10 @@ export class Enforcer {
     return 'recorded';
   }
 
-  /** Governs one `tools/call`: the only path by which a call reaches a downstream server. */
+  /**
+   * Governs one `tools/call`: the only path by which a call reaches a downstream server. Throws a
+   * JSON-RPC error (`too_many_calls`) when the session or agent already has its limit of calls in flight.
+   */
   async call(
     session: Session,
     toolName: string,
@@ -133,6 +147,25 @@ export class Enforcer {
     forward: Forward,
     meta?: Record<string, unknown>,
   ): Promise<CallToolResult> {
+    const release = this.gate.enter(session.state.id, session.identity.agentId);
+    try {
+      return await this.govern(session, wellFormed(toolName), args, liveTool, forward, meta);
+    } finally {
+      release();
+    }
+  }
+
+  private async govern(
+    session: Session,
+    toolName: string,
+    args: Record<string, unknown>,
+    liveTool: LiveTool | undefined,
+    forward: Forward,
+    meta?: Record<string, unknown>,
+  ): Promise<CallToolResult> {
+    // Before anything else walks the arguments: past a limit, the pipeline never sees them.
+    const refused = checkArguments(args, this.limits);
+    if (refused) return this.refuseArguments(session, toolName, args, liveTool, refused);
     const metaIntent = meta?.[INTENT_META_KEY];
     if (typeof metaIntent === 'string') {
       try {
@@ -144,9 +177,7 @@ export class Enforcer {
     const policy = this.policy;
     const ctx = this.context(session, toolName, args, liveTool, policy);
     // Rules see the session as it was before this call; the live state moves on for the next one.
-    session.state.callCount += 1;
-    session.state.tools.push(toolName);
-    if (session.state.tools.length > SESSION_HISTORY) session.state.tools.shift();
+    countCall(session, toolName);
 
     const env = this.env(policy);
     const started = process.hrtime.bigint();
@@ -171,6 +202,33 @@ export class Enforcer {
       return this.answerBlocked(decision, toolName);
     }
     return this.forward(session, ctx, policy, decision, argsDigest, forward);
+  }
+
+  /**
+   * Denies a call whose arguments are past a limit, and records it. The record carries the arguments'
+   * digest and size only (computed without recursion), never the arguments.
+   */
+  private async refuseArguments(
+    session: Session,
+    toolName: string,
+    args: Record<string, unknown>,
+    liveTool: LiveTool | undefined,
+    refused: ArgumentsRefusal,
+  ): Promise<CallToolResult> {
+    const policy = this.policy;
+    const ctx = this.context(session, toolName, {}, liveTool, policy);
+    countCall(session, toolName);
+    const decision = decide([{ stage: 'limits', result: refused }], undefined, 'enforce');
+    const { digest, bytes } = digestAnyDepth(args);
+    const recorded = { args: `[digest ${digest} ${bytes} bytes]`, masked: [''] };
+    try {
+      await this.opts.evidence.append(
+        decisionRecord(ctx, decision, policy.bundle, this.opts.pep, 0, digest, recorded),
+      );
+    } catch (err) {
+      return this.evidenceFailure(err, decision.id);
+    }
+    return this.answerBlocked(decision, toolName);
   }
 
   private evidenceFailure(err: unknown, decisionId = randomUUIDv7()): CallToolResult {
@@ -200,7 +258,9 @@ export class Enforcer {
     const durationMs = performance.now() - started;
     const unavailable = failure instanceof ServerUnavailableError;
     if (unavailable) releaseAll(decision);
-    const facts = result === undefined ? undefined : resultFacts(result);
+    const checked = result === undefined ? undefined : checkResult(result, this.limits);
+    const facts = checked?.facts;
+    const problem = checked?.problem;
     // The action record is telemetry about a call already made: the caller does not wait for it.
     // (The decision record, durable before forwarding, is what proves the call was governed.)
     void this.opts.evidence
@@ -208,11 +268,11 @@ export class Enforcer {
         actionRecord(ctx, decision.id, this.opts.pep, argsDigest, {
           forwarded: !unavailable,
           durationMs,
-          isError: failure !== undefined || result?.isError === true,
+          isError: failure !== undefined || problem !== undefined || result?.isError === true,
           result: facts,
           error:
             failure === undefined
-              ? undefined
+              ? problem
               : {
                   code: unavailable ? 'server_unavailable' : 'downstream_error',
                   message: (failure as Error).message,
@@ -223,6 +283,7 @@ export class Enforcer {
       .catch((err: Error) => this.opts.log('error', 'action record not written', { error: err.message }));
     if (unavailable) return refusal('failed', (failure as Error).message, 'server_unavailable', decision.id);
     if (failure !== undefined) throw failure; // protocol errors from downstream stay protocol errors
+    if (problem) return refusal('failed', problem.message, problem.code, decision.id);
     // Only stage 2 reads the history: a policy that never asks for it does not pay for keeping it.
     if (result && usesSemantic(policy)) {
       recordHistory(session.state, ctx.toolName, ctx.arguments, result, this.history);
@@ -310,6 +371,13 @@ function usesSemantic(policy: PolicySet): boolean {
     semanticUse.set(policy, uses);
   }
   return uses;
+}
+
+/** Counts a decided call in the session's live state (rules of later calls see it). */
+function countCall(session: Session, toolName: string): void {
+  session.state.callCount += 1;
+  session.state.tools.push(toolName);
+  if (session.state.tools.length > SESSION_HISTORY) session.state.tools.shift();
 }
 
 function releaseAll(decision: Decision): void {

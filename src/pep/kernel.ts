@@ -12,6 +12,7 @@ import { openPolicy, type PolicyRuntime } from '../policy/runtime/runtime.js';
 import type { BundleSource } from '../policy/runtime/source.js';
 import type { Logger } from '../util/log.js';
 import { VERSION } from '../util/version.js';
+import { callLimits } from './call-limits.js';
 import { Enforcer, type Session } from './enforcer.js';
 import { openEvidenceLog } from './open-evidence.js';
 
@@ -109,6 +110,7 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     paths: config.paths,
     semantic: semanticEnv(config),
     history: { calls: history.calls, resultChars: history.result_chars },
+    limits: callLimits(config.limits),
   });
   const listeners: ((policy: PolicySet) => void)[] = [];
   // A new bundle swaps in as a whole; calls in flight keep the policy they started with.
