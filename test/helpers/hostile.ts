@@ -19,7 +19,7 @@ export const FUZZ_LIMITS = {
   max_message_bytes: 64 * 1024,
   max_argument_bytes: 16 * 1024,
   max_argument_depth: 32,
-  max_result_bytes: 32 * 1024,
+  max_result_bytes: 8 * 1024,
   max_concurrent_calls_per_session: 8,
   max_concurrent_calls_per_agent: 24,
   max_sessions: 40,
@@ -42,7 +42,8 @@ function hostileArguments(rng: Prng): string {
       return `{"d":${'['.repeat(depth)}1${']'.repeat(depth)}}`;
     }
     case 1:
-      return json({ message: 'x'.repeat(rng.pick([100, 20_000, 60_000])) }); // past max_argument_bytes
+      // Past max_result_bytes once echoed, past max_argument_bytes, past max_message_bytes.
+      return json({ message: 'x'.repeat(rng.pick([100, 10_000, 20_000, 60_000])) });
     case 2:
       return '{"message":"\\ud800 lone","k\\udc00":1}'; // not well-formed Unicode
     case 3:

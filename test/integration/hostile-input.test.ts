@@ -377,11 +377,18 @@ describe('hostile input on every listener (seeded fuzz)', () => {
       { cwd: REPO },
     );
     expect(verify.stdout, replay).toMatch(/^ok: /);
-    // The fuzz reached every argument limit, and each refusal is a recorded decision.
+    // The fuzz reached every argument and result limit, and each refusal is on record.
+    const records = await readEvidence(fixture.evidenceDir);
     const reasons = new Set(
-      (await readEvidence(fixture.evidenceDir)).flatMap((r) => r.decision?.reasons.slice(0, 1) ?? []),
+      records.flatMap((r) => [...(r.decision?.reasons.slice(0, 1) ?? []), r.action?.error?.code ?? '']),
     );
-    for (const code of ['arguments_too_large', 'arguments_too_deep', 'arguments_malformed', 'unknown_tool']) {
+    for (const code of [
+      'arguments_too_large',
+      'arguments_too_deep',
+      'arguments_malformed',
+      'result_too_large',
+      'unknown_tool',
+    ]) {
       expect(reasons, replay).toContain(code);
     }
   }, 150_000);
