@@ -49,7 +49,7 @@ export interface DownstreamOptions {
   restart?: Partial<RestartPolicy>;
   /** Base folder for a relative `cwd` in the server config. */
   cwd?: string;
-  /** Largest message a stdio server may send (`limits.max_result_bytes`); longer ones are refused unread. */
+  /** Largest message a stdio server may send (`limits.max_downstream_message_bytes`); longer ones are refused unread. */
   maxMessageBytes?: number;
 }
 
@@ -330,7 +330,7 @@ export function createDownstreams(
   clientInfo: { name: string; version: string },
 ): Map<string, Downstream> {
   const downstreams = new Map<string, Downstream>();
-  const maxMessageBytes = config.limits.max_result_bytes;
+  const maxMessageBytes = config.limits.max_downstream_message_bytes;
   for (const [name, server] of Object.entries(config.servers)) {
     downstreams.set(
       name,

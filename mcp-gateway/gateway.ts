@@ -114,6 +114,10 @@ async function serveHttp(hostPort: string, at: Listening & { fleet: Fleet }): Pr
     ...parseHostPort(hostPort),
     path: ENDPOINT,
     maxMessageBytes: config.limits.max_message_bytes,
+    maxSessions: config.limits.max_sessions,
+    maxSessionsPerCaller: config.limits.max_sessions_per_caller,
+    sessionIdleMs: config.limits.session_idle_seconds * 1000,
+    sessionCaller: (principal) => sessionCaller(principal as Identity),
     allowedHosts: config.listen.allowed_hosts,
     allowedOrigins: config.listen.allowed_origins,
     log,
@@ -143,6 +147,12 @@ async function serveStdio(at: Listening): Promise<LineStdioServerTransport> {
   });
   await at.sessions.connect(stdio, auth.identity, randomUUID());
   return stdio;
+}
+
+/** Who counts as one caller for the per-caller session cap: a verified identity (else the remote address). */
+function sessionCaller(identity: Identity): string | undefined {
+  if (!identity.verified) return undefined;
+  return `identity:${JSON.stringify([identity.iss, identity.sub, identity.spiffe_id, identity.client_id])}`;
 }
 
 /** Splits `HOST:PORT` (IPv6 in brackets). */

@@ -45,7 +45,7 @@ export async function startStdioWrapper(opts: StdioWrapperOptions): Promise<Stdi
     // The wrapped server sees the environment it would see without the wrapper, minus our token.
     env: env as Record<string, string>,
     cwd: process.cwd(),
-    maxMessageBytes: opts.config.limits.max_result_bytes,
+    maxMessageBytes: opts.config.limits.max_downstream_message_bytes,
   });
   child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
   const governed = await sidecar.govern(child, { server: opts.server, prefix: opts.prefix, token });

@@ -1,11 +1,4 @@
-import type {
-  ApprovalRequest,
-  CallBinding,
-  DecideResult,
-  RequestState,
-  Verdict,
-  Waiver,
-} from './types.js';
+import type { ApprovalRequest, CallBinding, DecideResult, RequestState, Verdict, Waiver } from './types.js';
 
 /**
  * Where approval requests, their grants and waivers are kept. The embedded default lives on lowdb in

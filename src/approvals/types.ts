@@ -104,17 +104,11 @@ export type ApprovalRequest = z.infer<typeof ApprovalRequestSchema>;
 
 /** Why a verdict was refused; nothing changed. */
 export type VerdictRefusal =
-  | 'unknown_request'
-  | 'not_pending'
-  | 'expired'
-  | 'binding_changed'
-  | 'step_up_required'
-  | 'not_allowed';
+  'unknown_request' | 'not_pending' | 'expired' | 'binding_changed' | 'step_up_required' | 'not_allowed';
 
 /** The result of deciding a request: the updated request, or why nothing changed. */
 export type DecideResult =
-  | { ok: true; request: ApprovalRequest }
-  | { ok: false; code: VerdictRefusal; message: string };
+  { ok: true; request: ApprovalRequest } | { ok: false; code: VerdictRefusal; message: string };
 
 /** A time-boxed exception: matching calls go through despite a deny or escalate until it expires. */
 export const WaiverSchema = z.object({

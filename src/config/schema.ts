@@ -38,6 +38,42 @@ const ServerBase = {
     .optional(),
 };
 
+const count = () => z.number().int().positive();
+
+/**
+ * What one caller may send and hold at an enforcement point (README: Limits). Every limit applies in
+ * every mode: input past one cannot be governed safely, so it is refused, never merely observed.
+ */
+export const LimitsSchema = z.strictObject({
+  /** Largest accepted JSON-RPC message (HTTP body or stdio line), in bytes. */
+  max_message_bytes: count().default(1024 * 1024),
+  /** Largest `tools/call` arguments, as bytes of their RFC 8785 form; larger calls are denied and recorded. */
+  max_argument_bytes: count().default(256 * 1024),
+  /**
+   * Deepest nesting of `tools/call` arguments (the arguments object is depth 1). Capped well below the
+   * evidence writer's canonicalization depth, so the arguments of any call decided stay recordable.
+   */
+  max_argument_depth: count().max(256).default(64),
+  /** Largest tool result from a downstream server, as bytes of its RFC 8785 form; larger ones are withheld. */
+  max_result_bytes: count().default(8 * 1024 * 1024),
+  /**
+   * Largest single message a stdio downstream server may send (a tool list, a result, a resource):
+   * a longer line is dropped as it arrives, never held whole, and the call waiting for it fails.
+   */
+  max_downstream_message_bytes: count().default(32 * 1024 * 1024),
+  /** Tool calls one session may have in flight; more are answered with a JSON-RPC error. */
+  max_concurrent_calls_per_session: count().default(32),
+  /** Tool calls one agent may have in flight over all its sessions. */
+  max_concurrent_calls_per_agent: count().default(128),
+  /** Open Streamable HTTP sessions in total; a new one past it is refused with HTTP 503. */
+  max_sessions: count().default(1000),
+  /** Open sessions per caller (verified identity, or remote address when unverified): HTTP 429 past it. */
+  max_sessions_per_caller: count().default(64),
+  /** A Streamable HTTP session with no request and no open stream for this long is closed. */
+  session_idle_seconds: count().default(600),
+});
+export type LimitsConfig = z.infer<typeof LimitsSchema>;
+
 /** A downstream MCP server launched as a child process speaking stdio. */
 export const StdioServerSchema = z.strictObject({
   command: z.string().min(1),
@@ -249,22 +285,7 @@ export const ConfigSchema = z.strictObject({
   mode: ModeSchema.default('observe'),
   /** Who may call: tokens, keys, and the HTTP listener's OAuth resource-server metadata. */
   identity: IdentityConfigSchema.prefault({}),
-  limits: z
-    .strictObject({
-      /** Largest accepted JSON-RPC message (HTTP body or stdio line), in bytes. */
-      max_message_bytes: z
-        .number()
-        .int()
-        .positive()
-        .default(1024 * 1024),
-      /** Largest tool result a downstream server may return (and any message a stdio server sends), in bytes. */
-      max_result_bytes: z
-        .number()
-        .int()
-        .positive()
-        .default(8 * 1024 * 1024),
-    })
-    .default({ max_message_bytes: 1024 * 1024, max_result_bytes: 8 * 1024 * 1024 }),
+  limits: LimitsSchema.prefault({}),
   /** Named filesystem paths, resolved against the config file's folder, that rules read as `paths.<name>`. */
   paths: z.record(z.string(), z.string()).default({}),
   pep: z.strictObject({ id: z.string().min(1).optional() }).default({}),

@@ -61,6 +61,18 @@ export const REASON_CODES = {
   semantic_failed: {
     meaning: "the semantic check failed or timed out; the tool's semantic_fail mode decided",
   },
+  // limits (README: Limits); every mode refuses these
+  arguments_too_large: { meaning: "the call's arguments exceed limits.max_argument_bytes" },
+  arguments_too_deep: { meaning: "the call's arguments nest deeper than limits.max_argument_depth" },
+  arguments_malformed: {
+    meaning: "a string in the call's arguments is not well-formed Unicode (a lone surrogate)",
+  },
+  too_many_calls: {
+    meaning: 'the session or agent has its limit of calls in flight (JSON-RPC error -32029, not recorded)',
+  },
+  too_many_sessions: {
+    meaning: 'the caller or the gateway has its limit of open sessions (HTTP 429 or 503, not recorded)',
+  },
   // platform
   internal_error: { meaning: 'an internal fault in a pipeline stage; failing closed' },
   evidence_unavailable: {

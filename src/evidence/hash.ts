@@ -9,7 +9,18 @@ import { hash as cryptoHash } from 'node:crypto';
 const SPECIAL = /[\u0000-\u001f"\\\uD800-\uDFFF]/;
 const SURROGATE = /[\uD800-\uDFFF]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
 const MAX_DEPTH = 512;
+
+/** Whether a string holds a lone surrogate: text that is not well-formed Unicode and has no RFC 8785 form. */
+export function hasLoneSurrogate(s: string): boolean {
+  return SURROGATE.test(s) && LONE_SURROGATE.test(s);
+}
+
+/** The string with each lone surrogate replaced by U+FFFD (as ES2024's `String.prototype.toWellFormed`). */
+export function wellFormed(s: string): string {
+  return hasLoneSurrogate(s) ? s.replace(LONE_SURROGATES, '\uFFFD') : s;
+}
 
 function serializeString(s: string): string {
   if (!SPECIAL.test(s)) return `"${s}"`;

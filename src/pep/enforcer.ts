@@ -7,7 +7,16 @@ import type { SemanticEnv, StageEnv } from '../pipeline/stage.js';
 import type { IntentSource } from '../semantic/types.js';
 import { DEFAULT_HISTORY_LIMITS, recordHistory, type HistoryLimits } from './session-history.js';
 import type { CallContext, SessionState } from '../pipeline/types.js';
-import { digestOnce } from '../evidence/hash.js';
+import { digestOnce, wellFormed } from '../evidence/hash.js';
+import { digestAnyDepth } from '../evidence/json-limits.js';
+import { decide } from '../pipeline/evaluate.js';
+import {
+  CallGate,
+  checkArguments,
+  DEFAULT_CALL_LIMITS,
+  type ArgumentsRefusal,
+  type CallLimits,
+} from './call-limits.js';
 import type { Logger } from '../util/log.js';
 import { randomUUIDv7 } from '../util/uuid.js';
 import { refusal, unknownToolAnswer } from './answers.js';
@@ -20,7 +29,6 @@ import {
   ignoredIntentRecord,
   intentRecord,
   outcomeRecord,
-  resultFacts,
 } from './records.js';
 import { freezeInput, truthy } from '../policy/json-logic.js';
 import type { Decision } from '../core/decision.js';
@@ -62,12 +70,9 @@ export interface EnforcerOptions {
   semantic?: SemanticEnv;
   /** How much of each session stage 2 may read. */
   history?: HistoryLimits;
-  /** Largest tool result passed on to the agent, in bytes of its RFC 8785 form (`limits.max_result_bytes`). */
-  maxResultBytes?: number;
+  /** Arguments, results and calls in flight (README: Limits). */
+  limits?: CallLimits;
 }
-
-/** Without a configured limit: the config's default. */
-const DEFAULT_MAX_RESULT_BYTES = 8 * 1024 * 1024;
 
 /**
  * The `_meta` key by which a host (a caller `identity.hosts` names) carries the user's request on a
@@ -88,9 +93,13 @@ export class Enforcer {
   private readonly clock: () => number;
   private readonly paths: Record<string, string>;
   private readonly history: HistoryLimits;
+  private readonly limits: CallLimits;
+  private readonly gate: CallGate;
 
   constructor(private readonly opts: EnforcerOptions) {
     this.policy = opts.policy;
+    this.limits = opts.limits ?? DEFAULT_CALL_LIMITS;
+    this.gate = new CallGate(this.limits);
     this.counters = opts.counters ?? new MemoryCounterStore();
     this.clock = opts.clock ?? Date.now;
     this.paths = opts.paths ?? {};
@@ -140,7 +149,9 @@ export class Enforcer {
     intent: string,
     source: Extract<IntentSource, 'meta' | 'declared'>,
   ): Promise<'recorded' | 'unchanged' | 'kept_host_intent'> {
-    const text = intent.trim().slice(0, MAX_INTENT_CHARS);
+    // Well-formed, so the intent has an RFC 8785 form: a cut through a surrogate pair would otherwise
+    // leave a session whose every later decision record fails to hash.
+    const text = wellFormed(intent.trim().slice(0, MAX_INTENT_CHARS));
     if (text === '' || (text === session.state.intent && source === session.state.intentSource))
       return 'unchanged';
     // The host's intent (from _meta) outranks one the model declares: a model can be talked into
@@ -159,13 +170,16 @@ export class Enforcer {
    * text, and the session's intent stays what it was.
    */
   private async ignoreIntent(session: Session, intent: string): Promise<void> {
-    const text = intent.trim().slice(0, MAX_INTENT_CHARS);
+    const text = wellFormed(intent.trim().slice(0, MAX_INTENT_CHARS));
     if (text === '' || text === session.ignoredIntent) return;
     await this.opts.evidence.append(ignoredIntentRecord(session.state, this.opts.pep, text));
     session.ignoredIntent = text;
   }
 
-  /** Governs one `tools/call`: the only path by which a call reaches a downstream server. */
+  /**
+   * Governs one `tools/call`: the only path by which a call reaches a downstream server. Throws a
+   * JSON-RPC error (`too_many_calls`) when the session or agent already has its limit of calls in flight.
+   */
   async call(
     session: Session,
     toolName: string,
@@ -174,6 +188,25 @@ export class Enforcer {
     forward: Forward,
     meta?: Record<string, unknown>,
   ): Promise<CallToolResult> {
+    const release = this.gate.enter(session.state.id, session.identity.agentId);
+    try {
+      return await this.govern(session, wellFormed(toolName), args, liveTool, forward, meta);
+    } finally {
+      release();
+    }
+  }
+
+  private async govern(
+    session: Session,
+    toolName: string,
+    args: Record<string, unknown>,
+    liveTool: LiveTool | undefined,
+    forward: Forward,
+    meta?: Record<string, unknown>,
+  ): Promise<CallToolResult> {
+    // Before anything else walks the arguments: past a limit, the pipeline never sees them.
+    const refused = checkArguments(args, this.limits);
+    if (refused) return this.refuseArguments(session, toolName, args, liveTool, refused);
     const metaIntent = meta?.[INTENT_META_KEY];
     if (typeof metaIntent === 'string') {
       try {
@@ -186,9 +219,7 @@ export class Enforcer {
     const policy = this.policy;
     const ctx = this.context(session, toolName, args, liveTool, policy);
     // Rules see the session as it was before this call; the live state moves on for the next one.
-    session.state.callCount += 1;
-    session.state.tools.push(toolName);
-    if (session.state.tools.length > SESSION_HISTORY) session.state.tools.shift();
+    countCall(session, toolName);
 
     const env = this.env(policy);
     const started = process.hrtime.bigint();
@@ -213,6 +244,33 @@ export class Enforcer {
       return this.answerBlocked(decision, toolName);
     }
     return this.forward(session, ctx, policy, decision, argsDigest, forward);
+  }
+
+  /**
+   * Denies a call whose arguments are past a limit, and records it. The record carries the arguments'
+   * digest and size only (computed without recursion), never the arguments.
+   */
+  private async refuseArguments(
+    session: Session,
+    toolName: string,
+    args: Record<string, unknown>,
+    liveTool: LiveTool | undefined,
+    refused: ArgumentsRefusal,
+  ): Promise<CallToolResult> {
+    const policy = this.policy;
+    const ctx = this.context(session, toolName, {}, liveTool, policy);
+    countCall(session, toolName);
+    const decision = decide([{ stage: 'limits', result: refused }], undefined, 'enforce');
+    const { digest, bytes } = digestAnyDepth(args);
+    const recorded = { args: `[digest ${digest} ${bytes} bytes]`, masked: [''] };
+    try {
+      await this.opts.evidence.append(
+        decisionRecord(ctx, decision, policy.bundle, this.opts.pep, 0, digest, recorded),
+      );
+    } catch (err) {
+      return this.evidenceFailure(err, decision.id);
+    }
+    return this.answerBlocked(decision, toolName);
   }
 
   private evidenceFailure(err: unknown, decisionId = randomUUIDv7()): CallToolResult {
@@ -242,15 +300,14 @@ export class Enforcer {
     const durationMs = performance.now() - started;
     const unavailable = failure instanceof ServerUnavailableError;
     if (unavailable) releaseAll(decision);
-    const facts = result === undefined ? undefined : resultFacts(result);
     // The answer is checked before the agent sees it: the framing may have refused it already (too
-    // large to read), else its size and shape are checked here, whatever the transport.
+    // large to read), else its form, size and shape are checked here, whatever the transport.
+    const checked = result === undefined ? undefined : checkResult(result, this.limits.resultBytes);
+    const facts = checked?.facts;
     const refused =
       failure instanceof ResultRefusedError
-        ? failure
-        : result !== undefined && facts !== undefined
-          ? checkResult(result, facts.bytes, this.opts.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES)
-          : undefined;
+        ? { code: failure.reason, message: failure.message }
+        : checked?.refusal;
     // The action record is telemetry about a call already made: the caller does not wait for it.
     // (The decision record, durable before forwarding, is what proves the call was governed.)
     void this.opts.evidence
@@ -260,14 +317,14 @@ export class Enforcer {
           durationMs,
           isError: failure !== undefined || refused !== undefined || result?.isError === true,
           result: facts,
-          error: refused
-            ? { code: refused.reason, message: refused.message }
-            : failure === undefined
+          error:
+            refused ??
+            (failure === undefined
               ? undefined
               : {
                   code: unavailable ? 'server_unavailable' : 'downstream_error',
                   message: (failure as Error).message,
-                },
+                }),
         }),
         { durable: false },
       )
@@ -276,14 +333,14 @@ export class Enforcer {
     if (refused) {
       this.opts.log('warn', 'downstream result refused', {
         tool: ctx.toolName,
-        reason: refused.reason,
+        reason: refused.code,
         error: refused.message,
       });
       // The call ran downstream: say so, since it may have changed something.
       return refusal(
         'failed',
         `${refused.message}; the call ran, its result is withheld`,
-        refused.reason,
+        refused.code,
         decision.id,
       );
     }
@@ -376,6 +433,13 @@ function usesSemantic(policy: PolicySet): boolean {
     semanticUse.set(policy, uses);
   }
   return uses;
+}
+
+/** Counts a decided call in the session's live state (rules of later calls see it). */
+function countCall(session: Session, toolName: string): void {
+  session.state.callCount += 1;
+  session.state.tools.push(toolName);
+  if (session.state.tools.length > SESSION_HISTORY) session.state.tools.shift();
 }
 
 function releaseAll(decision: Decision): void {

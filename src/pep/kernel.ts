@@ -14,6 +14,7 @@ import type { BundleSource } from '../policy/runtime/source.js';
 import type { Logger } from '../util/log.js';
 import { VERSION } from '../util/version.js';
 import { DefinitionGuard } from './definition-guard.js';
+import { callLimits } from './call-limits.js';
 import { Enforcer, type Session } from './enforcer.js';
 import { openEvidenceLog } from './open-evidence.js';
 
@@ -119,7 +120,7 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     ),
     semantic: semanticEnv(config),
     history: { calls: history.calls, resultChars: history.result_chars },
-    maxResultBytes: config.limits.max_result_bytes,
+    limits: callLimits(config.limits),
   });
   const definitions = new DefinitionGuard({
     settings: (server) => ({ ...config.definitions, ...config.servers[server]?.definitions }),

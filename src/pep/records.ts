@@ -103,8 +103,10 @@ export function decisionRecord(
   pep: PepInfo,
   evalUs: number,
   argsDigest: string,
+  /** The arguments as recorded, when not the masked `ctx.arguments` (arguments refused by a limit). */
+  recorded: { args: unknown; masked: string[] } = maskedArguments(ctx.arguments),
 ): RecordBody {
-  const masked = maskedArguments(ctx.arguments);
+  const masked = recorded;
   return {
     // The decision's id is the record's: the answer the agent sees cites it.
     ...recordBase('decision', ctx.session.id, pep, new Date(ctx.now), decision.id),

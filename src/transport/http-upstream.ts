@@ -1,11 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../util/log.js';
+import { HttpSession } from './http-session.js';
+import { TOO_MANY_REQUESTS } from './jsonrpc-lines.js';
+import { requestIds, type RequestId } from './request-ids.js';
 import { INVALID_REQUEST, PARSE_ERROR } from './stdio-upstream.js';
 
 /** The outcome of authenticating a request. */
@@ -42,8 +44,22 @@ export interface HttpUpstreamOptions {
    * when it does not serve the path, and the socket is answered 404.
    */
   upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => boolean;
-  /** Sessions idle this long are closed (clients that vanish without DELETE); default 30 minutes. */
+  /**
+   * Sessions with no request and no open stream for this long are closed (clients that vanish
+   * without DELETE); default 10 minutes.
+   */
   sessionIdleMs?: number;
+  /** Open sessions in total; past it, initialize is answered 503. Default unlimited. */
+  maxSessions?: number;
+  /** Open sessions per caller; past it, initialize is answered 429. Default unlimited. */
+  maxSessionsPerCaller?: number;
+  /**
+   * Whom a session is counted against, from the authenticated principal: undefined counts it against
+   * the remote address (callers without a verified identity).
+   */
+  sessionCaller?: (principal: unknown) => string | undefined;
+  /** Milliseconds since the epoch, for session idleness; injectable for tests. */
+  clock?: () => number;
   log?: Logger;
 }
 
@@ -53,13 +69,6 @@ export interface HttpUpstream {
   port: number;
   readonly sessions: number;
   close(): Promise<void>;
-}
-
-interface SessionEntry {
-  transport: StreamableHTTPServerTransport;
-  lastSeen: number;
-  /** The credentials the session was opened with (HttpAuthResult.binding). */
-  binding: string;
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -73,7 +82,46 @@ const LOOPBACK_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i;
  */
 export async function startHttpUpstream(opts: HttpUpstreamOptions): Promise<HttpUpstream> {
   const endpoint = opts.path ?? '/mcp';
-  const sessions = new Map<string, SessionEntry>();
+  const sessions = new Map<string, HttpSession>();
+  /** Open sessions per caller. */
+  const callers = new Map<string, number>();
+  const idleMs = opts.sessionIdleMs ?? 10 * 60_000;
+  const sweepMs = Math.min(idleMs, 60_000);
+  const maxSessions = opts.maxSessions ?? Infinity;
+  const maxPerCaller = opts.maxSessionsPerCaller ?? Infinity;
+  const clock = opts.clock ?? Date.now;
+
+  const remember = (session: HttpSession) => {
+    sessions.set(session.id, session);
+    callers.set(session.caller, (callers.get(session.caller) ?? 0) + 1);
+  };
+  const forget = (session: HttpSession): boolean => {
+    if (sessions.get(session.id) !== session) return false;
+    sessions.delete(session.id);
+    const left = (callers.get(session.caller) ?? 1) - 1;
+    if (left > 0) callers.set(session.caller, left);
+    else callers.delete(session.caller);
+    return true;
+  };
+  /** Why a caller may not open another session now, if it may not (README: Limits). */
+  const sessionLimit = (caller: string): { status: 429 | 503; message: string } | undefined => {
+    if (sessions.size >= maxSessions) {
+      const message = `too many sessions: the gateway has its limit of ${maxSessions} open (limits.max_sessions); retry later`;
+      return { status: 503, message };
+    }
+    if ((callers.get(caller) ?? 0) >= maxPerCaller) {
+      const message = `too many sessions: this caller has its limit of ${maxPerCaller} open (limits.max_sessions_per_caller); close one (HTTP DELETE) or retry later`;
+      return { status: 429, message };
+    }
+    return undefined;
+  };
+  /** Serves a request of a session; a request reusing an id still in flight is refused, not served. */
+  const serve = async (session: HttpSession, req: IncomingMessage, res: ServerResponse, body: unknown) => {
+    const { duplicate } = await session.handle(req, res, body);
+    if (duplicate === undefined) return;
+    const message = `Invalid Request: request id ${JSON.stringify(duplicate)} is already in flight`;
+    refuse(res, 400, duplicate, { code: INVALID_REQUEST, message });
+  };
   const allowedHosts = new Set((opts.allowedHosts ?? []).map((h) => h.toLowerCase()));
   const allowedOrigins = new Set(opts.allowedOrigins ?? []);
 
@@ -105,6 +153,7 @@ export async function startHttpUpstream(opts: HttpUpstreamOptions): Promise<Http
     let body: unknown;
     if (req.method === 'POST') {
       const read = await readBody(req, opts.maxMessageBytes);
+      if (read.aborted) return; // the client went away mid-body: nobody to answer
       if (!read.ok) return fail(res, read.status, read.code, read.message, read.status === 413);
       body = read.value;
     }
@@ -118,44 +167,57 @@ export async function startHttpUpstream(opts: HttpUpstreamOptions): Promise<Http
         if (auth.wwwAuthenticate) res.setHeader('www-authenticate', auth.wwwAuthenticate);
         return fail(res, auth.status, INVALID_REQUEST, auth.message);
       }
-      const id = randomUUID();
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => id });
-      transport.onclose = () => {
-        if (sessions.delete(id)) opts.onSessionClosed?.(id);
+      // Checked and counted with no await in between, so a burst of initializes cannot overshoot.
+      // A refused session opens nothing: no transport, no chain record.
+      const caller = opts.sessionCaller?.(auth.principal) ?? `address:${req.socket.remoteAddress ?? ''}`;
+      const limit = sessionLimit(caller);
+      if (limit) {
+        res.setHeader('retry-after', String(Math.ceil(sweepMs / 1000)));
+        const data = { reason: 'too_many_sessions' };
+        return refuse(res, limit.status, requestIds(body)[0] ?? null, {
+          code: TOO_MANY_REQUESTS,
+          message: limit.message,
+          data,
+        });
+      }
+      const session = new HttpSession(randomUUID(), caller, auth.binding ?? digestAuth(req), clock);
+      session.onclose = () => {
+        if (forget(session)) opts.onSessionClosed?.(session.id);
       };
-      sessions.set(id, { transport, binding: auth.binding ?? digestAuth(req), lastSeen: Date.now() });
-      await opts.openSession(transport, auth.principal, id);
-      await transport.handleRequest(req, res, body);
+      remember(session);
+      try {
+        await opts.openSession(session, auth.principal, session.id);
+      } catch (err) {
+        forget(session);
+        throw err;
+      }
+      await serve(session, req, res, body);
       return;
     }
 
-    const entry = sessions.get(sessionId);
-    if (!entry) return fail(res, 404, INVALID_REQUEST, 'session not found');
+    const session = sessions.get(sessionId);
+    if (!session) return fail(res, 404, INVALID_REQUEST, 'session not found');
+    // Every request is authenticated, not only initialize: a token that expires mid-session stops it.
     const auth = await opts.authenticate(req);
     if (!auth.ok) {
       if (auth.wwwAuthenticate) res.setHeader('www-authenticate', auth.wwwAuthenticate);
       return fail(res, auth.status, INVALID_REQUEST, auth.message);
     }
-    if (entry.binding !== (auth.binding ?? digestAuth(req))) {
+    if (session.binding !== (auth.binding ?? digestAuth(req))) {
       res.setHeader('www-authenticate', opts.challenge?.() ?? 'Bearer error="invalid_token"');
       return fail(res, 401, INVALID_REQUEST, 'credentials differ from those the session was opened with');
     }
-    entry.lastSeen = Date.now();
-    await entry.transport.handleRequest(req, res, body);
+    await serve(session, req, res, body);
   };
 
-  const idleMs = opts.sessionIdleMs ?? 30 * 60_000;
-  const sweeper = setInterval(
-    () => {
-      const cutoff = Date.now() - idleMs;
-      for (const [id, entry] of sessions) {
-        if (entry.lastSeen >= cutoff) continue;
-        opts.log?.('info', 'closing idle session', { session: id });
-        void entry.transport.close().catch(() => {});
-      }
-    },
-    Math.min(idleMs, 60_000),
-  );
+  const sweeper = setInterval(() => {
+    const cutoff = clock() - idleMs;
+    for (const session of sessions.values()) {
+      if (!session.idleSince(cutoff)) continue;
+      opts.log?.('info', 'closing idle session', { session: session.id });
+      void session.close().catch(() => {});
+    }
+  }, sweepMs);
   sweeper.unref();
 
   const server = createServer((req, res) => {
@@ -164,6 +226,22 @@ export async function startHttpUpstream(opts: HttpUpstreamOptions): Promise<Http
       if (!res.headersSent) fail(res, 500, -32603, 'internal error');
       else res.end();
     });
+  });
+  // Requests Node itself refuses (malformed HTTP, headers past its limit) get a JSON-RPC body too,
+  // instead of Node's bare status line.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: INVALID_REQUEST, message: `Bad Request: ${STATUS_CODES[status] ?? 'malformed HTTP'}` },
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -188,7 +266,7 @@ export async function startHttpUpstream(opts: HttpUpstreamOptions): Promise<Http
     },
     async close() {
       clearInterval(sweeper);
-      await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => {})));
+      await Promise.all([...sessions.values()].map((s) => s.close().catch(() => {})));
       sessions.clear();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -208,7 +286,9 @@ function digestAuth(req: IncomingMessage): string {
 }
 
 type BodyResult =
-  { ok: true; value: unknown } | { ok: false; status: 400 | 413; code: number; message: string };
+  | { ok: true; value: unknown; aborted?: undefined }
+  | { ok: false; status: 400 | 413; code: number; message: string; aborted?: undefined }
+  | { ok: false; aborted: true };
 
 /** Reads a JSON body of at most `limit` bytes; stops buffering as soon as the limit is passed. */
 async function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
@@ -225,7 +305,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<BodyResult
   }
   // Plain events, not async iteration: leaving a for-await loop early would destroy the socket before
   // the 413 answer goes out. Past the limit the rest of the body is drained and dropped.
-  const chunks = await new Promise<Buffer[] | undefined>((resolve, reject) => {
+  const chunks = await new Promise<Buffer[] | 'aborted' | undefined>((resolve) => {
     const parts: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -234,8 +314,10 @@ async function readBody(req: IncomingMessage, limit: number): Promise<BodyResult
       else if (parts.length > 0) parts.length = 0;
     });
     req.on('end', () => resolve(size > limit ? undefined : parts));
-    req.on('error', reject);
+    // A connection closed before the body ended is the client leaving, not a fault of ours.
+    req.on('error', () => resolve('aborted'));
   });
+  if (chunks === 'aborted') return { ok: false, aborted: true };
   if (!chunks) return tooLarge;
   let text: string;
   try {
@@ -248,6 +330,17 @@ async function readBody(req: IncomingMessage, limit: number): Promise<BodyResult
   } catch (err) {
     return { ok: false, status: 400, code: PARSE_ERROR, message: `Parse error: ${(err as Error).message}` };
   }
+}
+
+/** Answers a request with a JSON-RPC error naming its id (JSON-RPC 2.0 §5.1). */
+function refuse(
+  res: ServerResponse,
+  status: number,
+  id: RequestId | null,
+  error: { code: number; message: string; data?: unknown },
+): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ jsonrpc: '2.0', id, error }));
 }
 
 function fail(

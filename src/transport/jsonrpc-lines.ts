@@ -5,6 +5,11 @@ export const PARSE_ERROR = -32700;
 export const INVALID_REQUEST = -32600;
 export const INVALID_PARAMS = -32602;
 export const INTERNAL_ERROR = -32603;
+/**
+ * Ours, from the range JSON-RPC leaves to implementations (-32000 to -32099): too many calls in flight
+ * or sessions open (README: Limits). Nothing was done; the same request may succeed later. 29 as in 429.
+ */
+export const TOO_MANY_REQUESTS = -32029;
 
 const isId = (id: unknown): id is string | number => typeof id === 'string' || typeof id === 'number';
 /** A JSON object (not null, not an array). */

@@ -12,7 +12,7 @@ export interface StdioServerParams {
   env?: Record<string, string>;
   cwd?: string;
   /**
-   * Largest message the server may send (`limits.max_result_bytes`): a longer line is discarded as it
+   * Largest message the server may send (`limits.max_downstream_message_bytes`): a longer line is discarded as it
    * arrives, never held in memory, and the request it answers fails with `result_too_large`.
    */
   maxMessageBytes?: number;
@@ -66,7 +66,7 @@ export class LineStdioClientTransport implements Transport {
             id,
             error: {
               code: INVALID_REQUEST,
-              message: `the server's answer is over the ${limit}-byte limit (limits.max_result_bytes)`,
+              message: `the server's answer is over the ${limit}-byte limit (limits.max_downstream_message_bytes)`,
               data: { [REFUSED_KEY]: 'result_too_large' },
             },
           } as JSONRPCMessage);

@@ -1,8 +1,17 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../util/log.js';
-import { errorObject, INVALID_PARAMS, isObject, LineReader, type LineProblem } from './jsonrpc-lines.js';
+import {
+  errorObject,
+  INTERNAL_ERROR,
+  INVALID_PARAMS,
+  INVALID_REQUEST,
+  isObject,
+  LineReader,
+  type LineProblem,
+} from './jsonrpc-lines.js';
+import { cancelledId, InFlightIds, responseId } from './request-ids.js';
 import type { ToolCallHandler, ToolCallParams } from './tool-call.js';
 
 export { INVALID_REQUEST, PARSE_ERROR } from './jsonrpc-lines.js';
@@ -37,6 +46,8 @@ export class LineStdioServerTransport implements Transport {
   private readonly reader: LineReader;
   /** Tool calls served by {@link toolCalls} and not yet answered, by request id, for cancellation. */
   private readonly inFlight = new Map<string | number, AbortController>();
+  /** Ids of every request not yet answered, direct or not: a request reusing one is refused. */
+  private readonly requests = new InFlightIds();
   private closed = false;
 
   constructor(private readonly opts: LineStdioOptions) {
@@ -57,6 +68,14 @@ export class LineStdioServerTransport implements Transport {
 
   async send(message: JSONRPCMessage): Promise<void> {
     if (this.closed) return;
+    const answered = responseId(message);
+    if (answered !== undefined) this.requests.settled(answered);
+    return this.write(message);
+  }
+
+  /** Writes one message; unlike `send`, an error answer written here leaves the ids in flight alone. */
+  private async write(message: JSONRPCMessage): Promise<void> {
+    if (this.closed) return;
     if (!this.output.write(`${JSON.stringify(message)}\n`)) {
       await new Promise<void>((resolve) => this.output.once('drain', resolve));
     }
@@ -69,6 +88,7 @@ export class LineStdioServerTransport implements Transport {
     this.input.off('end', this.onEnd);
     this.input.off('error', this.onInputError);
     for (const controller of this.inFlight.values()) controller.abort(new Error('transport closed'));
+    this.requests.clear();
     this.onclose?.();
   }
 
@@ -78,6 +98,15 @@ export class LineStdioServerTransport implements Transport {
 
   private dispatch(message: JSONRPCMessage): void {
     const m = message as { id?: string | number; method?: string; params?: Record<string, unknown> };
+    if (m.method !== undefined && m.id !== undefined && !this.requests.claim([m.id]).ok) {
+      const text = `Invalid Request: request id ${JSON.stringify(m.id)} is already in flight`;
+      // Written, not sent: the answer names the id of the request still in flight, which stays so.
+      void this.write({ jsonrpc: '2.0', id: m.id, error: { code: INVALID_REQUEST, message: text } });
+      return;
+    }
+    // A cancelled request is not answered (MCP cancellation), so its id is free from now on.
+    const cancelled = cancelledId(message);
+    if (cancelled !== undefined) this.requests.settled(cancelled);
     if (this.toolCalls && m.method === 'tools/call' && m.id !== undefined && !wantsProgress(m.params)) {
       this.serveToolCall(m.id, m.params, this.toolCalls);
       return;
@@ -89,7 +118,43 @@ export class LineStdioServerTransport implements Transport {
         return;
       }
     }
-    this.onmessage?.(message);
+    this.deliver(message, m.id, m.method);
+  }
+
+  /**
+   * Hands a message to the SDK side. The SDK's `Protocol` drops, unanswered, a request its schemas
+   * refuse (and serializes it for the error report, which throws for data nested deeply enough), so
+   * such a request is answered here; and nothing a handler throws may escape into the input stream's
+   * event handler, where it would end the process.
+   */
+  private deliver(
+    message: JSONRPCMessage,
+    id: string | number | undefined,
+    method: string | undefined,
+  ): void {
+    if (!JSONRPCMessageSchema.safeParse(message).success) {
+      return this.refuse(id, method, INVALID_REQUEST, 'Invalid Request: not a valid MCP message');
+    }
+    try {
+      this.onmessage?.(message);
+    } catch (err) {
+      this.opts.log?.('error', 'stdio message handler failed', { error: (err as Error).message });
+      this.refuse(id, method, INTERNAL_ERROR, 'Internal error');
+    }
+  }
+
+  /** Answers a request with an error; anything else that cannot be handled is only logged. */
+  private refuse(
+    id: string | number | undefined,
+    method: string | undefined,
+    code: number,
+    text: string,
+  ): void {
+    if (method === undefined || id === undefined) {
+      this.opts.log?.('warn', 'dropped stdio message', { code, message: text });
+      return;
+    }
+    void this.send({ jsonrpc: '2.0', id, error: { code, message: text } });
   }
 
   private serveToolCall(id: string | number, params: unknown, handler: ToolCallHandler): void {
@@ -123,8 +188,9 @@ export class LineStdioServerTransport implements Transport {
 
   private reject(problem: LineProblem): void {
     this.opts.log?.('warn', 'rejected stdio input', { code: problem.code, message: problem.message });
-    // id null is what JSON-RPC prescribes when the request's id cannot be known.
-    void this.send({
+    // id null is what JSON-RPC prescribes when the request's id cannot be known. Written, not sent:
+    // an id echoed from an invalid message must not free a valid request's id still in flight.
+    void this.write({
       jsonrpc: '2.0',
       id: problem.id,
       error: { code: problem.code, message: problem.message },

@@ -4,7 +4,7 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { toOcsf } from '../../src/evidence/export-ocsf.js';
 import type { EvidenceRecord } from '../../src/evidence/types.js';
 import { callTool, runGateway, textOf, type RunningGateway } from '../helpers/gateway-harness.js';
-import { HOSTILE_SERVER } from '../helpers/hostile.js';
+import { HOSTILE_SERVER } from '../helpers/hostile-server.js';
 
 /**
  * The gateway in front of a hostile server (test/fixtures/hostile-server.ts), twice: `hostile` with the
@@ -32,7 +32,8 @@ describe('gateway in front of a hostile server', () => {
       config: {
         mode: 'enforce',
         identity: { default_agent: 'dev' },
-        limits: { max_result_bytes: MAX_RESULT_BYTES },
+        // Results over MAX_RESULT_BYTES are read and withheld; messages over twice that are not even read.
+        limits: { max_result_bytes: MAX_RESULT_BYTES, max_downstream_message_bytes: 2 * MAX_RESULT_BYTES },
         servers: {
           hostile: { command: 'node', args: [HOSTILE_SERVER, '--rug-pull'] },
           watched: {
@@ -178,7 +179,11 @@ describe('gateway in front of a hostile server', () => {
       expect(result.isError).toBe(true);
       expect(textOf(result)).toMatch(
         // Refused by the stdio framing as it arrived, never read into memory whole.
-        /^Call failed: the server's answer is over the 65536-byte limit \(limits\.max_result_bytes\); the call ran, its result is withheld \(reason: result_too_large, decision: [0-9a-f-]{36}\)\.$/,
+        /^Call failed: the server's answer is over the 131072-byte limit \(limits\.max_downstream_message_bytes\); the call ran, its result is withheld \(reason: result_too_large, decision: [0-9a-f-]{36}\)\.$/,
+      );
+      // Smaller than a message can be, larger than a result may be: read, then withheld.
+      expect(textOf(await callTool(client, 'hostile__huge', { bytes: MAX_RESULT_BYTES + 1 }))).toMatch(
+        /^Call failed: the server's result is \d+ bytes, over the 65536-byte limit \(limits\.max_result_bytes\); the call ran, its result is withheld \(reason: result_too_large, /,
       );
       const records = await gw.evidence();
       const decision = lastDecision(records, 'hostile__huge');

@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/util/log.js';
 import { startSidecar, type Sidecar } from '../../mcp-sidecar/sidecar.js';
 import { CLI, writeFixture, type Fixture, type FixtureSpec } from '../helpers/fixture.js';
 import { callTool, textOf } from '../helpers/gateway-harness.js';
-import { HOSTILE_SERVER } from '../helpers/hostile.js';
+import { HOSTILE_SERVER } from '../helpers/hostile-server.js';
 
 const MAX_RESULT_BYTES = 64 * 1024;
 
@@ -18,7 +18,8 @@ const SPEC: FixtureSpec = {
   config: {
     mode: 'enforce',
     identity: { default_agent: 'dev' },
-    limits: { max_result_bytes: MAX_RESULT_BYTES },
+    // Results over MAX_RESULT_BYTES are read and withheld; messages over twice that are not even read.
+    limits: { max_result_bytes: MAX_RESULT_BYTES, max_downstream_message_bytes: 2 * MAX_RESULT_BYTES },
   },
   tools: { tools: [{ name: '*', owner: 'p', risk_tier: 'low' }], groups: { all: ['*'] } },
   agents: { agents: [{ id: 'dev', owner: 'p', tool_groups: ['all'] }] },
@@ -157,7 +158,7 @@ describe('sidecar stdio wrapper (mcpgov sidecar -- hostile server)', () => {
   it('refuses an oversized answer as it arrives on the wrapped server’s stdout', async () => {
     const result = await callTool(client, 'huge', { bytes: 4 * MAX_RESULT_BYTES });
     expect(textOf(result)).toMatch(
-      /^Call failed: the server's answer is over the 65536-byte limit .*result_too_large/,
+      /^Call failed: the server's answer is over the 131072-byte limit .*result_too_large/,
     );
     expect(textOf(await callTool(client, 'echo', { text: 'after' }))).toBe('after');
   });

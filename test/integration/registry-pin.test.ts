@@ -15,7 +15,7 @@ import { readEvidence } from '../../src/evidence/jsonl-store.js';
 import type { EvidenceRecord } from '../../src/evidence/types.js';
 import { CLI, REFERENCE_SERVERS, REPO, writeFixture } from '../helpers/fixture.js';
 import { callTool, textOf } from '../helpers/gateway-harness.js';
-import { HOSTILE_SERVER } from '../helpers/hostile.js';
+import { HOSTILE_SERVER } from '../helpers/hostile-server.js';
 
 const run = promisify(execFile);
 

@@ -42,6 +42,9 @@ describe('semantic stage through the gateway: a hostile 1 MB argument', () => {
         mode: 'enforce',
         identity: { default_agent: 'assistant' },
         semantic: { verifier: 'heuristic', timeout_ms: SEMANTIC_TIMEOUT_MS },
+        // The argument limit (256 KiB by default) would refuse the 1 MB write before stage 2: raised
+        // here, so the test shows the verifier itself cannot stall the gateway.
+        limits: { max_argument_bytes: 2 * 1024 * 1024, max_message_bytes: 4 * 1024 * 1024 },
         servers: {
           fs: { command: 'node', args: [REFERENCE_SERVERS.filesystem, demo] },
           everything: { command: 'node', args: [REFERENCE_SERVERS.everything] },

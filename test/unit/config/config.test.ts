@@ -120,4 +120,23 @@ describe('config paths', () => {
       limits: { max_message_bytes: 1048576 },
     });
   });
+
+  it('fills every limit a config leaves out, and refuses unknown or unsafe ones', () => {
+    expect(ConfigSchema.parse({ limits: { max_sessions: 5 } }).limits).toEqual({
+      max_message_bytes: 1048576,
+      max_argument_bytes: 262144,
+      max_argument_depth: 64,
+      max_result_bytes: 8388608,
+      max_downstream_message_bytes: 33554432,
+      max_concurrent_calls_per_session: 32,
+      max_concurrent_calls_per_agent: 128,
+      max_sessions: 5,
+      max_sessions_per_caller: 64,
+      session_idle_seconds: 600,
+    });
+    expect(ConfigSchema.safeParse({ limits: { max_sesions: 5 } }).success).toBe(false);
+    // Deeper arguments could not be canonicalized inside a decision record.
+    expect(ConfigSchema.safeParse({ limits: { max_argument_depth: 300 } }).success).toBe(false);
+    expect(ConfigSchema.safeParse({ limits: { max_sessions: 0 } }).success).toBe(false);
+  });
 });

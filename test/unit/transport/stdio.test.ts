@@ -2,16 +2,17 @@ import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { LineStdioServerTransport } from '../../../src/transport/stdio-upstream.js';
 
 /** A transport on in-memory streams, with helpers to write raw bytes and read answers. */
-async function harness(maxMessageBytes = 1024) {
+async function harness(maxMessageBytes = 1024, start = true) {
   const input = new PassThrough();
   const output = new PassThrough();
   const transport = new LineStdioServerTransport({ input, output, maxMessageBytes });
   const received: JSONRPCMessage[] = [];
   transport.onmessage = (m) => received.push(m);
-  await transport.start();
+  if (start) await transport.start(); // else an SDK Server's connect starts it
   const lines = createInterface({ input: output })[Symbol.asyncIterator]();
   const answer = async () =>
     JSON.parse((await lines.next()).value as string) as {
@@ -141,5 +142,81 @@ describe('stdio upstream transport', () => {
     // And nothing was written for request 11 (MCP: a cancelled request gets no response).
     const quiet = new Promise((r) => setTimeout(() => r('no answer'), 50));
     expect(await Promise.race([h.answer(), quiet])).toBe('no answer');
+  });
+
+  it('refuses a tools/call that reuses the id of one in flight, and still answers the first', async () => {
+    const h = await harness();
+    const calls: ((value: { content: [] }) => void)[] = [];
+    h.transport.toolCalls = () => new Promise((resolve) => calls.push(resolve));
+    const call = `${JSON.stringify({ jsonrpc: '2.0', id: 13, method: 'tools/call', params: { name: 'x' } })}\n`;
+    h.input.write(call);
+    h.input.write(call);
+    expect(await h.answer()).toEqual({
+      jsonrpc: '2.0',
+      id: 13,
+      error: { code: -32600, message: 'Invalid Request: request id 13 is already in flight' },
+    });
+    expect(calls).toHaveLength(1);
+    calls[0]!({ content: [] });
+    expect(await h.answer()).toEqual({ jsonrpc: '2.0', id: 13, result: { content: [] } });
+    // Answered, the id is free again.
+    h.input.write(call);
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toHaveLength(2);
+  });
+
+  it('refuses a duplicate id on the SDK path until the SDK answers, and frees ids of cancelled requests', async () => {
+    const h = await harness();
+    h.input.write(ping(14));
+    h.input.write(ping(14));
+    expect(await h.answer()).toMatchObject({
+      id: 14,
+      error: { code: -32600, message: /14 is already in flight/ },
+    });
+    expect(h.received).toEqual([{ jsonrpc: '2.0', id: 14, method: 'ping' }]);
+    // An invalid message echoing the id is answered without freeing the valid request's id.
+    h.input.write('{"id":14,"hello":"world"}\n');
+    expect(await h.answer()).toMatchObject({ id: 14, error: { code: -32600, message: /not a JSON-RPC/ } });
+    h.input.write(ping(14));
+    expect(await h.answer()).toMatchObject({ id: 14, error: { message: /already in flight/ } });
+    await h.transport.send({ jsonrpc: '2.0', id: 14, result: {} });
+    expect(await h.answer()).toEqual({ jsonrpc: '2.0', id: 14, result: {} });
+    h.input.write(ping(14));
+    h.input.write(
+      `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 14 } })}\n`,
+    );
+    h.input.write(ping(14));
+    await new Promise((r) => setImmediate(r));
+    expect(h.received.filter((m) => 'id' in m && m.id === 14)).toHaveLength(3);
+  });
+
+  it("answers a request the SDK's schemas refuse, even one nested too deeply to serialize", async () => {
+    const h = await harness(1024 * 1024, false);
+    await new Server({ name: 's', version: '0' }, { capabilities: { tools: {} } }).connect(h.transport);
+    // A progress token must be a string or a number; arguments 20,000 levels deep.
+    const deep = `${'['.repeat(20_000)}1${']'.repeat(20_000)}`;
+    h.input.write(
+      `{"jsonrpc":"2.0","id":15,"method":"tools/call","params":{"name":"x","arguments":{"d":${deep}},"_meta":{"progressToken":{}}}}\n`,
+    );
+    expect(await h.answer()).toEqual({
+      jsonrpc: '2.0',
+      id: 15,
+      error: { code: -32600, message: 'Invalid Request: not a valid MCP message' },
+    });
+    h.input.write(ping(16));
+    expect(await h.answer()).toEqual({ jsonrpc: '2.0', id: 16, result: {} });
+  });
+
+  it('answers -32603 and keeps serving when a message handler throws', async () => {
+    const h = await harness();
+    h.transport.onmessage = (m) => {
+      if ('id' in m && m.id === 17) throw new Error('handler bug');
+    };
+    h.input.write(ping(17));
+    expect(await h.answer()).toEqual({
+      jsonrpc: '2.0',
+      id: 17,
+      error: { code: -32603, message: 'Internal error' },
+    });
   });
 });
