@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -31,15 +32,46 @@ interface Numbers {
   conc_cps: number;
   p50_ms: number;
   p99_ms: number;
+  /**
+   * CPU time the enforcement point's own process spent per call (all its threads, from
+   * /proc/<pid>/task/<tid>/schedstat), over the sequential and concurrent runs: far steadier than
+   * throughput on a shared machine, and the number a change to the hot path moves.
+   */
+  cpu_us_per_call?: number;
 }
 
-async function connect(command: string, args: string[]): Promise<Client> {
+/** A client over stdio to a process this bench started, and that process's id. */
+interface Connected {
+  client: Client;
+  pid?: number;
+}
+
+/** CPU nanoseconds a process has used, over all its threads; undefined where /proc has no schedstat. */
+function cpuNs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    return readdirSync(`/proc/${pid}/task`).reduce(
+      (ns, tid) => ns + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]),
+      0,
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+async function connect(command: string, args: string[]): Promise<Connected> {
   const client = new Client({ name: 'mcpgov-bench', version: '0' });
-  await client.connect(new StdioClientTransport({ command, args, stderr: 'ignore' }));
-  return client;
+  const transport = new StdioClientTransport({ command, args, stderr: 'ignore' });
+  await client.connect(transport);
+  return { client, pid: transport.pid ?? undefined };
 }
 
-async function measure(client: Client, tool: string, calls: number): Promise<Numbers> {
+async function measure(
+  { client, pid }: Connected,
+  tool: string,
+  calls: number,
+  countCpu = false,
+): Promise<Numbers> {
   const call = (i: number) =>
     client.request(
       { method: 'tools/call', params: { name: tool, arguments: { message: `m${i}` } } },
@@ -47,6 +79,7 @@ async function measure(client: Client, tool: string, calls: number): Promise<Num
     );
   for (let i = 0; i < WARMUP; i++) await call(i);
 
+  const cpuBefore = countCpu ? cpuNs(pid) : undefined;
   const latencies: number[] = [];
   let started = performance.now();
   for (let i = 0; i < calls; i++) {
@@ -65,6 +98,7 @@ async function measure(client: Client, tool: string, calls: number): Promise<Num
     }),
   );
   const concSeconds = (performance.now() - started) / 1000;
+  const cpuAfter = cpuBefore === undefined ? undefined : cpuNs(pid);
 
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
@@ -73,6 +107,9 @@ async function measure(client: Client, tool: string, calls: number): Promise<Num
     conc_cps: round(calls / concSeconds),
     p50_ms: round(pct(0.5), 3),
     p99_ms: round(pct(0.99), 3),
+    ...(cpuBefore !== undefined && cpuAfter !== undefined
+      ? { cpu_us_per_call: round((cpuAfter - cpuBefore) / 1000 / (2 * calls)) }
+      : {}),
   };
 }
 
@@ -201,7 +238,7 @@ async function main(): Promise<void> {
 
   const direct = await connect(process.execPath, [REFERENCE_SERVERS.everything, 'stdio']);
   const directNumbers = await measure(direct, 'echo', calls);
-  await direct.close();
+  await direct.client.close();
 
   // BENCH_NODE_ARGS (e.g. --cpu-prof) goes to the gateway's node, for profiling.
   const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
@@ -213,8 +250,8 @@ async function main(): Promise<void> {
     '--config',
     fixture.configFile,
   ]);
-  const gatewayNumbers = await measure(gateway, 'everything__echo', calls);
-  await gateway.close();
+  const gatewayNumbers = await measure(gateway, 'everything__echo', calls, true);
+  await gateway.client.close();
 
   // The in-process sidecar: the same client, its transport governed in this process (no extra hop).
   const sidecar = await startSidecar({ config: await loadConfig(fixture.configFile), log: silentLogger });
@@ -228,7 +265,7 @@ async function main(): Promise<void> {
       { server: 'everything', prefix: true },
     ),
   );
-  const sidecarNumbers = await measure(governedClient, 'everything__echo', calls);
+  const sidecarNumbers = await measure({ client: governedClient }, 'everything__echo', calls);
   await governedClient.close();
   await sidecar.close();
 
@@ -247,8 +284,8 @@ async function main(): Promise<void> {
     REFERENCE_SERVERS.everything,
     'stdio',
   ]);
-  const sidecarStdioNumbers = await measure(wrapper, 'everything__echo', calls);
-  await wrapper.close();
+  const sidecarStdioNumbers = await measure(wrapper, 'everything__echo', calls, true);
+  await wrapper.client.close();
 
   const evidence = await measureEvidence(20_000, 'batch');
 
