@@ -15,6 +15,7 @@ Commands:
   policy     build, test, sign, approve, publish and roll back policy bundles; status and drift
   evals      run the eval suite (metrics per stage, gated by thresholds); convert R-Judge into cases
   registry   pin the live definitions of the servers' tools in the tool registry (or check the pins)
+  connect    relay stdio to a remote gateway over HTTP, presenting a bearer token
 
 Run "mcpgov <command> --help" for a command's options.`;
 
@@ -42,6 +43,10 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   validate: async () => {
     const m = await import('./validate.js');
     return { run: m.validateCommand, help: m.validateHelp };
+  },
+  connect: async () => {
+    const m = await import('./connect.js');
+    return { run: m.connectCommand, help: m.connectHelp };
   },
   keys: async () => {
     const m = await import('./keys.js');

@@ -121,6 +121,8 @@ describe('mcpgov validate', () => {
       ['policy', '--help'],
       ['evals', '--help'],
       ['keys', '--help'],
+      ['registry', '--help'],
+      ['connect', '--help'],
     ]) {
       const { code, stdout } = await mcpgov(...args);
       expect(code).toBe(0);

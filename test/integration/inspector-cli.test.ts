@@ -83,4 +83,33 @@ describe('the MCP Inspector CLI (0.15.0) against a gateway that requires tokens'
     const opened = (await readEvidence(fixture.evidenceDir)).find((r) => r.kind === 'chain' && r.subject);
     expect(opened?.subject).toMatchObject({ verified: true, agent: 'ci', sub: 'ci-bot', iss: idp.issuer });
   });
+
+  // The same HTTP gateway, with the token in an Authorization header: the Inspector speaks stdio to
+  // `mcpgov connect`, which relays to the gateway's endpoint and presents the token there.
+  it('calls a tool on the HTTP gateway with a token in a header, through mcpgov connect', async () => {
+    const token = await idp.sign({ sub: 'ci-bot' });
+    const call = ['--method', 'tools/call', '--tool-name', 'everything__echo', '--tool-arg', 'message=hi'];
+    const run = await inspector([
+      '-e',
+      `MCPGOV_TOKEN=${token}`,
+      process.execPath,
+      CLI,
+      'connect',
+      gw.url,
+      ...call,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('Echo: hi');
+    const records = await gw.evidence();
+    const decision = records.findLast((r) => r.kind === 'decision' && r.request?.tool === 'everything__echo');
+    expect(decision?.decision?.effect).toBe('allow');
+    const opened = records.find((r) => r.kind === 'chain' && r.chain === decision?.chain && r.subject);
+    expect(opened?.subject).toMatchObject({ verified: true, agent: 'ci', sub: 'ci-bot' });
+    expect(JSON.stringify(records)).not.toContain(token.split('.')[2]);
+
+    // Without the token, the same relay gets the gateway's refusal as a JSON-RPC error.
+    const refused = await inspector([process.execPath, CLI, 'connect', gw.url, ...call]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout + refused.stderr).toMatch(/401|a bearer token is required/);
+  });
 });
