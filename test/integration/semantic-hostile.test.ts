@@ -90,16 +90,17 @@ describe('semantic stage through the gateway: a hostile 1 MB argument', () => {
   it('refuses or holds the write within the semantic timeout while another session is served', async () => {
     const attacker = await connect();
     const other = await connect();
-    // The other session's echo time on this machine, before the write: what the write adds to it is
-    // what is measured (a shared two-core machine can be slow by itself).
-    const baseline: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    // How responsive the gateway is to the other session: MCP ping, which the gateway answers itself
+    // (no downstream server, no disk), so what it measures is the gateway's own event loop. The
+    // baseline is taken on this machine just before the write (a shared two-core machine can be slow
+    // by itself); what the write adds to it is what is measured.
+    const ping = async (timeout: number): Promise<number> => {
       const start = performance.now();
-      expect(textOf(await call(other, 'everything__echo', { message: `warm ${i}` }, 10_000))).toContain(
-        'warm',
-      );
-      baseline.push(performance.now() - start);
-    }
+      await other.ping({ timeout });
+      return performance.now() - start;
+    };
+    const baseline: number[] = [];
+    for (let i = 0; i < 10; i++) baseline.push(await ping(10_000));
 
     const sent = performance.now();
     let answeredAt = 0;
@@ -109,28 +110,28 @@ describe('semantic stage through the gateway: a hostile 1 MB argument', () => {
         return result;
       },
     );
-    // The other session calls echo every 10 ms until the write is answered, each call on its own. An
-    // echo that takes a second means the gateway is not serving: stop there.
+    // The other session pings every 10 ms until the write is answered, each ping on its own. A ping
+    // that waits out the semantic timeout means the gateway is not serving: stop there (before the fix,
+    // the event loop was held for minutes).
     const during: Promise<number>[] = [];
     let stalled = false;
     while (answeredAt === 0 && !stalled && performance.now() - sent < 2 * SEMANTIC_TIMEOUT_MS) {
-      const start = performance.now();
       during.push(
-        call(other, 'everything__echo', { message: `ping ${during.length}` }, 1000).then(
-          () => performance.now() - start,
-          () => ((stalled = true), Infinity),
-        ),
+        ping(SEMANTIC_TIMEOUT_MS).catch(() => {
+          stalled = true;
+          return Infinity;
+        }),
       );
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    // Every echo issued during the write was answered within a second, and one of them took less
-    // than 100 ms more than the fastest before the write.
     const times = await Promise.all(during);
     expect(times.length).toBeGreaterThan(0);
     expect(
       Math.max(...times),
-      'an echo during the write took a second: the gateway is not serving',
-    ).toBeLessThan(1000);
+      'a ping waited out the semantic timeout: the gateway is not serving',
+    ).toBeLessThan(SEMANTIC_TIMEOUT_MS);
+    // While the verifier works (in its worker thread, below the event loop's priority), the other
+    // session is answered within 100 ms of its usual time.
     expect(Math.min(...times) - Math.min(...baseline)).toBeLessThan(100);
 
     const result = await write;
