@@ -71,7 +71,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     downstreams,
     fleet,
     async close() {
-      // Listeners first, so no call starts; then every session's chain closes and the log is sealed.
+      // Held calls are answered while their transports can still carry the answer; then listeners
+      // close, so no call starts; then every session's chain closes and the log is sealed.
+      await kernel.interruptHeld();
       await fleet.close();
       await http?.close();
       await stdio?.close();

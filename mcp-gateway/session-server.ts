@@ -55,7 +55,7 @@ export function createSessionServer(
     tools: await listedTools(enforcer, session, tools()),
   }));
 
-  const callTool = toolCallHandler(deps, session);
+  const callTool = toolCallHandler(deps, session, server);
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     const progressToken = request.params._meta?.progressToken;
     const onprogress =
@@ -103,8 +103,13 @@ export function createSessionServer(
  * The one path by which a session's `tools/call` reaches a downstream server, shared by the SDK
  * `Server` and the stdio transport's direct path: look the tool up, let the enforcer decide, forward.
  */
-function toolCallHandler(deps: SessionDeps, session: Session): ToolCallHandler {
+function toolCallHandler(deps: SessionDeps, session: Session, server: Server): ToolCallHandler {
   const { catalog, enforcer } = deps;
+  // The user confirms through their client (MCP elicitation), where the client can ask them.
+  const elicit = async (message: string) => {
+    const answer = await server.elicitInput({ message, requestedSchema: { type: 'object', properties: {} } });
+    return answer.action;
+  };
   return (params, signal, onprogress) => {
     const { name, arguments: args = {}, _meta } = params;
     if (name === DECLARE_INTENT_TOOL) return declareIntent(enforcer, session, args);
@@ -119,7 +124,12 @@ function toolCallHandler(deps: SessionDeps, session: Session): ToolCallHandler {
         { signal, onprogress },
       );
     };
-    return enforcer.call(session, name, args, live, forward, _meta);
+    const confirm = server.getClientCapabilities()?.elicitation ? elicit : undefined;
+    return enforcer.call(session, name, args, live, forward, _meta, {
+      signal,
+      progress: onprogress,
+      confirm,
+    });
   };
 }
 

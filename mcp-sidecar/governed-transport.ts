@@ -68,6 +68,8 @@ export class GovernedTransport extends DirectRequestTransport {
   private readonly listing = new Set<Id>();
   /** Resource and prompt list requests of the client, by id: the result key their answer lists. */
   private readonly guardedLists = new Map<Id, string>();
+  /** Calls being governed (a held call may wait for a person), by id: cancelled by the client's notice. */
+  private readonly governing = new Map<Id, AbortController>();
 
   constructor(
     inner: Transport,
@@ -90,6 +92,10 @@ export class GovernedTransport extends DirectRequestTransport {
 
   override async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     const m = message as { id?: Id; method?: string; params?: Record<string, unknown> };
+    if (m.method === 'notifications/cancelled') {
+      const requestId = m.params?.['requestId'] as Id | undefined;
+      if (requestId !== undefined) this.governing.get(requestId)?.abort();
+    }
     if (m.id !== undefined && m.method === 'tools/call') {
       void this.governCall(m.id, m.params ?? {}, message, options);
       return;
@@ -183,6 +189,21 @@ export class GovernedTransport extends DirectRequestTransport {
     const name = typeof params['name'] === 'string' ? params['name'] : '';
     const args = isObject(params['arguments']) ? params['arguments'] : {};
     const meta = isObject(params['_meta']) ? params['_meta'] : undefined;
+    const progressToken = meta?.['progressToken'];
+    const controller = new AbortController();
+    this.governing.set(id, controller);
+    const hooks = {
+      signal: controller.signal,
+      progress:
+        progressToken === undefined
+          ? undefined
+          : (p: { progress: number; total?: number; message?: string }) =>
+              this.onmessage?.({
+                jsonrpc: '2.0',
+                method: 'notifications/progress',
+                params: { ...p, progressToken },
+              } as JSONRPCMessage),
+    };
     try {
       let result: CallToolResult;
       if (name === DECLARE_INTENT_TOOL) {
@@ -196,11 +217,14 @@ export class GovernedTransport extends DirectRequestTransport {
           live,
           () => this.forward(id, live as LiveTool, message, options),
           meta,
+          hooks,
         );
       }
       this.onmessage?.({ jsonrpc: '2.0', id, result } as JSONRPCMessage);
     } catch (err) {
       this.onmessage?.({ jsonrpc: '2.0', id, error: errorObject(err) } as JSONRPCMessage);
+    } finally {
+      this.governing.delete(id);
     }
   }
 

@@ -24,13 +24,19 @@ export interface ApprovalStore {
   expire(now: number): Promise<ApprovalRequest[]>;
   /** A held call's client went away before a verdict: its pending request is withdrawn. */
   withdraw(id: string, now: number): Promise<ApprovalRequest | undefined>;
-  /** Changes a held request to return mode: its call was cut short, its verdict will leave a grant. */
-  detach(id: string): Promise<void>;
+  /** Marks a held request interrupted (a shutdown cut its call short): its approval will leave a grant. */
+  interrupt(id: string): Promise<void>;
+  /** Notes that the verdict's evidence record is written (by whichever enforcement point saw it). */
+  markVerdictRecorded(id: string): Promise<void>;
+  /** Decided requests whose verdict no enforcement point has recorded yet. */
+  unrecordedVerdicts(): Promise<ApprovalRequest[]>;
 
   addWaiver(waiver: Waiver): Promise<void>;
   /** Waivers, newest first; `active` only those unrevoked and unexpired at `now`. */
   listWaivers(filter?: { active?: boolean; now?: number }): Promise<Waiver[]>;
   revokeWaiver(id: string, revoked: NonNullable<Waiver['revoked']>): Promise<Waiver | undefined>;
+  /** Waivers past their `until` whose expiry is not yet recorded; marks them recorded. */
+  expireWaivers(now: number): Promise<Waiver[]>;
 
   /** Calls `listener` with every request a verdict (from any process sharing the store) decided. */
   onVerdict(listener: (request: ApprovalRequest) => void): () => void;

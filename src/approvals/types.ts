@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TierSchema } from '../config/approvals-schema.js';
 
 /**
  * Approvals and waivers: the shapes every part shares. An escalated call becomes an approval request
@@ -8,8 +9,7 @@ import { z } from 'zod';
 
 const Sha256Schema = z.string().regex(/^sha256:[0-9a-f]{64}$/);
 
-/** How sensitive a request is: the tool's risk tier, unless its approval settings name another. */
-export const TierSchema = z.enum(['low', 'medium', 'high', 'critical']);
+export { TierSchema };
 /** How sensitive a request is. */
 export type Tier = z.infer<typeof TierSchema>;
 
@@ -98,6 +98,10 @@ export const ApprovalRequestSchema = z.object({
   grant: z
     .object({ expires_at: z.string(), used_at: z.string().optional(), used_by: z.string().optional() })
     .optional(),
+  /** Set once an enforcement point has written the verdict's evidence record (a CLI may decide offline). */
+  verdict_recorded: z.boolean().optional(),
+  /** A held call cut short by a shutdown: the request stays decidable and leaves a grant when approved. */
+  interrupted: z.boolean().optional(),
 });
 /** One approval request. */
 export type ApprovalRequest = z.infer<typeof ApprovalRequestSchema>;
@@ -126,6 +130,43 @@ export const WaiverSchema = z.object({
   compensating: z.string().min(1).max(2000),
   by: ApproverSchema,
   revoked: z.object({ at: z.string(), reason: z.string(), by: ApproverSchema }).optional(),
+  /** Set when an enforcement point recorded the waiver's expiry. */
+  expiry_recorded: z.boolean().optional(),
 });
 /** A time-boxed exception to deny and escalate. */
 export type Waiver = z.infer<typeof WaiverSchema>;
+
+/**
+ * An authenticated approver as the verdict function sees them: who they are (as recorded), and what
+ * the configuration lets them decide.
+ */
+export interface ApproverPrincipal {
+  approver: Approver;
+  /** Teams they belong to: under separation of duties, never approvers of their teams' agents. */
+  teams: string[];
+  /** Tool owners whose requests they may decide; `*` for any. */
+  owners: string[];
+  /** Tiers they may decide. */
+  tiers: Tier[];
+  /** The local development approver: holding its key on this machine counts as step-up for its tiers. */
+  localDev?: boolean;
+}
+
+/** What an approver sends to decide a request. */
+export interface VerdictInput {
+  verdict: 'approve' | 'deny';
+  reason: string;
+  /** The arguments digest the approver was shown: a request whose binding differs is refused. */
+  args_digest?: string;
+}
+
+/** What creating a waiver takes. */
+export interface WaiverInput {
+  agent: string;
+  tool: string;
+  args_match?: unknown;
+  /** ISO time or a duration from now (`2h`, `7d`). */
+  until: string;
+  reason: string;
+  compensating: string;
+}

@@ -12,12 +12,14 @@ import {
 } from './schema.js';
 
 /** The config after validation, with every relative path made absolute against the config's folder. */
-export interface ResolvedConfig extends Omit<Config, 'servers' | 'policies'> {
+export interface ResolvedConfig extends Omit<Config, 'servers' | 'policies' | 'state'> {
   /** Absolute path of the config file. */
   file: string;
   /** Folder of the config file; the base of every relative path. */
   dir: string;
   servers: Record<string, ServerConfig>;
+  /** Where approvals and waivers are kept: absolute; default `state` beside the evidence folder. */
+  state: { dir: string };
   /** The policy sources folder (rule files and tests), absolute. */
   policies: string;
   /** The policy lifecycle settings, with every path absolute (`bundle` stays a URL when it is one). */
@@ -92,6 +94,16 @@ export function resolveConfig(config: Config, file: string): ResolvedConfig {
     },
     paths: Object.fromEntries(Object.entries(config.paths).map(([k, v]) => [k, real(at(v))])),
     servers,
+    state: {
+      dir:
+        config.state.dir === undefined
+          ? path.join(path.dirname(at(config.evidence.dir)), 'state')
+          : at(config.state.dir),
+    },
+    approvals: {
+      ...config.approvals,
+      jwks: config.approvals.jwks === undefined ? undefined : at(config.approvals.jwks),
+    },
   };
 }
 

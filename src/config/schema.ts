@@ -2,6 +2,12 @@ import { z } from 'zod';
 import { EffectSchema, ModeSchema } from '../core/effect.js';
 import { REASON_CODES } from '../core/reason-codes.js';
 import { IdentityConfigSchema } from './identity-schema.js';
+import {
+  AdminConfigSchema,
+  ApprovalSettingsSchema,
+  ApprovalsConfigSchema,
+  ToolApprovalSchema,
+} from './approvals-schema.js';
 
 /**
  * Shapes of mcpgov's own files: `mcpgov.yaml`, `registries/*.yaml`, `policies/*.yaml`.
@@ -309,6 +315,12 @@ export const ConfigSchema = z.strictObject({
   }),
   definitions: DefinitionsConfigSchema.default({ on_change: 'block', on_poisoned: 'hide' }),
   servers: z.record(ServerNameSchema, ServerSchema).default({}),
+  /** Where approval requests, grants and waivers are kept; default: `state` beside the evidence folder. */
+  state: z.strictObject({ dir: z.string().optional() }).default({}),
+  /** Approvals and waivers: who decides escalations, how, and what exceptions they may grant. */
+  approvals: ApprovalsConfigSchema.prefault({}),
+  /** The admin listener (approvals API and approver console); off unless set. */
+  admin: AdminConfigSchema.optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -327,7 +339,11 @@ export const ToolEntrySchema = z.strictObject({
   scopes: z.array(z.string()).default([]),
   data_classes: z.array(z.string()).default([]),
   caps: ToolCapsSchema.default({}),
-  approval: z.enum(['never', 'flagged', 'always']).default('never'),
+  /**
+   * When calls need a person (`never`, `flagged`, `always`), or an object saying how: `{ when, mode:
+   * hold | return, timeout, approvers, tier, user_confirmation }` (README: Approvals and waivers).
+   */
+  approval: ToolApprovalSchema.default('never'),
   mode: ModeSchema.optional(),
   semantic: z.enum(['off', 'flagged', 'required']).default('off'),
   /** What a semantic check that fails or times out decides for this tool: never allow. */
@@ -395,6 +411,8 @@ export const RuleSchema = z.strictObject({
     message: "is one of mcpgov's own reason codes; a rule needs its own",
   }),
   mode: ModeSchema.optional(),
+  /** How this rule's escalations reach a person, over the tool's settings. */
+  approval: ApprovalSettingsSchema.optional(),
 });
 export type RuleSource = z.infer<typeof RuleSchema>;
 

@@ -56,4 +56,8 @@ export interface Decision {
   reservations: Reservation[];
   /** Stage 2's finding, when it ran. */
   semantic?: SemanticFinding;
+  /** A waiver that turned a deny or escalate into this allow. */
+  waiver?: { id: string; waived_effect: 'deny' | 'escalate' };
+  /** The approval request this escalation opened, or whose single-use grant allowed this call. */
+  approval?: { request: string; grant_used?: boolean };
 }

@@ -53,6 +53,20 @@ export const REASON_CODES = {
   flagged_for_approval: {
     meaning: 'an earlier check flagged the call and the tool requires human approval for flagged calls',
   },
+  approval_pending: {
+    meaning:
+      'held for a person: the request id is in the answer; once approved, the same call goes through once',
+  },
+  approval_denied: { meaning: "an approver denied the call's request; the answer carries their reason" },
+  approval_timeout: { meaning: 'nobody decided the request before it expired' },
+  approval_withdrawn: { meaning: 'the client cancelled the held call; its request was withdrawn' },
+  approval_interrupted: {
+    meaning:
+      'the held call was cut short by a shutdown; its request stays decidable, and once approved the same call goes through once',
+  },
+  approval_unavailable: { meaning: 'the approvals store could not be reached; failing closed' },
+  approval_granted: { meaning: "a person approved this exact call: its request's single-use grant was used" },
+  waived: { meaning: 'a waiver let the call through despite a deny or escalate; the decision names it' },
   semantic_unavailable: { meaning: 'the tool requires a semantic check and no verifier is configured' },
   semantic_escalated: {
     meaning: 'the semantic check found the call does not clearly fit the intent; held for a person',

@@ -72,6 +72,10 @@ export const DecisionInfoSchema = z.object({
     })
     .optional(),
   eval_us: z.number().nonnegative(),
+  /** A waiver that let the call through despite the effect it names (`effect` is then `allow`). */
+  waiver: z.object({ id: z.string(), waived_effect: z.enum(['deny', 'escalate']) }).optional(),
+  /** The approval behind this decision: a request created (escalate) or a grant used (allow). */
+  approval: z.object({ request: z.string(), grant_used: z.boolean().optional() }).optional(),
 });
 
 export const ActionInfoSchema = z.object({
@@ -184,6 +188,59 @@ export const DefinitionFindingSchema = z.object({
   action: z.enum(['hidden', 'listed']),
 });
 
+/** Who decided a request or created a waiver, and how their identity was verified (never a token). */
+export const ApproverInfoSchema = z.object({
+  sub: z.string(),
+  iss: z.string().optional(),
+  name: z.string().optional(),
+  /** The channel: `cli`, `api`, `console`, `elicitation` or `local_dev`. */
+  via: z.string(),
+  acr: z.string().optional(),
+  amr: z.array(z.string()).optional(),
+  auth_time: z.number().optional(),
+});
+
+/**
+ * An approval request's life: created for an escalated call; decided by a person; its single-use grant
+ * used by the identical call; expired, withdrawn (the held call's client went away) or interrupted
+ * (a held call cut short by a restart, which leaves it decidable).
+ */
+export const ApprovalEventSchema = z.object({
+  event: z.enum(['created', 'decided', 'grant_used', 'expired', 'withdrawn', 'interrupted']),
+  request: z.string(),
+  /** The escalated decision the request was created for. */
+  decision_id: z.string(),
+  agent: z.string().nullable(),
+  tool: z.string(),
+  args_digest: Sha256Schema,
+  bundle_digest: Sha256Schema,
+  tier: z.string(),
+  mode: z.enum(['hold', 'return']),
+  expires_at: z.string().optional(),
+  verdict: z.enum(['approve', 'deny']).optional(),
+  reason: z.string().optional(),
+  approver: ApproverInfoSchema.optional(),
+  /** From the request's creation to its verdict. */
+  time_to_decision_ms: z.number().nonnegative().optional(),
+  /** For `grant_used`: the decision that used the grant. */
+  used_by: z.string().optional(),
+});
+
+/** A waiver's life: created, used by a call (the decision it changed), revoked, expired. */
+export const WaiverEventSchema = z.object({
+  event: z.enum(['created', 'used', 'revoked', 'expired']),
+  waiver: z.string(),
+  agent: z.string(),
+  tool: z.string(),
+  until: z.string(),
+  reason: z.string().optional(),
+  compensating: z.string().optional(),
+  by: ApproverInfoSchema.optional(),
+  /** For `used`: the decision the waiver changed, and what it would have been. */
+  decision_id: z.string().optional(),
+  waived_effect: z.enum(['deny', 'escalate']).optional(),
+});
+
 /** Fields a PEP supplies; `seq`, `prev` and `hash` are assigned by the store at append time. */
 export const RecordBodySchema = z.object({
   v: z.literal(EVIDENCE_VERSION),
@@ -211,6 +268,8 @@ export const RecordBodySchema = z.object({
   policy_event: PolicyEventSchema.optional(),
   drift: DriftInfoSchema.optional(),
   definition: DefinitionFindingSchema.optional(),
+  approval: ApprovalEventSchema.optional(),
+  waiver: WaiverEventSchema.optional(),
 });
 export type RecordBody = z.infer<typeof RecordBodySchema>;
 

@@ -10,6 +10,8 @@ export function refusal(
   message: string,
   code: Reason,
   decisionId: string,
+  /** The approval request the answer is about, for clients that read `_meta`. */
+  request?: string,
 ): CallToolResult {
   const lead = { denied: 'Denied by policy', held: 'Held for approval', failed: 'Call failed' }[kind];
   const tail = kind === 'held' ? ' The call was not executed.' : '';
@@ -18,7 +20,14 @@ export function refusal(
       { type: 'text', text: `${lead}: ${message} (reason: ${code}, decision: ${decisionId}).${tail}` },
     ],
     isError: true,
-    _meta: { [META_KEY]: { id: decisionId, answer: kind, reason: code } },
+    _meta: {
+      [META_KEY]: {
+        id: decisionId,
+        answer: kind,
+        reason: code,
+        ...(request === undefined ? {} : { request }),
+      },
+    },
   };
 }
 

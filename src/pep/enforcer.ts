@@ -8,6 +8,7 @@ import type { IntentSource } from '../semantic/types.js';
 import { DEFAULT_HISTORY_LIMITS, recordHistory, type HistoryLimits } from './session-history.js';
 import type { CallContext, SessionState } from '../pipeline/types.js';
 import { digestOnce, wellFormed } from '../evidence/hash.js';
+import { maskedArguments, maskText } from '../evidence/mask.js';
 import { digestAnyDepth } from '../evidence/json-limits.js';
 import { decide } from '../pipeline/evaluate.js';
 import {
@@ -37,6 +38,16 @@ import type { Identity } from '../core/identity.js';
 import type { LiveTool } from '../core/live-tool.js';
 import type { Mode } from '../core/effect.js';
 import type { PepInfo } from '../evidence/types.js';
+import type { ApprovalService } from '../approvals/service.js';
+import type { ApprovalRequest } from '../approvals/types.js';
+import {
+  applyExceptions,
+  bindingOf,
+  elicitationPrincipal,
+  settingsFor,
+  USER_CONFIRMABLE,
+  type CallHooks,
+} from './approval-flow.js';
 
 /** How many earlier tool names a session keeps for rules to see. */
 const SESSION_HISTORY = 64;
@@ -72,6 +83,8 @@ export interface EnforcerOptions {
   history?: HistoryLimits;
   /** Arguments, results and calls in flight (README: Limits). */
   limits?: CallLimits;
+  /** Approvals and waivers; without them an enforced escalation is answered "held" and goes no further. */
+  approvals?: ApprovalService;
 }
 
 /**
@@ -187,10 +200,11 @@ export class Enforcer {
     liveTool: LiveTool | undefined,
     forward: Forward,
     meta?: Record<string, unknown>,
+    hooks: CallHooks = {},
   ): Promise<CallToolResult> {
     const release = this.gate.enter(session.state.id, session.identity.agentId);
     try {
-      return await this.govern(session, wellFormed(toolName), args, liveTool, forward, meta);
+      return await this.govern(session, wellFormed(toolName), args, liveTool, forward, meta, hooks);
     } finally {
       release();
     }
@@ -202,7 +216,8 @@ export class Enforcer {
     args: Record<string, unknown>,
     liveTool: LiveTool | undefined,
     forward: Forward,
-    meta?: Record<string, unknown>,
+    meta: Record<string, unknown> | undefined,
+    hooks: CallHooks,
   ): Promise<CallToolResult> {
     // Before anything else walks the arguments: past a limit, the pipeline never sees them.
     const refused = checkArguments(args, this.limits);
@@ -223,9 +238,15 @@ export class Enforcer {
 
     const env = this.env(policy);
     const started = process.hrtime.bigint();
-    const decision = await evaluate(ctx, env, this.opts.defaultMode);
+    const evaluated = await evaluate(ctx, env, this.opts.defaultMode);
     const evalUs = Number(process.hrtime.bigint() - started) / 1000;
     const argsDigest = digestOnce(args);
+    const binding = bindingOf(ctx, argsDigest, policy.bundle.digest);
+    const approvals = this.opts.approvals;
+    // A waiver, or an approved request's grant for exactly this call, may let an enforced block through.
+    const { decision, waiver, grant } = approvals
+      ? await applyExceptions(approvals, ctx, evaluated, binding, this.opts.log)
+      : { decision: evaluated, waiver: undefined, grant: undefined };
 
     try {
       // The decision is durable before anything is forwarded (README: Evidence).
@@ -236,14 +257,168 @@ export class Enforcer {
       releaseAll(decision);
       return this.evidenceFailure(err, decision.id);
     }
+    if (approvals && waiver && decision.waiver) {
+      await approvals.waiverUsed(waiver, decision.id, decision.waiver.waived_effect).catch(this.logFailure);
+    }
+    if (approvals && grant) await approvals.grantUsed(grant, decision.id).catch(this.logFailure);
 
     // A tool that does not exist downstream has nothing to forward to, whatever the mode.
     const blocked = (decision.effect !== 'allow' && decision.enforced) || liveTool === undefined;
+    if (blocked && approvals && liveTool && decision.effect === 'escalate') {
+      return this.escalate(approvals, session, ctx, policy, decision, argsDigest, forward, hooks);
+    }
     if (blocked) {
       releaseAll(decision);
       return this.answerBlocked(decision, toolName);
     }
     return this.forward(session, ctx, policy, decision, argsDigest, forward);
+  }
+
+  private readonly logFailure = (err: Error) =>
+    this.opts.log('error', 'approval evidence not written', { error: err.message });
+
+  /**
+   * An enforced escalation becomes an approval request. In return mode the agent is answered at once
+   * (`approval_pending`, with the request id); in hold mode the call waits, with progress, for the
+   * verdict: approved, it is forwarded under this decision; otherwise it is refused with why.
+   */
+  private async escalate(
+    approvals: ApprovalService,
+    live: Session,
+    ctx: CallContext,
+    policy: PolicySet,
+    decision: Decision,
+    argsDigest: string,
+    forward: Forward,
+    hooks: CallHooks,
+  ): Promise<CallToolResult> {
+    const settings = settingsFor(policy, ctx, decision);
+    const tier = settings.tier ?? ctx.toolEntry?.risk_tier ?? 'high';
+    const mode = settings.mode ?? approvals.config.mode;
+    const session = ctx.session;
+    let request: ApprovalRequest;
+    try {
+      request = await approvals.open({
+        binding: bindingOf(ctx, argsDigest, policy.bundle.digest),
+        verified: ctx.identity.verified,
+        pep: this.opts.pep.id,
+        session: session.id,
+        server: ctx.liveTool?.server,
+        decision_id: decision.id,
+        reasons: decision.reasons,
+        signals: decision.semantic?.signals.map((s) => s.name) ?? [],
+        args: maskedArguments(ctx.arguments).args,
+        tier,
+        owner: ctx.toolEntry?.owner,
+        agent_owner: ctx.agent?.owner,
+        approvers: settings.approvers ?? [],
+        mode,
+        intent: session.intent === undefined ? undefined : maskText(session.intent),
+        recent_calls: session.tools.slice(-10).map((t) => maskText(t)),
+        timeoutSeconds: settings.timeout ?? approvals.config.timeout,
+      });
+    } catch (err) {
+      releaseAll(decision);
+      this.opts.log('error', 'approval request not stored; refusing the call', {
+        error: (err as Error).message,
+      });
+      return refusal(
+        'failed',
+        'the approval request could not be stored',
+        'approval_unavailable',
+        decision.id,
+      );
+    }
+    const confirmable =
+      settings.user_confirmation === true && USER_CONFIRMABLE.includes(tier) && hooks.confirm;
+    if (confirmable) void this.askUser(approvals, ctx, request, hooks);
+    else if (mode === 'return') {
+      releaseAll(decision);
+      return refusal(
+        'held',
+        `${decision.message}; ask a person to approve request ${request.id}, then retry the same call`,
+        'approval_pending',
+        decision.id,
+        request.id,
+      );
+    }
+
+    const outcome = await approvals.hold(request, hooks.signal, (waited) =>
+      hooks.progress?.({
+        progress: waited,
+        message: `waiting ${waited} s for approval of request ${request.id}`,
+      }),
+    );
+    if (outcome.state !== 'approved') {
+      releaseAll(decision);
+      const verdict = outcome.request.verdict;
+      const [kind, message, code] =
+        outcome.state === 'denied'
+          ? [
+              'denied' as const,
+              `request ${request.id} was denied by ${verdict?.approver.sub ?? 'an approver'}: ${verdict?.reason ?? ''}`,
+              'approval_denied' as const,
+            ]
+          : outcome.state === 'expired'
+            ? [
+                'denied' as const,
+                `nobody decided request ${request.id} before it expired at ${request.expires_at}`,
+                'approval_timeout' as const,
+              ]
+            : outcome.state === 'withdrawn'
+              ? [
+                  'failed' as const,
+                  `the call was cancelled; request ${request.id} is withdrawn`,
+                  'approval_withdrawn' as const,
+                ]
+              : [
+                  'held' as const,
+                  `the enforcement point is shutting down; request ${request.id} stays open: once it is approved, retry the same call`,
+                  'approval_interrupted' as const,
+                ];
+      return refusal(kind, message, code, decision.id, request.id);
+    }
+    // Approved: this held call is the grant's one use.
+    const grant = await approvals.takeGrant(request.binding, decision.id).catch(() => undefined);
+    if (!grant) {
+      releaseAll(decision);
+      return refusal(
+        'failed',
+        `request ${request.id} was approved but its grant was already used`,
+        'approval_granted',
+        decision.id,
+        request.id,
+      );
+    }
+    await approvals.grantUsed(grant, decision.id).catch(this.logFailure);
+    return this.forward(live, ctx, policy, decision, argsDigest, forward);
+  }
+
+  /** Asks the client's user (elicitation); their answer is the verdict, recorded as theirs. */
+  private async askUser(
+    approvals: ApprovalService,
+    ctx: CallContext,
+    request: ApprovalRequest,
+    hooks: CallHooks,
+  ): Promise<void> {
+    try {
+      const answer = await hooks.confirm?.(
+        `Allow ${ctx.toolName} (${request.tier} risk)? ${request.reasons.join(', ')}. Request ${request.id}.`,
+      );
+      if (answer === undefined || answer === 'cancel') return; // left to the other approvers
+      await approvals.decide(
+        request.id,
+        {
+          verdict: answer === 'accept' ? 'approve' : 'deny',
+          reason: `the user ${answer === 'accept' ? 'confirmed' : 'declined'} the call`,
+        },
+        elicitationPrincipal(ctx),
+      );
+    } catch (err) {
+      this.opts.log('warn', 'user confirmation failed; the request stays with approvers', {
+        error: (err as Error).message,
+      });
+    }
   }
 
   /**

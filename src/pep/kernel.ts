@@ -17,6 +17,8 @@ import { DefinitionGuard } from './definition-guard.js';
 import { callLimits } from './call-limits.js';
 import { Enforcer, type Session } from './enforcer.js';
 import { openEvidenceLog } from './open-evidence.js';
+import { LowdbApprovalStore } from '../approvals/lowdb-store.js';
+import { ApprovalService } from '../approvals/service.js';
 
 /** How long shutdown waits for chain-close records and the final checkpoint before giving up. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -49,6 +51,13 @@ export interface Kernel {
   /** The policy in force and its source: sources, or signed bundles with hot reload. */
   policy: PolicyRuntime;
   enforcer: Enforcer;
+  /** Approval requests, verdicts and waivers: what approver channels (admin API, CLI) decide through. */
+  approvals: ApprovalService;
+  /**
+   * Answers every held call `approval_interrupted` (its request stays decidable): call first at
+   * shutdown, while the transports can still deliver the answers.
+   */
+  interruptHeld(): Promise<void>;
   /** Reviews downstream tool lists as they load: first-seen digests, poisoned definitions, drift records. */
   definitions: DefinitionGuard;
   /** Turns a bearer token (or none: the default agent, unverified) into an identity. */
@@ -89,7 +98,17 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
   const evidence = await openEvidenceLog(config, pep.id, log);
   let policy: PolicyRuntime;
   let authenticator: Authenticator;
+  let approvals: ApprovalService;
   try {
+    const store = await LowdbApprovalStore.open(config.state.dir);
+    approvals = new ApprovalService({
+      store,
+      config: config.approvals,
+      evidence,
+      pep,
+      log,
+      clock: opts.clock,
+    });
     const source = await opts.beforePolicy?.(pep, evidence);
     policy = await openPolicy(config, { pep, evidence, log, clock: opts.clock, env, source });
     const agentIds = new Set(policy.initial.agents.file.agents.map((a) => a.id));
@@ -121,6 +140,7 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     semantic: semanticEnv(config),
     history: { calls: history.calls, resultChars: history.result_chars },
     limits: callLimits(config.limits),
+    approvals,
   });
   const definitions = new DefinitionGuard({
     settings: (server) => ({ ...config.definitions, ...config.servers[server]?.definitions }),
@@ -156,6 +176,8 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     evidence,
     policy,
     enforcer,
+    approvals,
+    interruptHeld: () => approvals.interruptAll(),
     definitions,
     authenticate: (token) => authenticator.authenticate(token, enforcer.policy.agents),
     async openSession(identity, id, channel) {
@@ -172,7 +194,10 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     },
     closeSession,
     onPolicyChange: (listener) => listeners.push(listener),
-    start: () => policy.start(),
+    start() {
+      policy.start();
+      approvals.start();
+    },
     close() {
       shutdown ??= (async () => {
         const sessions = Promise.all([...open].map(closeSession)).then(() => Promise.all(closing.values()));
@@ -181,6 +206,10 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
             sessions: open.size + closing.size,
           });
         }
+        await approvals.interruptAll();
+        await approvals
+          .close()
+          .catch((err: Error) => log('error', 'approvals store not closed', { error: err.message }));
         await policy.close();
         await opts
           .beforeEvidenceClose?.()

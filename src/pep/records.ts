@@ -126,6 +126,7 @@ export function decisionRecord(
       tool: maskText(ctx.toolName),
     },
     decision: {
+      approval: decision.approval,
       bundle: { digest: bundle.digest, name: bundle.name, revision: bundle.revision },
       effect: decision.effect,
       enforced: decision.enforced,
@@ -140,6 +141,7 @@ export function decisionRecord(
         kind: result.kind,
         stage,
       })),
+      waiver: decision.waiver,
     },
   };
 }

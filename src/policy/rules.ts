@@ -1,3 +1,4 @@
+import type { ApprovalSettings } from '../config/approvals-schema.js';
 import type { RuleEffect, RuleSource } from '../config/schema.js';
 import type { Mode } from '../core/effect.js';
 import type { RuleReason } from '../core/reason-codes.js';
@@ -10,6 +11,8 @@ export interface CompiledRule {
   effect: RuleEffect;
   reason: RuleReason;
   mode?: Mode;
+  /** How the rule's escalations reach a person, over the tool's settings. */
+  approval?: ApprovalSettings;
   /** Whether the rule's condition holds; throws when the condition fails on this input. */
   evaluate(input: object): boolean;
 }
@@ -45,6 +48,7 @@ export function compileRules(sources: readonly { rule: RuleSource; location: str
       effect: rule.effect,
       reason: rule.reason as RuleReason,
       mode: rule.mode,
+      approval: rule.approval,
       evaluate: (input) => truthy(logic.evaluate(input)),
     });
   }

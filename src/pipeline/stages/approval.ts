@@ -1,3 +1,4 @@
+import { approvalWhen } from '../../config/approvals-schema.js';
 import { PASS, type Stage } from '../stage.js';
 
 /**
@@ -6,7 +7,7 @@ import { PASS, type Stage } from '../stage.js';
  * in a `fail_open` tool).
  */
 export const checkApproval: Stage = (ctx, _env, earlier = []) => {
-  const setting = ctx.toolEntry?.approval ?? 'never';
+  const setting = approvalWhen(ctx.toolEntry?.approval);
   if (setting === 'always') {
     return {
       kind: 'escalate',
