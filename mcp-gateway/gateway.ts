@@ -31,7 +31,7 @@ export interface GatewayOptions {
 }
 
 /** A running gateway: the enforcement kernel, its downstream servers and its listeners. */
-export interface Gateway extends Pick<Kernel, 'enforcer' | 'evidence' | 'policy'> {
+export interface Gateway extends Pick<Kernel, 'enforcer' | 'evidence' | 'policy' | 'approvals'> {
   /** `http://host:port/mcp` when serving HTTP. */
   httpUrl?: string;
   downstreams: ReadonlyMap<string, Downstream>;
@@ -65,6 +65,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   return {
     enforcer: kernel.enforcer,
+    approvals: kernel.approvals,
     evidence,
     policy,
     httpUrl: http?.url,

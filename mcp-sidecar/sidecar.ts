@@ -30,7 +30,7 @@ export interface GovernOptions {
 }
 
 /** A running sidecar: one agent's enforcement point, beside the agent, with its own evidence log. */
-export interface Sidecar extends Pick<Kernel, 'enforcer' | 'evidence' | 'policy'> {
+export interface Sidecar extends Pick<Kernel, 'enforcer' | 'evidence' | 'policy' | 'approvals'> {
   pep: PepInfo;
   /** The control channel to the gateway, when configured. */
   control?: ControlClient;
@@ -80,6 +80,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
 
   return {
     enforcer: kernel.enforcer,
+    approvals: kernel.approvals,
     evidence: kernel.evidence,
     policy: kernel.policy,
     pep: kernel.pep,
