@@ -85,6 +85,11 @@ async function verifyCommand(argv: string[]): Promise<number> {
       `ok: ${folder}: ${report.records} records in ${report.segments} segment${report.segments === 1 ? '' : 's'}, ` +
         `${report.checkpoints} checkpoints; the last covers every record; signed by ${report.kids.join(', ') || 'nobody (empty)'}`,
     );
+    const kinds = Object.entries(report.kinds).map(([kind, n]) => `${kind} ${n}`);
+    if (kinds.length > 0) out(`  records: ${kinds.join(', ')}`);
+    for (const [id, trail] of report.approvals) {
+      out(`  approval ${id} (${trail.tool}, agent ${trail.agent ?? 'none'}): ${trail.events.join(' -> ')}`);
+    }
   }
   return failed ? EXIT.failed : EXIT.ok;
 }

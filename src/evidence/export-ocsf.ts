@@ -193,6 +193,37 @@ export function toOcsf(record: EvidenceRecord): OcsfEvent[] {
     const p = record.policy_event;
     return [finding(record, 'Policy bundle refused', `${p.code}: ${p.message}`, ['policy_verification'])];
   }
+  if (record.kind === 'approval' && record.approval) {
+    const a = record.approval;
+    return [
+      apiActivity(record, `approval/${a.event}`, {
+        // The person deciding is the actor of a verdict; otherwise the agent whose call it is.
+        actor: a.approver
+          ? { user: { uid: a.approver.sub, name: a.approver.name }, app_name: a.approver.via }
+          : { user: { uid: a.agent ?? 'unknown' } },
+        api: { operation: `approval/${a.event}`, request: { uid: a.request } },
+        severity_id: 1,
+        severity: 'Informational',
+        unmapped: { mcpgov: { ...integrity(record), approval: a } },
+      }),
+    ];
+  }
+  if (record.kind === 'waiver' && record.waiver) {
+    const w = record.waiver;
+    // A waiver used is a control set aside for one call: worth a look in the SIEM, not an alert.
+    const used = w.event === 'used';
+    return [
+      apiActivity(record, `waiver/${w.event}`, {
+        actor: w.by
+          ? { user: { uid: w.by.sub, name: w.by.name }, app_name: w.by.via }
+          : { user: { uid: w.agent } },
+        api: { operation: `waiver/${w.event}`, request: { uid: w.waiver } },
+        severity_id: used ? 2 : 1,
+        severity: used ? 'Low' : 'Informational',
+        unmapped: { mcpgov: { ...integrity(record), waiver: w } },
+      }),
+    ];
+  }
   if (record.kind === 'chain' && record.chain_event) {
     return [
       apiActivity(record, `session/${record.chain_event.event}`, {

@@ -32,7 +32,19 @@ export interface VerifyReport {
   covered: number;
   /** Key ids that signed the checkpoints. */
   kids: string[];
+  /** How many records of each kind the log holds. */
+  kinds: Record<string, number>;
+  /** Each approval request's events in log order, as the verified records state them. */
+  approvals: Map<string, ApprovalTrail>;
   failure?: VerifyFailure;
+}
+
+/** One approval request's life as the log records it. */
+export interface ApprovalTrail {
+  tool: string;
+  agent: string | null;
+  /** `created`, `decided approve by SUB via CHANNEL`, `grant_used by DECISION`, `expired`, ... */
+  events: string[];
 }
 
 /**
@@ -43,7 +55,16 @@ export interface VerifyReport {
  * consistent: both are prefixes of the same leaves), and the last checkpoint covers the last record.
  */
 export async function verifyLogDir(dir: string, jwks: JSONWebKeySet): Promise<VerifyReport> {
-  const report: VerifyReport = { ok: false, records: 0, segments: 0, checkpoints: 0, covered: 0, kids: [] };
+  const report: VerifyReport = {
+    ok: false,
+    records: 0,
+    segments: 0,
+    checkpoints: 0,
+    covered: 0,
+    kids: [],
+    kinds: {},
+    approvals: new Map(),
+  };
   const fail = (failure: VerifyFailure) => ({ ...report, failure });
 
   const segments = await listSegments(dir);
@@ -89,6 +110,7 @@ export async function verifyLogDir(dir: string, jwks: JSONWebKeySet): Promise<Ve
         return fail({ ...at, seq, reason: 'hash does not match the record: it was altered' });
       leaves.push(recordLeaf(hash));
       prev = hash;
+      noteRecord(report, record);
     }
   }
   report.records = leaves.length;
@@ -159,4 +181,27 @@ export async function verifyLogDir(dir: string, jwks: JSONWebKeySet): Promise<Ve
 export function formatFailure(f: VerifyFailure): string {
   const where = f.line === undefined ? f.file : `${f.file}:${f.line}`;
   return f.seq === undefined ? `${where}: ${f.reason}` : `${where} (seq ${f.seq}): ${f.reason}`;
+}
+
+/** Counts a verified record's kind, and follows approval requests through their events. */
+function noteRecord(report: VerifyReport, record: Record<string, unknown>): void {
+  const kind = String(record['kind']);
+  report.kinds[kind] = (report.kinds[kind] ?? 0) + 1;
+  const a = record['approval'] as Record<string, unknown> | undefined;
+  if (kind !== 'approval' || typeof a !== 'object' || a === null || typeof a['request'] !== 'string') return;
+  const id = a['request'];
+  let trail = report.approvals.get(id);
+  if (!trail) {
+    trail = { tool: String(a['tool']), agent: (a['agent'] as string | null) ?? null, events: [] };
+    report.approvals.set(id, trail);
+  }
+  const approver = a['approver'] as { sub?: string; via?: string } | undefined;
+  const event = String(a['event']);
+  trail.events.push(
+    event === 'decided'
+      ? `decided ${String(a['verdict'])} by ${approver?.sub ?? '?'} via ${approver?.via ?? '?'}`
+      : event === 'grant_used'
+        ? `grant used by decision ${String(a['used_by'])}`
+        : event,
+  );
 }

@@ -336,7 +336,7 @@ export class Enforcer {
       releaseAll(decision);
       return refusal(
         'held',
-        `${decision.message}; ask a person to approve request ${request.id}, then retry the same call`,
+        `${decision.message} (${decision.reasons[0] ?? 'escalated'}); ask a person to approve request ${request.id}, then retry the same call`,
         'approval_pending',
         decision.id,
         request.id,

@@ -94,6 +94,8 @@ describe('evidence export', () => {
       'action',
       'decision',
       'decision',
+      // The escalation in enforce mode opens an approval request (return mode: answered at once).
+      'approval',
       'decision',
       'action',
       'outcome',
