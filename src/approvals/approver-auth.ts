@@ -1,7 +1,12 @@
 import { decodeJwt, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { ApprovalsConfig } from '../config/approvals-schema.js';
 import { createKeySource, KeysUnavailableError, type KeySourceOptions } from '../identity/keys.js';
-import { LOCAL_DEV_ISSUER, localDevPrincipal, LocalDevKeyMissingError, verifyLocalDevToken } from './local-dev.js';
+import {
+  LOCAL_DEV_ISSUER,
+  localDevPrincipal,
+  LocalDevKeyMissingError,
+  verifyLocalDevToken,
+} from './local-dev.js';
 import type { Approver, ApproverPrincipal } from './types.js';
 
 /** Clock skew tolerated on `exp`, `nbf` and `iat` between the identity provider and us. */
@@ -12,12 +17,12 @@ export const APPROVER_LEEWAY_SECONDS = 30;
  * another audience or issuer); a verified subject that is no approver; keys that cannot be had now
  * (the server's fault, never the caller's).
  */
-export type ApproverAuthFailure = 'unauthenticated' | 'invalid_token' | 'not_an_approver' | 'keys_unavailable';
+export type ApproverAuthFailure =
+  'unauthenticated' | 'invalid_token' | 'not_an_approver' | 'keys_unavailable';
 
 /** The result of authenticating an approver. */
 export type ApproverAuthResult =
-  | { ok: true; principal: ApproverPrincipal }
-  | { ok: false; code: ApproverAuthFailure; message: string };
+  { ok: true; principal: ApproverPrincipal } | { ok: false; code: ApproverAuthFailure; message: string };
 
 /** What verifying approver tokens needs: the approvals config and the state folder (local dev key). */
 export interface ApproverAuthSettings {

@@ -21,15 +21,16 @@ export function printTable(head: string[], cells: string[][]): void {
   for (const r of rows) out(line(r));
 }
 
+/** C0 and C1 control characters, DEL, and the Unicode line and paragraph separators. */
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
 /**
  * Text an agent controls (tool names, intents, arguments) shown on a terminal: control characters
  * become visible escapes, so no escape sequence can redraw or hide what the approver reads.
  */
 export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
-    `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** `90s`, `14m`, `3h`, `2d`: how long ago (or until) a time is, roughly. */
@@ -111,7 +112,8 @@ export function printRequest(r: ApprovalRequest): void {
         ? `used at ${r.grant.used_at} by decision ${r.grant.used_by ?? '?'}`
         : `unused; the same call may go through once until ${r.grant.expires_at}`,
     ]);
-  if (r.interrupted) rows.push(['note', 'its held call was interrupted by a shutdown; an approval leaves a grant']);
+  if (r.interrupted)
+    rows.push(['note', 'its held call was interrupted by a shutdown; an approval leaves a grant']);
   for (const [key, value] of rows) if (value !== undefined) out(`${key.padEnd(10)}${printable(value)}`);
   out('arguments (masked):');
   for (const line of (JSON.stringify(r.args, null, 2) ?? 'none').split('\n')) out(`  ${printable(line)}`);

@@ -83,9 +83,11 @@ function tokenSource(opts: TargetOptions): () => Promise<string> {
   return () =>
     (token ??= (async () => {
       if (opts.tokenFile !== undefined) {
-        const text = (await readFile(opts.tokenFile, 'utf8').catch((err: Error) => {
-          throw new UsageError(`--token ${opts.tokenFile}: ${err.message}`);
-        })).trim();
+        const text = (
+          await readFile(opts.tokenFile, 'utf8').catch((err: Error) => {
+            throw new UsageError(`--token ${opts.tokenFile}: ${err.message}`);
+          })
+        ).trim();
         if (text === '') throw new UsageError(`--token ${opts.tokenFile} is empty`);
         return text;
       }
@@ -159,7 +161,11 @@ function apiTarget(url: string, token: () => Promise<string>): ApprovalsTarget {
     try {
       json = (await res.json()) as Record<string, unknown>;
     } catch {
-      return { ok: false, code: 'bad_answer', message: `${url}${path} answered HTTP ${res.status}, not JSON` };
+      return {
+        ok: false,
+        code: 'bad_answer',
+        message: `${url}${path} answered HTTP ${res.status}, not JSON`,
+      };
     }
     if (!res.ok) {
       const error = json['error'] as { code?: string; message?: string } | undefined;
@@ -218,7 +224,9 @@ function localTarget(config: ResolvedConfig, token: () => Promise<string>): Appr
         evidence = await openEvidenceLog(config, pep.id, log, await folderOrigin(config));
       } catch (err) {
         if (!(err instanceof EvidenceFolderLockedError)) throw err;
-        const who = err.holder ? `${err.holder.pep} (pid ${err.holder.pid} on ${err.holder.host})` : 'another process';
+        const who = err.holder
+          ? `${err.holder.pep} (pid ${err.holder.pid} on ${err.holder.host})`
+          : 'another process';
         return {
           ok: false,
           code: 'gateway_running',

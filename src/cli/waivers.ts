@@ -64,7 +64,9 @@ export async function waiversCommand(argv: string[]): Promise<number> {
   if (values.all && sub !== 'list') throw new UsageError(`waivers ${sub} takes no --all`);
   if (sub === 'revoke' ? ids.length !== 1 : ids.length > 0)
     throw new UsageError(
-      sub === 'revoke' ? 'waivers revoke takes one waiver ID' : `waivers ${sub} takes no positional arguments`,
+      sub === 'revoke'
+        ? 'waivers revoke takes one waiver ID'
+        : `waivers ${sub} takes no positional arguments`,
     );
 
   let input: WaiverInput | undefined;

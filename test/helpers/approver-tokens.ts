@@ -26,7 +26,9 @@ export async function approverKeys(audience = 'mcpgov-approvals'): Promise<Appro
   const jwks = path.join(dir, 'approvers.jwks.json');
   await writeFile(
     jwks,
-    JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'approvers-1', alg: 'EdDSA', use: 'sig' }] }),
+    JSON.stringify({
+      keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'approvers-1', alg: 'EdDSA', use: 'sig' }],
+    }),
   );
   const signWith = (key: CryptoKey, kid: string, claims: JWTPayload & { expiresIn?: number } = {}) => {
     const now = Math.floor(Date.now() / 1000);

@@ -6,14 +6,7 @@ import type { Approver } from '../../approvals/types.js';
 import type { Logger } from '../../util/log.js';
 import { allowedMethods, approvalsApi, takesBody } from './api.js';
 import { CONSOLE_ASSETS } from './console-assets.js';
-import {
-  bearerToken,
-  hostGuard,
-  readJsonBody,
-  SECURITY_HEADERS,
-  sendError,
-  sendJson,
-} from './http.js';
+import { bearerToken, hostGuard, readJsonBody, SECURITY_HEADERS, sendError, sendJson } from './http.js';
 
 export interface AdminServerOptions {
   host: string;

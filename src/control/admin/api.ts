@@ -162,7 +162,5 @@ function malformed(message: string): ApiAnswer {
 
 /** zod's issues as one line: `reason: Too small ...; args_digest: must be ...`. */
 function problems(error: z.ZodError): string {
-  return error.issues
-    .map((i) => `${i.path.length > 0 ? i.path.join('.') : 'body'}: ${i.message}`)
-    .join('; ');
+  return error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : 'body'}: ${i.message}`).join('; ');
 }

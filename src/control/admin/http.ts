@@ -113,8 +113,7 @@ export function hostGuard(opts: { allowedHosts?: string[]; allowedOrigins?: stri
   };
   return (req: IncomingMessage): ApiError | undefined => {
     const host = req.headers.host;
-    if (!hostAllowed(host))
-      return { status: 403, code: 'forbidden', message: 'forbidden: Host not allowed' };
+    if (!hostAllowed(host)) return { status: 403, code: 'forbidden', message: 'forbidden: Host not allowed' };
     const origin = req.headers.origin;
     if (
       origin !== undefined &&

@@ -79,7 +79,11 @@ describe('approver tokens', () => {
 
   it('refuses a token signed with a key the approver keys do not hold', async () => {
     const result = await (await auth()).authenticate(await keys.signWithUnknownKey(), 'api');
-    expect(result).toMatchObject({ ok: false, code: 'invalid_token', message: expect.stringMatching(/unknown key/) });
+    expect(result).toMatchObject({
+      ok: false,
+      code: 'invalid_token',
+      message: expect.stringMatching(/unknown key/),
+    });
   });
 
   it('refuses a token for another audience or from another issuer', async () => {
@@ -126,7 +130,9 @@ describe('approver tokens', () => {
 });
 
 describe('the local development approver', () => {
-  const localDev = { local_dev: { enabled: true, teams: ['demo'], tiers: ['low', 'medium', 'high', 'critical'] } };
+  const localDev = {
+    local_dev: { enabled: true, teams: ['demo'], tiers: ['low', 'medium', 'high', 'critical'] },
+  };
 
   it('creates its key once, readable only by its owner', async () => {
     const state = await mkdtemp(path.join(tmpdir(), 'mcpgov-state-'));
@@ -187,7 +193,11 @@ describe('the local development approver', () => {
 
   it('is refused, saying where the key should be, when the state folder has none', async () => {
     const state = await mkdtemp(path.join(tmpdir(), 'mcpgov-state-'));
-    const token = await mintLocalDevToken(await mkdtemp(path.join(tmpdir(), 'mcpgov-state-')), 'mcpgov-approvals', 300);
+    const token = await mintLocalDevToken(
+      await mkdtemp(path.join(tmpdir(), 'mcpgov-state-')),
+      'mcpgov-approvals',
+      300,
+    );
     expect(await (await auth(localDev, state)).authenticate(token, 'cli')).toMatchObject({
       ok: false,
       message: expect.stringMatching(/no local development approver key in .*start the gateway once/),
