@@ -110,7 +110,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: Error) => {
-      // A store or evidence fault is ours, never the approver's: 500, and nothing was decided.
+      // A store or evidence fault is ours, never the approver's fault: 500, and the log says what.
       opts.log('error', 'admin request failed', { path: req.url, error: err.message });
       if (res.headersSent) return void res.destroy();
       sendError(res, {
