@@ -415,7 +415,7 @@ describe('approval requests through the admin API', () => {
     const id = pendingRequest(await callTool(client, 'fs__write_file', { path: target, content: 'x' }));
     // The request's timeout is one second: wait until the gateway's sweep has expired it.
     await expect
-      .poll(async () => (await stored(id)).state, { timeout: 10_000, interval: 200 })
+      .poll(async () => (await stored(id)).state, { timeout: 20_000, interval: 200 })
       .toBe('expired');
     const late = await api('POST', `/api/approvals/${id}/approve`, {
       token: await alice(),

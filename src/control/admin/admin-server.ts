@@ -122,9 +122,15 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   });
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (err: Error) =>
+      reject(
+        new Error(
+          `cannot serve the admin listener (admin.http) on ${opts.host}:${opts.port}: ${err.message}`,
+        ),
+      );
+    server.once('error', failed);
     server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });
