@@ -16,6 +16,8 @@ Commands:
   evals      run the eval suite (metrics per stage, gated by thresholds); convert R-Judge into cases
   registry   pin the live definitions of the servers' tools in the tool registry (or check the pins)
   connect    relay stdio to a remote gateway over HTTP, presenting a bearer token
+  approvals  list, show, approve and deny approval requests (escalated calls waiting for a person)
+  waivers    add, list and revoke waivers (time-boxed exceptions to deny and escalate)
 
 Run "mcpgov <command> --help" for a command's options.`;
 
@@ -67,6 +69,14 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   registry: async () => {
     const m = await import('./registry.js');
     return { run: m.registryCommand, help: m.registryHelp };
+  },
+  approvals: async () => {
+    const m = await import('./approvals.js');
+    return { run: m.approvalsCommand, help: m.approvalsHelp };
+  },
+  waivers: async () => {
+    const m = await import('./waivers.js');
+    return { run: m.waiversCommand, help: m.waiversHelp };
   },
 };
 

@@ -33,17 +33,22 @@ export async function evidenceSigner(config: ResolvedConfig, log: Logger): Promi
   return LocalEd25519Signer.fromFile(generated.privateKey);
 }
 
-/** Opens the evidence log a config describes, for an enforcement point with the given id. */
+/**
+ * Opens the evidence log a config describes, for an enforcement point with the given id. `origin` (the
+ * checkpoints' origin line) defaults to the PEP's; a CLI writing into a gateway's folder keeps the
+ * gateway's, as a log has one origin.
+ */
 export async function openEvidenceLog(
   config: ResolvedConfig,
   pepId: string,
   log: Logger,
+  origin = `mcpgov/${pepId}`,
 ): Promise<EvidenceLog> {
   return EvidenceLog.open({
     dir: config.evidence.dir,
     fsync: config.evidence.fsync,
     signer: await evidenceSigner(config, log),
-    origin: `mcpgov/${pepId}`,
+    origin,
     writer: pepId,
     checkpoint: {
       everyRecords: config.evidence.checkpoint.every_records,
