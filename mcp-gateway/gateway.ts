@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { ApproverAuth } from '../src/approvals/approver-auth.js';
+import { prepareLocalDevApprover } from '../src/approvals/local-dev.js';
 import type { ResolvedConfig } from '../src/config/load-config.js';
 import type { Identity } from '../src/core/identity.js';
+import { startAdminServer, type AdminServer } from '../src/control/admin/admin-server.js';
 import { createFleet, type Fleet } from '../src/control/fleet.js';
 import { openKernel, type Kernel } from '../src/pep/kernel.js';
 import {
@@ -34,6 +37,8 @@ export interface GatewayOptions {
 export interface Gateway extends Pick<Kernel, 'enforcer' | 'evidence' | 'policy' | 'approvals'> {
   /** `http://host:port/mcp` when serving HTTP. */
   httpUrl?: string;
+  /** `http://host:port` of the admin listener (approvals API, approver console) when `admin` is set. */
+  adminUrl?: string;
   downstreams: ReadonlyMap<string, Downstream>;
   /** Status, drift, the policy endpoints and the sidecars' control channel. */
   fleet: Fleet;
@@ -60,6 +65,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const sessions = new SessionServers(kernel, catalog, SERVER_INFO);
   const http = opts.http ? await serveHttp(opts.http, { config, kernel, fleet, sessions, log }) : undefined;
   const stdio = opts.stdio ? await serveStdio({ config, kernel, sessions, log }) : undefined;
+  const admin = config.admin ? await serveAdmin(config.admin.http, config, kernel, log) : undefined;
+  await prepareLocalDevApprover(config.approvals, config.state.dir, log, admin?.url);
   kernel.start();
   fleet.start();
 
@@ -69,6 +76,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     evidence,
     policy,
     httpUrl: http?.url,
+    adminUrl: admin?.url,
     downstreams,
     fleet,
     async close() {
@@ -76,6 +84,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       // close, so no call starts; then every session's chain closes and the log is sealed.
       await kernel.interruptHeld();
       await fleet.close();
+      await admin?.close();
       await http?.close();
       await stdio?.close();
       await sessions.close();
@@ -138,6 +147,28 @@ async function serveHttp(hostPort: string, at: Listening & { fleet: Fleet }): Pr
   listening.url = http.url;
   log('info', 'serving Streamable HTTP', { url: http.url, resource: resource() });
   return http;
+}
+
+/**
+ * Serves the approvals API and the approver console on `admin.http`, a listener of its own: approvers
+ * never share the MCP port with agents.
+ */
+async function serveAdmin(
+  hostPort: string,
+  config: ResolvedConfig,
+  kernel: Kernel,
+  log: Logger,
+): Promise<AdminServer> {
+  const auth = await ApproverAuth.create({ approvals: config.approvals, stateDir: config.state.dir });
+  return startAdminServer({
+    ...parseHostPort(hostPort),
+    approvals: kernel.approvals,
+    auth,
+    allowedHosts: config.listen.allowed_hosts,
+    allowedOrigins: config.listen.allowed_origins,
+    publicUrl: config.admin?.public_url,
+    log,
+  });
 }
 
 /** Serves one session on this process's stdin/stdout, as the caller whose token is in MCPGOV_TOKEN. */
