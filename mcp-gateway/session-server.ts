@@ -66,7 +66,7 @@ export function createSessionServer(
               method: 'notifications/progress',
               params: { ...p, progressToken },
             });
-    return callTool(request.params, extra.signal, onprogress);
+    return callTool(request.params, extra.signal, onprogress, extra.requestId);
   });
 
   server.setRequestHandler(ListResourcesRequestSchema, async () => ({
@@ -106,11 +106,20 @@ export function createSessionServer(
 function toolCallHandler(deps: SessionDeps, session: Session, server: Server): ToolCallHandler {
   const { catalog, enforcer } = deps;
   // The user confirms through their client (MCP elicitation), where the client can ask them.
-  const elicit = async (message: string) => {
-    const answer = await server.elicitInput({ message, requestedSchema: { type: 'object', properties: {} } });
-    return answer.action;
-  };
-  return (params, signal, onprogress) => {
+  // The SDK's default request timeout (60 s) would drop an answer a person takes longer to give:
+  // the question stands as long as the request, and is withdrawn (notifications/cancelled) with it.
+  // It goes on the call's own response stream (Streamable HTTP: requests during a call SHOULD relate
+  // to it), which the client is reading, not on the optional standalone stream.
+  const elicit =
+    (relatedRequestId: string | number | undefined) =>
+    async (message: string, opts: { signal: AbortSignal; timeoutMs: number }) => {
+      const answer = await server.elicitInput(
+        { message, requestedSchema: { type: 'object', properties: {} } },
+        { signal: opts.signal, timeout: opts.timeoutMs, relatedRequestId },
+      );
+      return answer.action;
+    };
+  return (params, signal, onprogress, requestId) => {
     const { name, arguments: args = {}, _meta } = params;
     if (name === DECLARE_INTENT_TOOL) return declareIntent(enforcer, session, args);
     const live = catalog.tools().get(name);
@@ -124,7 +133,7 @@ function toolCallHandler(deps: SessionDeps, session: Session, server: Server): T
         { signal, onprogress },
       );
     };
-    const confirm = server.getClientCapabilities()?.elicitation ? elicit : undefined;
+    const confirm = server.getClientCapabilities()?.elicitation ? elicit(requestId) : undefined;
     return enforcer.call(session, name, args, live, forward, _meta, {
       signal,
       progress: onprogress,

@@ -27,9 +27,13 @@ export interface CallHooks {
   progress?: (p: { progress: number; total?: number; message?: string }) => void;
   /**
    * Asks the client's user to confirm (MCP elicitation), where the client declared the capability;
-   * resolves to whether they accepted.
+   * resolves to whether they accepted. The question stands for `timeoutMs` (the request's lifetime)
+   * and is withdrawn when `signal` aborts (the request was settled another way).
    */
-  confirm?: (message: string) => Promise<'accept' | 'decline' | 'cancel'>;
+  confirm?: (
+    message: string,
+    opts: { signal: AbortSignal; timeoutMs: number },
+  ) => Promise<'accept' | 'decline' | 'cancel'>;
 }
 
 /** A decision changed by a waiver or a grant, with what changed it. */

@@ -331,7 +331,10 @@ export class Enforcer {
     }
     const confirmable =
       settings.user_confirmation === true && USER_CONFIRMABLE.includes(tier) && hooks.confirm;
-    if (confirmable) void this.askUser(approvals, ctx, request, hooks);
+    // The user's question is withdrawn once the request is settled, whoever settles it.
+    const asking = new AbortController();
+    const lifetimeMs = (settings.timeout ?? approvals.config.timeout) * 1000;
+    if (confirmable) void this.askUser(approvals, ctx, request, hooks, asking.signal, lifetimeMs);
     else if (mode === 'return') {
       releaseAll(decision);
       return refusal(
@@ -349,6 +352,7 @@ export class Enforcer {
         message: `waiting ${waited} s for approval of request ${request.id}`,
       }),
     );
+    asking.abort();
     if (outcome.state !== 'approved') {
       releaseAll(decision);
       const verdict = outcome.request.verdict;
@@ -400,10 +404,13 @@ export class Enforcer {
     ctx: CallContext,
     request: ApprovalRequest,
     hooks: CallHooks,
+    signal: AbortSignal,
+    timeoutMs: number,
   ): Promise<void> {
     try {
       const answer = await hooks.confirm?.(
         `Allow ${ctx.toolName} (${request.tier} risk)? ${request.reasons.join(', ')}. Request ${request.id}.`,
+        { signal, timeoutMs },
       );
       if (answer === undefined || answer === 'cancel') return; // left to the other approvers
       await approvals.decide(
@@ -415,6 +422,7 @@ export class Enforcer {
         elicitationPrincipal(ctx),
       );
     } catch (err) {
+      if (signal.aborted) return; // settled another way: the question was withdrawn
       this.opts.log('warn', 'user confirmation failed; the request stays with approvers', {
         error: (err as Error).message,
       });

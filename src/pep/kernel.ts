@@ -19,6 +19,7 @@ import { Enforcer, type Session } from './enforcer.js';
 import { openEvidenceLog } from './open-evidence.js';
 import { LowdbApprovalStore } from '../approvals/lowdb-store.js';
 import { ApprovalService } from '../approvals/service.js';
+import { consoleBaseUrl, createWebhookNotifier, type WebhookNotifier } from '../approvals/webhooks.js';
 
 /** How long shutdown waits for chain-close records and the final checkpoint before giving up. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -99,6 +100,7 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
   let policy: PolicyRuntime;
   let authenticator: Authenticator;
   let approvals: ApprovalService;
+  let webhooks: WebhookNotifier;
   try {
     const store = await LowdbApprovalStore.open(config.state.dir);
     approvals = new ApprovalService({
@@ -109,6 +111,14 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
       log,
       clock: opts.clock,
     });
+    // Approvers hear of each new request through the configured webhooks, in the background.
+    webhooks = createWebhookNotifier({
+      webhooks: config.approvals.webhooks,
+      consoleBase: consoleBaseUrl(config.admin),
+      env,
+      log,
+    });
+    approvals.onCreated((request) => webhooks.notify(request));
     const source = await opts.beforePolicy?.(pep, evidence);
     policy = await openPolicy(config, { pep, evidence, log, clock: opts.clock, env, source });
     const agentIds = new Set(policy.initial.agents.file.agents.map((a) => a.id));
@@ -207,6 +217,7 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
           });
         }
         await approvals.interruptAll();
+        webhooks.stop();
         await approvals
           .close()
           .catch((err: Error) => log('error', 'approvals store not closed', { error: err.message }));

@@ -23,4 +23,6 @@ export type ToolCallHandler = (
   params: ToolCallParams,
   signal: AbortSignal,
   onprogress?: (progress: Progress) => void,
+  /** The `tools/call` request's id: what the server asks the client during the call relates to it. */
+  requestId?: string | number,
 ) => Promise<CallToolResult>;

@@ -1,26 +1,15 @@
+import { CONSOLE_HTML } from './console/page.js';
+import { CONSOLE_JS } from './console/script.js';
+import { CONSOLE_CSS } from './console/style.js';
+
 /**
  * The approver console's files, served by the admin listener without authentication (the page asks
- * for a token and every datum comes from /api with it), keyed by URL path. This placeholder page only
- * says where the API is; it loads no script, as the listener's Content-Security-Policy expects.
+ * for a token and every datum comes from /api with it), keyed by URL path. One page, one script, one
+ * stylesheet, no framework: the listener's Content-Security-Policy allows only these (`'self'`), so
+ * no inline script or style and nothing from elsewhere.
  */
 export const CONSOLE_ASSETS: Readonly<Record<string, { type: string; body: string }>> = {
-  '/': {
-    type: 'text/html; charset=utf-8',
-    body: `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>mcpgov approvals</title><link rel="stylesheet" href="/console.css"></head>
-<body>
-<h1>mcpgov approvals</h1>
-<p>Decide approval requests through the admin API on this listener, with an approver bearer token:
-<code>GET /api/approvals?state=pending</code>, <code>POST /api/approvals/ID/approve</code> with
-<code>{"reason": "..."}</code>; or from the command line: <code>mcpgov approvals list</code>.</p>
-</body>
-</html>
-`,
-  },
-  '/console.js': { type: 'text/javascript; charset=utf-8', body: '' },
-  '/console.css': {
-    type: 'text/css; charset=utf-8',
-    body: 'body { font-family: system-ui, sans-serif; margin: 2rem; max-width: 48rem; }\n',
-  },
+  '/': { type: 'text/html; charset=utf-8', body: CONSOLE_HTML },
+  '/console.js': { type: 'text/javascript; charset=utf-8', body: CONSOLE_JS },
+  '/console.css': { type: 'text/css; charset=utf-8', body: CONSOLE_CSS },
 };
