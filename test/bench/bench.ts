@@ -3,7 +3,7 @@
  * over stdio and (b) the gateway over stdio with stage 1 and evidence on, measured in the same run,
  * sequentially and with 16 concurrent callers. Reported as ratios against direct, never asserted.
  *
- *   npm run bench [-- --json] [-- --calls N]
+ *   npm run bench [-- --json] [-- --calls N] [-- --approval-samples N]
  */
 import { parseArgs } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -23,6 +23,7 @@ import { silentLogger } from '../../src/util/log.js';
 import { LineStdioClientTransport } from '../../src/transport/stdio-client.js';
 import { startSidecar } from '../../mcp-sidecar/sidecar.js';
 import { CLI, REFERENCE_SERVERS, writeFixture } from '../helpers/fixture.js';
+import { measureApprovals } from './approvals-bench.js';
 
 const CONCURRENCY = 16;
 const WARMUP = 100;
@@ -197,6 +198,7 @@ async function main(): Promise<void> {
       json: { type: 'boolean', default: false },
       calls: { type: 'string', default: '2000' },
       fsync: { type: 'string', default: 'batch' },
+      'approval-samples': { type: 'string', default: '200' },
     },
   });
   const calls = Number(values.calls);
@@ -288,6 +290,7 @@ async function main(): Promise<void> {
   await wrapper.client.close();
 
   const evidence = await measureEvidence(20_000, 'batch');
+  const approvals = await measureApprovals(Number(values['approval-samples']));
 
   const report = {
     calls,
@@ -298,6 +301,8 @@ async function main(): Promise<void> {
     sidecar: sidecarNumbers,
     sidecar_stdio: sidecarStdioNumbers,
     evidence,
+    // From an approver's POST to the admin API to the held call's result at the agent.
+    approvals,
     ratio: {
       seq: round(gatewayNumbers.seq_cps / directNumbers.seq_cps, 3),
       conc: round(gatewayNumbers.conc_cps / directNumbers.conc_cps, 3),
@@ -335,6 +340,10 @@ async function main(): Promise<void> {
   for (const row of rows) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
   process.stdout.write(
     `(${calls} calls each, echo on server-everything over stdio; gateway with stage 1 + evidence fsync=batch)\n`,
+  );
+  process.stdout.write(
+    `approvals: decision by the admin API to the held call's result p50 ${approvals.decision_to_result_p50_ms} ms, ` +
+      `p99 ${approvals.decision_to_result_p99_ms} ms (${approvals.samples} held calls over HTTP)\n`,
   );
 }
 
