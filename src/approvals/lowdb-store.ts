@@ -97,10 +97,10 @@ export class LowdbApprovalStore implements ApprovalStore {
     const result = await this.transition((data): DecideResult => {
       const request = data.requests.find((r) => r.id === id);
       if (!request) return { ok: false, code: 'unknown_request', message: `no approval request ${id}` };
-      if (request.state === 'pending' && Date.parse(request.expires_at) <= now) {
-        request.state = 'expired';
-      }
-      if (request.state === 'expired')
+      // An expiry is left to expire(), whose caller records it: changed here, it would go unrecorded.
+      const expired =
+        request.state === 'expired' || (request.state === 'pending' && Date.parse(request.expires_at) <= now);
+      if (expired)
         return { ok: false, code: 'expired', message: `request ${id} expired at ${request.expires_at}` };
       if (request.state !== 'pending')
         return { ok: false, code: 'not_pending', message: `request ${id} is already ${request.state}` };
