@@ -62,7 +62,10 @@ export class ApprovalService {
   /** Held calls waiting for a verdict, by request id. */
   private readonly waiting = new Map<string, (outcome: HeldOutcome) => void>();
   private readonly created = new Set<(request: ApprovalRequest) => void>();
-  /** Requests whose verdict this process is recording now (so the sweep does not record it twice). */
+  /**
+   * Requests whose verdict this process is recording now: the sweep and the store's verdict events
+   * leave them to the recorder, which lets the held call go on once the verdict is evidence.
+   */
   private readonly recording = new Set<string>();
   private sweeper?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
@@ -77,7 +80,7 @@ export class ApprovalService {
   /** Starts expiring requests and waivers, and noticing verdicts other processes wrote. */
   start(): void {
     if (this.sweeper) return;
-    this.stopVerdicts = this.store.onVerdict((request) => this.settle(request));
+    this.stopVerdicts = this.store.onVerdict((request) => void this.verdictSeen(request));
     this.sweeper = setInterval(() => void this.sweep(), SWEEP_MS);
     this.sweeper.unref();
     void this.sweep();
@@ -152,7 +155,7 @@ export class ApprovalService {
 
   /**
    * Holds a call until its request is decided, expires, or the client cancels (`signal`): then the
-   * request is withdrawn. `tick` is called every `progress_seconds` with the seconds waited.
+   * request is withdrawn. `tick` is called every `progress_seconds` with the seconds waited so far.
    */
   hold(
     request: ApprovalRequest,
@@ -160,13 +163,11 @@ export class ApprovalService {
     tick?: (waitedSeconds: number) => void,
   ): Promise<HeldOutcome> {
     return new Promise<HeldOutcome>((resolve) => {
-      const started = this.clock();
-      const progress =
-        tick &&
-        setInterval(
-          () => tick(Math.round((this.clock() - started) / 1000)),
-          this.config.progress_seconds * 1000,
-        );
+      // Counted, not read off the clock: MCP progress must increase with every notification, and
+      // rounded clock readings (or a test's fixed clock) repeat.
+      let ticks = 0;
+      const every = this.config.progress_seconds;
+      const progress = tick && setInterval(() => tick(++ticks * every), every * 1000);
       const expiry = setTimeout(
         () => void this.sweep(),
         Math.max(0, Date.parse(request.expires_at) - this.clock()) + 5,
@@ -183,7 +184,10 @@ export class ApprovalService {
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) onAbort();
       // A verdict may have come before the wait began (an approver quicker than this call's record).
-      void this.store.get(request.id).then((now) => now && now.state !== 'pending' && this.settle(now));
+      void this.store
+        .get(request.id)
+        .then((now) => now && now.state !== 'pending' && this.verdictSeen(now))
+        .catch(() => {}); // the sweep and the expiry timer look again
     });
   }
 
@@ -243,18 +247,21 @@ export class ApprovalService {
     if (refused) return refused;
     const now = this.clock();
     this.recording.add(id);
+    let result: DecideResult;
     try {
-      const result = await this.store.decide(
+      result = await this.store.decide(
         id,
         { verdict: input.verdict, reason, approver: principal.approver, at: new Date(now).toISOString() },
         now,
         new Date(now + this.config.grant_seconds * 1000).toISOString(),
       );
       if (result.ok) await this.recordVerdict(result.request);
-      return result;
     } finally {
       this.recording.delete(id);
     }
+    // The verdict is evidence before its held call goes on (and uses the grant).
+    if (result.ok) this.settle(result.request);
+    return result;
   }
 
   /** Why `principal` may not give this verdict on `request`; undefined when they may. */
@@ -417,6 +424,31 @@ export class ApprovalService {
       finish({ state: request.state, request });
   }
 
+  /**
+   * A verdict this process did not give, or gave before a held call began to wait: recorded (once)
+   * if no enforcement point has recorded it yet, then its held call, if any, goes on.
+   */
+  private async verdictSeen(request: ApprovalRequest): Promise<void> {
+    if (this.recording.has(request.id)) return; // its recorder settles it
+    if (!request.verdict_recorded) {
+      this.recording.add(request.id);
+      try {
+        // Read afresh: the list this came from may predate a recording that finished since.
+        const current = await this.store.get(request.id);
+        if (current?.verdict && !current.verdict_recorded) await this.recordVerdict(current);
+      } catch (err) {
+        this.opts.log('error', 'approval verdict not recorded; its held call waits', {
+          request: request.id,
+          error: (err as Error).message,
+        });
+        return;
+      } finally {
+        this.recording.delete(request.id);
+      }
+    }
+    this.settle(request);
+  }
+
   private async withdraw(id: string): Promise<void> {
     const request = await this.store.withdraw(id, this.clock()).catch(() => undefined);
     if (!request) return;
@@ -442,10 +474,7 @@ export class ApprovalService {
         for (const waiver of await this.store.expireWaivers(now)) {
           await this.append(waiverRecord(this.opts.pep, waiver, 'expired', new Date(now)));
         }
-        for (const request of await this.store.unrecordedVerdicts()) {
-          if (!this.recording.has(request.id)) await this.recordVerdict(request);
-          this.settle(request);
-        }
+        for (const request of await this.store.unrecordedVerdicts()) await this.verdictSeen(request);
       } catch (err) {
         this.opts.log('error', 'approvals sweep failed', { error: (err as Error).message });
       } finally {
