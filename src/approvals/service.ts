@@ -186,7 +186,7 @@ export class ApprovalService {
       // A verdict may have come before the wait began (an approver quicker than this call's record).
       void this.store
         .get(request.id)
-        .then((now) => now && now.state !== 'pending' && this.verdictSeen(now))
+        .then((now) => (now && now.state !== 'pending' ? this.verdictSeen(now) : undefined))
         .catch(() => {}); // the sweep and the expiry timer look again
     });
   }
