@@ -336,3 +336,108 @@ describe('approvals through the stdio wrapper (mcpgov sidecar -- server-filesyst
     expect(records.filter((r) => r.approval).every((r) => r.pep.kind === 'sidecar')).toBe(true);
   });
 });
+
+describe('cancellation through the in-process sidecar', () => {
+  let sidecar: Sidecar;
+  let client: Client;
+  let fx: Fixture;
+
+  beforeAll(async () => {
+    fx = await writeFixture({
+      config: {
+        mode: 'enforce',
+        identity: { default_agent: 'dev' },
+        // One call in flight per session: a call whose place is never freed blocks every later one.
+        limits: { max_concurrent_calls_per_session: 1 },
+      },
+      tools: { tools: [{ name: '*', owner: 'platform', risk_tier: 'low' }], groups: { all: ['*'] } },
+      agents: { agents: [{ id: 'dev', owner: 'research', tool_groups: ['all'] }] },
+      rules: [
+        {
+          id: 'sums-wait',
+          description: 'sums wait for a person',
+          when: { '===': [{ var: 'call.name' }, 'get-sum'] },
+          effect: 'escalate',
+          reason: 'sum_needs_approval',
+          approval: { mode: 'hold' },
+        },
+      ],
+    });
+    sidecar = await startSidecar({ config: await loadConfig(fx.configFile), log: silentLogger });
+    client = new Client({ name: 'agent', version: '0' });
+    const transport = new LineStdioClientTransport({
+      command: process.execPath,
+      args: [REFERENCE_SERVERS.everything, 'stdio'],
+    });
+    await client.connect(await sidecar.govern(transport, { server: 'everything' }));
+  });
+  afterAll(async () => {
+    await client?.close();
+    await sidecar?.close();
+  });
+
+  /**
+   * Echoes once the session's one place for a call in flight is free again: a place never freed fails
+   * here (the cancelled call's end frees it a moment after its request is withdrawn).
+   */
+  const echoWhenFree = (message: string) =>
+    waitFor(
+      'a free place for a call',
+      async () => {
+        try {
+          return await client.request(
+            { method: 'tools/call', params: { name: 'echo', arguments: { message } } },
+            CallToolResultSchema,
+          );
+        } catch (err) {
+          if (/too many calls in flight/.test((err as Error).message)) return undefined;
+          throw err;
+        }
+      },
+      10_000,
+    );
+
+  it('frees the place of a held call the client cancelled', async () => {
+    const cancel = new AbortController();
+    const held = client.request(
+      { method: 'tools/call', params: { name: 'get-sum', arguments: { a: 1, b: 2 } } },
+      CallToolResultSchema,
+      { signal: cancel.signal },
+    );
+    const request = await waitFor('a pending request', async () => (await sidecar.approvals.list())[0]);
+    cancel.abort();
+    await expect(held).rejects.toThrow();
+    await waitFor(
+      'the request to be withdrawn',
+      async () => (await sidecar.approvals.get(request.id))?.state === 'withdrawn',
+    );
+    expect(textOf(await echoWhenFree('after the held call'))).toContain('after the held call');
+  });
+
+  it('frees the place of a forwarded call the client cancelled, and records it', async () => {
+    const cancel = new AbortController();
+    const progress: Progress[] = [];
+    const running = client.request(
+      {
+        method: 'tools/call',
+        params: { name: 'trigger-long-running-operation', arguments: { duration: 60, steps: 60 } },
+      },
+      CallToolResultSchema,
+      { signal: cancel.signal, onprogress: (p) => progress.push(p) },
+    );
+    // A progress notification from the server: the call is running downstream.
+    await waitFor('the server to report progress', () => progress.length >= 1);
+    cancel.abort();
+    await expect(running).rejects.toThrow();
+    expect(textOf(await echoWhenFree('after the cancelled call'))).toContain('after the cancelled call');
+    await sidecar.evidence.flush();
+    const action = (await readEvidence(fx.evidenceDir)).find(
+      (r) => r.kind === 'action' && r.action?.tool === 'trigger-long-running-operation',
+    );
+    expect(action?.action).toMatchObject({
+      forwarded: true,
+      is_error: true,
+      error: { message: 'the client cancelled the call' },
+    });
+  });
+});
