@@ -168,8 +168,15 @@ export class ApprovalService {
       let ticks = 0;
       const every = this.config.progress_seconds;
       const progress = tick && setInterval(() => tick(++ticks * every), every * 1000);
+      // At its expiry the request is expired here, unless another process sharing the store (a CLI
+      // listing requests) already did: then only reading it again tells this call.
+      const expire = async () => {
+        await this.sweep();
+        const now = await this.store.get(request.id);
+        if (now && now.state !== 'pending') await this.verdictSeen(now);
+      };
       const expiry = setTimeout(
-        () => void this.sweep(),
+        () => void expire().catch(() => {}), // the sweep tries again every second
         Math.max(0, Date.parse(request.expires_at) - this.clock()) + 5,
       );
       const onAbort = () => void this.withdraw(request.id);

@@ -434,6 +434,20 @@ describe('holding a call', () => {
     expect((await s.store.get(request.id))?.state).toBe('expired');
   });
 
+  it('ends expired when another process sharing the store expired the request', async () => {
+    const s = await setup();
+    s.service.start();
+    const request = await s.service.open(escalated({ mode: 'hold', timeoutSeconds: 1 }));
+    const held = s.service.hold(request, undefined);
+    const cli = await LowdbApprovalStore.open(s.stateDir);
+    try {
+      expect(await cli.expire(Date.parse(request.expires_at))).toHaveLength(1);
+    } finally {
+      await cli.close();
+    }
+    expect(await held).toMatchObject({ state: 'expired' });
+  });
+
   it('withdraws the request when the client cancels', async () => {
     const s = await setup();
     const request = await s.service.open(escalated({ mode: 'hold' }));
