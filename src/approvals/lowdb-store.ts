@@ -118,11 +118,14 @@ export class LowdbApprovalStore implements ApprovalStore {
     binding: CallBinding,
     decisionId: string,
     now: number,
+    requestId?: string,
   ): Promise<ApprovalRequest | undefined> {
+    const usable = (r: ApprovalRequest) =>
+      (requestId === undefined || r.id === requestId) && matchesGrant(r, binding, now);
     // Most calls have no grant: look before taking the lock.
-    if (!(await this.load()).requests.some((r) => matchesGrant(r, binding, now))) return undefined;
+    if (!(await this.load()).requests.some(usable)) return undefined;
     return this.transition((data) => {
-      const request = data.requests.find((r) => matchesGrant(r, binding, now));
+      const request = data.requests.find(usable);
       if (!request?.grant) return undefined;
       request.grant.used_at = new Date(now).toISOString();
       request.grant.used_by = decisionId;

@@ -118,9 +118,16 @@ export class ApprovalService {
     );
   }
 
-  /** Uses the single-use grant bound to exactly this call (at most once, whoever asks). */
-  async takeGrant(binding: CallBinding, decisionId: string): Promise<ApprovalRequest | undefined> {
-    return this.store.useGrant(binding, decisionId, this.clock());
+  /**
+   * Uses the single-use grant bound to exactly this call (at most once, whoever asks); only request
+   * `requestId`'s when given (a held call's own).
+   */
+  async takeGrant(
+    binding: CallBinding,
+    decisionId: string,
+    requestId?: string,
+  ): Promise<ApprovalRequest | undefined> {
+    return this.store.useGrant(binding, decisionId, this.clock(), requestId);
   }
 
   /** Records a grant's use by the decision that used it (after that decision's own record). */

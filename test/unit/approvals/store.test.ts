@@ -222,6 +222,17 @@ describe('approval store: grants', () => {
     expect(await store.useGrant(BINDING, 'decision-1', now + 999)).toBeDefined();
   });
 
+  it("uses only the named request's grant when a held call asks for its own", async () => {
+    const store = await openStore();
+    const now = Date.now();
+    const older = await approved(store, now);
+    const own = await approved(store, now);
+    expect(await store.useGrant(BINDING, 'decision-held', now, own.id)).toMatchObject({ id: own.id });
+    expect(await store.useGrant(BINDING, 'decision-again', now, own.id)).toBeUndefined();
+    expect(await store.useGrant(BINDING, 'decision-x', now, 'no-such-request')).toBeUndefined();
+    expect((await store.get(older.id))?.grant?.used_at).toBeUndefined();
+  });
+
   it('gives each of two approvals of the same call one use', async () => {
     const store = await openStore();
     const now = Date.now();
