@@ -334,16 +334,27 @@ export class LowdbApprovalStore implements ApprovalStore {
 
   /** Whether the lock file was left by a process that is gone, or has been held far too long. */
   private async staleLock(): Promise<boolean> {
+    let text: string;
+    let modified: number;
     try {
-      const text = await readFile(this.lockFile, 'utf8');
-      const holder = JSON.parse(text) as { pid?: number; host?: string; at?: number };
-      if (typeof holder.at === 'number' && Date.now() - holder.at > LOCK_STALE_MS) return true;
-      if (holder.host === hostname() && typeof holder.pid === 'number') return !alive(holder.pid);
-      return false;
+      [text, modified] = await Promise.all([
+        readFile(this.lockFile, 'utf8'),
+        stat(this.lockFile).then((s) => s.mtimeMs),
+      ]);
     } catch {
-      // Being written right now (empty or partial), or just removed: not stale.
-      return false;
+      return false; // just removed: try again
     }
+    let holder: { pid?: number; host?: string; at?: number };
+    try {
+      holder = JSON.parse(text) as typeof holder;
+    } catch {
+      // Empty or partial: being written right now, or left so by a process killed between creating
+      // and writing it, which only its age tells.
+      return Date.now() - modified > LOCK_STALE_MS;
+    }
+    if (typeof holder.at === 'number' && Date.now() - holder.at > LOCK_STALE_MS) return true;
+    if (holder.host === hostname() && typeof holder.pid === 'number') return !alive(holder.pid);
+    return false;
   }
 }
 

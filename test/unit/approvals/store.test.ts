@@ -1,5 +1,7 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -390,6 +392,30 @@ describe('approval store: a damaged file', () => {
     expect(await readFile(damaged, 'utf8')).toBe('not json');
     // The failed transition released the lock: once the file is repaired, the store works again.
     await writeFile(damaged, JSON.stringify({ requests: [], waivers: [] }));
+    await store.create(pendingRequest());
+    expect(await store.list()).toHaveLength(1);
+  });
+});
+
+describe('approval store: a lock left behind', () => {
+  const lockFile = (dir: string) => path.join(dir, 'approvals.lock');
+
+  it('takes over the lock of a process that is gone', async () => {
+    const dir = await folder();
+    const store = await openStore(dir);
+    const gone = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid;
+    await writeFile(lockFile(dir), JSON.stringify({ pid: gone, host: hostname(), at: Date.now() }));
+    await store.create(pendingRequest());
+    expect(await store.list()).toHaveLength(1);
+    expect(existsSync(lockFile(dir))).toBe(false);
+  });
+
+  it('takes over an empty lock file once it is old: its writer died between creating and writing it', async () => {
+    const dir = await folder();
+    const store = await openStore(dir);
+    await writeFile(lockFile(dir), '');
+    const longAgo = new Date(Date.now() - 60_000);
+    await utimes(lockFile(dir), longAgo, longAgo);
     await store.create(pendingRequest());
     expect(await store.list()).toHaveLength(1);
   });
