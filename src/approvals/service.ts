@@ -174,7 +174,9 @@ export class ApprovalService {
       // rounded clock readings (or a test's fixed clock) repeat.
       let ticks = 0;
       const every = this.config.progress_seconds;
-      const progress = tick && setInterval(() => tick(++ticks * every), every * 1000);
+      // (In milliseconds' precision, so 0.2 s steps read 0.6, not 0.6000000000000001.)
+      const progress =
+        tick && setInterval(() => tick(Math.round(++ticks * every * 1000) / 1000), every * 1000);
       // At its expiry the request is expired here, unless another process sharing the store (a CLI
       // listing requests) already did: then only reading it again tells this call.
       const expire = async () => {

@@ -248,7 +248,10 @@ describe('approvals through the gateway and the real filesystem server', () => {
       expect(existsSync(move.destination)).toBe(true);
 
       expect(progress.every((p, i) => i === 0 || p.progress > (progress[i - 1]?.progress ?? 0))).toBe(true);
-      expect(progress[0]?.message).toContain(`approval of request ${request.id}`);
+      expect(progress[0]).toMatchObject({
+        progress: 0.2,
+        message: `waiting 0.2 s for approval of request ${request.id}`,
+      });
 
       const records = await gw.records();
       const [moved] = moves(records).filter((r) => r.action?.decision_id === request.decision_id);

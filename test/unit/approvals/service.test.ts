@@ -469,6 +469,7 @@ describe('holding a call', () => {
     await held;
     const count = ticks.length;
     expect(ticks.every((t, i) => i === 0 || t > (ticks[i - 1] ?? 0))).toBe(true);
+    expect(ticks.slice(0, 5)).toEqual([0.02, 0.04, 0.06, 0.08, 0.1]);
     // No progress after the verdict.
     await new Promise((resolve) => setImmediate(resolve));
     expect(ticks).toHaveLength(count);
