@@ -60,7 +60,14 @@ export class ApprovalService {
   readonly config: ApprovalsConfig;
   private readonly clock: () => number;
   /** Held calls waiting for a verdict, by request id. */
-  private readonly waiting = new Map<string, (outcome: HeldOutcome) => void>();
+  private readonly waiting = new Map<
+    string,
+    { request: ApprovalRequest; finish: (outcome: HeldOutcome) => void; interruption?: Promise<void> }
+  >();
+  /** Requests being opened: a shutdown waits for them, as their calls are about to be held. */
+  private readonly opening = new Set<Promise<unknown>>();
+  /** Set by a shutdown: a call held from then on is interrupted at once. */
+  private interrupting = false;
   private readonly created = new Set<(request: ApprovalRequest) => void>();
   /**
    * Requests whose verdict this process is recording now: the sweep and the store's verdict events
@@ -139,6 +146,16 @@ export class ApprovalService {
 
   /** Opens a request for an escalated call and records it; approvers are told. */
   async open(input: NewRequest): Promise<ApprovalRequest> {
+    const opened = this.openRequest(input);
+    this.opening.add(opened);
+    try {
+      return await opened;
+    } finally {
+      this.opening.delete(opened);
+    }
+  }
+
+  private async openRequest(input: NewRequest): Promise<ApprovalRequest> {
     const now = this.clock();
     const { timeoutSeconds, ...fields } = input;
     const request: ApprovalRequest = {
@@ -196,7 +213,8 @@ export class ApprovalService {
         this.waiting.delete(request.id);
         resolve(outcome);
       };
-      this.waiting.set(request.id, finish);
+      this.waiting.set(request.id, { request, finish });
+      if (this.interrupting) void this.interrupt(request);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) onAbort();
       // A verdict may have come before the wait began (an approver quicker than this call's record).
@@ -209,18 +227,25 @@ export class ApprovalService {
 
   /** Cuts every held call short (shutdown): each is answered `approval_interrupted`, its request kept. */
   async interruptAll(): Promise<void> {
-    const held = [...this.waiting.keys()];
-    await Promise.all(
-      held.map(async (id) => {
-        await this.store.interrupt(id).catch(() => {});
-        const request = await this.store.get(id).catch(() => undefined);
-        if (!request) return;
-        await this.append(
-          approvalRecord(this.opts.pep, request, 'interrupted', new Date(this.clock())),
-        ).catch(() => {});
-        this.waiting.get(id)?.({ state: 'interrupted', request });
-      }),
-    );
+    this.interrupting = true;
+    // A call whose request is being opened (its record written) is held next: it is interrupted
+    // too, not left waiting on a closed enforcement point.
+    await Promise.allSettled([...this.opening]);
+    await Promise.all([...this.waiting.values()].map(({ request }) => this.interrupt(request)));
+  }
+
+  /** Answers one held call `approval_interrupted`; its request stays decidable (and leaves a grant). */
+  private interrupt(request: ApprovalRequest): Promise<void> {
+    const held = this.waiting.get(request.id);
+    if (!held) return Promise.resolve();
+    held.interruption ??= (async () => {
+      await this.store.interrupt(request.id).catch(() => {});
+      await this.append(approvalRecord(this.opts.pep, request, 'interrupted', new Date(this.clock()))).catch(
+        (err: Error) => this.opts.log('error', 'approval interruption not recorded', { error: err.message }),
+      );
+      held.finish({ state: 'interrupted', request: { ...request, interrupted: true } });
+    })();
+    return held.interruption;
   }
 
   // --- the approvers' side: one function decides, whatever the channel ---
@@ -433,7 +458,7 @@ export class ApprovalService {
 
   /** A request reached a verdict (here or in another process): its held call, if any, goes on. */
   private settle(request: ApprovalRequest): void {
-    const finish = this.waiting.get(request.id);
+    const finish = this.waiting.get(request.id)?.finish;
     if (!finish) return;
     if (request.state === 'approved' || request.state === 'denied') finish({ state: request.state, request });
     else if (request.state === 'expired' || request.state === 'withdrawn')

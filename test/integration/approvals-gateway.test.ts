@@ -157,9 +157,15 @@ class Running {
     );
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.clients.map((c) => c.close().catch(() => {})));
-    await this.gateway.close();
+  private closing?: Promise<void>;
+
+  /** Closes the clients and the gateway (once, however often it is called). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all(this.clients.map((c) => c.close().catch(() => {})));
+      await this.gateway.close();
+    })();
+    return this.closing;
   }
 }
 

@@ -497,6 +497,36 @@ describe('holding a call', () => {
   });
 });
 
+describe('shutdown', () => {
+  it('interrupts a call whose request was still being opened when the shutdown began', async () => {
+    const s = await setup();
+    const opening = s.service.open(escalated({ mode: 'hold' }));
+    const stopping = s.service.interruptAll();
+    const request = await opening;
+    const outcome = await s.service.hold(request, undefined);
+    await stopping;
+    expect(outcome).toMatchObject({ state: 'interrupted', request: { id: request.id, interrupted: true } });
+    expect(await s.events()).toEqual(['approval created', 'approval interrupted']);
+  });
+
+  it('interrupts at once a call held after the shutdown began', async () => {
+    const s = await setup();
+    await s.service.interruptAll();
+    const request = await s.service.open(escalated({ mode: 'hold' }));
+    expect(await s.service.hold(request, undefined)).toMatchObject({ state: 'interrupted' });
+    expect(await s.store.get(request.id)).toMatchObject({ state: 'pending', interrupted: true });
+  });
+
+  it('interrupts a held call once, however often the shutdown asks', async () => {
+    const s = await setup();
+    const request = await s.service.open(escalated({ mode: 'hold' }));
+    const held = s.service.hold(request, undefined);
+    await Promise.all([s.service.interruptAll(), s.service.interruptAll()]);
+    expect(await held).toMatchObject({ state: 'interrupted' });
+    expect(await s.events()).toEqual(['approval created', 'approval interrupted']);
+  });
+});
+
 describe('waivers', () => {
   const input = {
     agent: 'dev',
