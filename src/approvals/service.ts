@@ -70,10 +70,10 @@ export class ApprovalService {
   private interrupting = false;
   private readonly created = new Set<(request: ApprovalRequest) => void>();
   /**
-   * Requests whose verdict this process is recording now: the sweep and the store's verdict events
-   * leave them to the recorder, which lets the held call go on once the verdict is evidence.
+   * Verdicts this process is recording now, by request: whoever else needs one recorded (the held
+   * call, a grant's use, the sweep) waits for that recording instead of writing a second.
    */
-  private readonly recording = new Set<string>();
+  private readonly recording = new Map<string, Promise<void>>();
   private sweeper?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
   private stopVerdicts?: () => void;
@@ -134,7 +134,17 @@ export class ApprovalService {
     decisionId: string,
     requestId?: string,
   ): Promise<ApprovalRequest | undefined> {
-    return this.store.useGrant(binding, decisionId, this.clock(), requestId);
+    const grant = await this.store.useGrant(binding, decisionId, this.clock(), requestId);
+    // A verdict given elsewhere (a CLI on this machine) may not be evidence yet: it goes before its use.
+    if (grant && !grant.verdict_recorded) {
+      await this.recordOnce(grant.id).catch((err: Error) =>
+        this.opts.log('error', 'approval verdict not recorded before its grant was used', {
+          request: grant.id,
+          error: err.message,
+        }),
+      );
+    }
+    return grant;
   }
 
   /** Records a grant's use by the decision that used it (after that decision's own record). */
@@ -287,18 +297,26 @@ export class ApprovalService {
     const refused = this.mayDecide(request, principal, input.verdict);
     if (refused) return refused;
     const now = this.clock();
-    this.recording.add(id);
-    let result: DecideResult;
-    try {
-      result = await this.store.decide(
+    const deciding = this.store
+      .decide(
         id,
         { verdict: input.verdict, reason, approver: principal.approver, at: new Date(now).toISOString() },
         now,
         new Date(now + this.config.grant_seconds * 1000).toISOString(),
-      );
-      if (result.ok) await this.recordVerdict(result.request);
+      )
+      .then(async (result) => {
+        if (result.ok) await this.recordVerdict(result.request);
+        return result;
+      });
+    // Registered before the store announces the verdict, so its listeners wait for this record.
+    const recorded = deciding.then(() => undefined);
+    recorded.catch(() => {}); // the caller of decide() is told of a failure
+    this.recording.set(id, recorded);
+    let result: DecideResult;
+    try {
+      result = await deciding;
     } finally {
-      this.recording.delete(id);
+      if (this.recording.get(id) === recorded) this.recording.delete(id);
     }
     // The verdict is evidence before its held call goes on (and uses the grant).
     if (result.ok) this.settle(result.request);
@@ -470,24 +488,35 @@ export class ApprovalService {
    * if no enforcement point has recorded it yet, then its held call, if any, goes on.
    */
   private async verdictSeen(request: ApprovalRequest): Promise<void> {
-    if (this.recording.has(request.id)) return; // its recorder settles it
     if (!request.verdict_recorded) {
-      this.recording.add(request.id);
       try {
-        // Read afresh: the list this came from may predate a recording that finished since.
-        const current = await this.store.get(request.id);
-        if (current?.verdict && !current.verdict_recorded) await this.recordVerdict(current);
+        await this.recordOnce(request.id);
       } catch (err) {
         this.opts.log('error', 'approval verdict not recorded; its held call waits', {
           request: request.id,
           error: (err as Error).message,
         });
         return;
-      } finally {
-        this.recording.delete(request.id);
       }
     }
     this.settle(request);
+  }
+
+  /** Records a request's verdict unless it is evidence already, or waits for the recording under way. */
+  private recordOnce(id: string): Promise<void> {
+    const underWay = this.recording.get(id);
+    if (underWay) return underWay;
+    const work = (async () => {
+      // Read afresh: whoever asked may hold a copy older than a recording that finished since.
+      const current = await this.store.get(id);
+      if (current?.verdict && !current.verdict_recorded) await this.recordVerdict(current);
+    })();
+    this.recording.set(id, work);
+    const done = () => {
+      if (this.recording.get(id) === work) this.recording.delete(id);
+    };
+    work.then(done, done);
+    return work;
   }
 
   private async withdraw(id: string): Promise<void> {

@@ -325,10 +325,13 @@ describe('approvals through the gateway and the real filesystem server', () => {
       const request = await gw.pendingFor(move.source);
       cancel.abort('the user gave up');
       await expect(answer).rejects.toThrow();
-      await waitFor(
-        'the request to be withdrawn',
-        async () => (await gw.gateway.approvals.get(request.id))?.state === 'withdrawn',
+      // The withdrawal's record follows its state change.
+      await waitFor('the withdrawal record', async () =>
+        (await gw.records()).some(
+          (r) => r.approval?.request === request.id && r.approval.event === 'withdrawn',
+        ),
       );
+      expect((await gw.gateway.approvals.get(request.id))?.state).toBe('withdrawn');
       const refused = await gw.gateway.approvals.decide(
         request.id,
         { verdict: 'approve', reason: 'ok' },

@@ -187,10 +187,11 @@ describe('approvals through the in-process sidecar (govern)', () => {
     const request = await pendingFor(() => sidecar.approvals.list(), move.source);
     cancel.abort('gave up');
     await expect(answer).rejects.toThrow();
-    await waitFor(
-      'the request to be withdrawn',
-      async () => (await sidecar.approvals.get(request.id))?.state === 'withdrawn',
+    // The withdrawal's record follows its state change.
+    await waitFor('the withdrawal record', async () =>
+      eventsOf(await records(), request.id).includes('withdrawn'),
     );
+    expect((await sidecar.approvals.get(request.id))?.state).toBe('withdrawn');
     expect(eventsOf(await records(), request.id)).toEqual(['created', 'withdrawn']);
     expect(existsSync(move.source)).toBe(true);
   });

@@ -497,6 +497,48 @@ describe('holding a call', () => {
   });
 });
 
+describe('using a grant', () => {
+  it('records a verdict given by another process before the grant it opened is used', async () => {
+    const s = await setup();
+    const request = await s.service.open(escalated());
+    const cli = await LowdbApprovalStore.open(s.stateDir);
+    try {
+      const now = s.now();
+      await cli.decide(
+        request.id,
+        verdict('approve', now, 'olga'),
+        now,
+        new Date(now + 60_000).toISOString(),
+      );
+    } finally {
+      await cli.close();
+    }
+    const grant = await s.service.takeGrant(BINDING, 'decision-2');
+    expect(grant?.id).toBe(request.id);
+    await s.service.grantUsed(grant!, 'decision-2');
+    expect(await s.events()).toEqual(['approval created', 'approval decided', 'approval grant_used']);
+    // Recorded once: the sweep finds nothing left to record.
+    s.service.start();
+    await waitFor('a sweep', async () => (await s.store.unrecordedVerdicts()).length === 0);
+    expect(await s.events()).toEqual(['approval created', 'approval decided', 'approval grant_used']);
+  });
+
+  it('records a verdict once when the retry comes while the approval is being recorded', async () => {
+    const s = await setup();
+    s.service.start();
+    const request = await s.service.open(escalated());
+    const deciding = s.service.decide(
+      request.id,
+      { verdict: 'approve', reason: 'ok' },
+      approver('alice', s.now()),
+    );
+    const grant = await waitFor('the grant', () => s.service.takeGrant(BINDING, 'decision-2'));
+    await s.service.grantUsed(grant, 'decision-2');
+    await deciding;
+    expect(await s.events()).toEqual(['approval created', 'approval decided', 'approval grant_used']);
+  });
+});
+
 describe('shutdown', () => {
   it('interrupts a call whose request was still being opened when the shutdown began', async () => {
     const s = await setup();
