@@ -615,7 +615,8 @@ describe('approvals across a gateway restart', () => {
       approver('alice', gw.now()),
     );
     expect(decided.ok).toBe(true);
-    const retry = await call(await gw.client(), 'fs__move_file', move);
+    const client2 = await gw.client();
+    const retry = await call(client2, 'fs__move_file', move);
     expect(retry.isError).toBeFalsy();
     expect(existsSync(move.destination)).toBe(true);
     const records = await gw.records();
@@ -625,6 +626,18 @@ describe('approvals across a gateway restart', () => {
       'decided',
       'grant_used',
     ]);
+
+    // Once: the same call again is held under a new request.
+    await writeFile(move.source, 'a second r.txt');
+    const again = call(client2, 'fs__move_file', move);
+    const next = await gw.pendingFor(move.source, [request.id]);
+    await gw.gateway.approvals.decide(
+      next.id,
+      { verdict: 'deny', reason: 'once is enough' },
+      approver('alice', gw.now()),
+    );
+    expect(decisionMeta(await again)).toMatchObject({ reason: 'approval_denied', request: next.id });
+    expect(existsSync(move.source)).toBe(true);
   });
 
   it('does not apply a grant under another policy bundle', async () => {
