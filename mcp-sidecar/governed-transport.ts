@@ -215,24 +215,31 @@ export class GovernedTransport extends DirectRequestTransport {
           name,
           args,
           live,
-          () => this.forward(id, live as LiveTool, message, options),
+          () => this.forward(id, live as LiveTool, message, controller.signal, options),
           meta,
           hooks,
         );
       }
-      this.onmessage?.({ jsonrpc: '2.0', id, result } as JSONRPCMessage);
+      // A cancelled request gets no answer (MCP cancellation: the receiver should not respond).
+      if (!controller.signal.aborted) this.onmessage?.({ jsonrpc: '2.0', id, result } as JSONRPCMessage);
     } catch (err) {
-      this.onmessage?.({ jsonrpc: '2.0', id, error: errorObject(err) } as JSONRPCMessage);
+      if (!controller.signal.aborted)
+        this.onmessage?.({ jsonrpc: '2.0', id, error: errorObject(err) } as JSONRPCMessage);
     } finally {
       this.governing.delete(id);
     }
   }
 
-  /** Sends the client's own request (renamed back to the server's tool name when prefixed). */
+  /**
+   * Sends the client's own request (renamed back to the server's tool name when prefixed). Once the
+   * client cancels it, the server will not answer it either: the wait ends there, so the call's
+   * action record is written and its place among the calls in flight is freed.
+   */
   private forward(
     id: Id,
     live: LiveTool,
     message: JSONRPCMessage,
+    signal: AbortSignal,
     options?: TransportSendOptions,
   ): Promise<CallToolResult> {
     const request = message as { params: Record<string, unknown> };
@@ -241,9 +248,26 @@ export class GovernedTransport extends DirectRequestTransport {
     const params: Record<string, unknown> = { ...request.params, name: live.tool };
     if (request.params['_meta'] !== undefined) params['_meta'] = meta;
     return new Promise((resolve, reject) => {
-      this.forwarded.set(id, { resolve: (r) => resolve(r as CallToolResult), reject });
+      const cancelled = () => {
+        this.forwarded.delete(id);
+        reject(new Error('the client cancelled the call'));
+      };
+      if (signal.aborted) return cancelled();
+      signal.addEventListener('abort', cancelled, { once: true });
+      const done = () => signal.removeEventListener('abort', cancelled);
+      this.forwarded.set(id, {
+        resolve: (r) => {
+          done();
+          resolve(r as CallToolResult);
+        },
+        reject: (err) => {
+          done();
+          reject(err);
+        },
+      });
       this.inner.send({ ...message, params } as JSONRPCMessage, options).catch((err: Error) => {
         this.forwarded.delete(id);
+        done();
         reject(err);
       });
     });

@@ -97,10 +97,10 @@ export class LowdbApprovalStore implements ApprovalStore {
     const result = await this.transition((data): DecideResult => {
       const request = data.requests.find((r) => r.id === id);
       if (!request) return { ok: false, code: 'unknown_request', message: `no approval request ${id}` };
-      if (request.state === 'pending' && Date.parse(request.expires_at) <= now) {
-        request.state = 'expired';
-      }
-      if (request.state === 'expired')
+      // An expiry is left to expire(), whose caller records it: changed here, it would go unrecorded.
+      const expired =
+        request.state === 'expired' || (request.state === 'pending' && Date.parse(request.expires_at) <= now);
+      if (expired)
         return { ok: false, code: 'expired', message: `request ${id} expired at ${request.expires_at}` };
       if (request.state !== 'pending')
         return { ok: false, code: 'not_pending', message: `request ${id} is already ${request.state}` };
@@ -118,11 +118,14 @@ export class LowdbApprovalStore implements ApprovalStore {
     binding: CallBinding,
     decisionId: string,
     now: number,
+    requestId?: string,
   ): Promise<ApprovalRequest | undefined> {
+    const usable = (r: ApprovalRequest) =>
+      (requestId === undefined || r.id === requestId) && matchesGrant(r, binding, now);
     // Most calls have no grant: look before taking the lock.
-    if (!(await this.load()).requests.some((r) => matchesGrant(r, binding, now))) return undefined;
+    if (!(await this.load()).requests.some(usable)) return undefined;
     return this.transition((data) => {
-      const request = data.requests.find((r) => matchesGrant(r, binding, now));
+      const request = data.requests.find(usable);
       if (!request?.grant) return undefined;
       request.grant.used_at = new Date(now).toISOString();
       request.grant.used_by = decisionId;
@@ -331,16 +334,27 @@ export class LowdbApprovalStore implements ApprovalStore {
 
   /** Whether the lock file was left by a process that is gone, or has been held far too long. */
   private async staleLock(): Promise<boolean> {
+    let text: string;
+    let modified: number;
     try {
-      const text = await readFile(this.lockFile, 'utf8');
-      const holder = JSON.parse(text) as { pid?: number; host?: string; at?: number };
-      if (typeof holder.at === 'number' && Date.now() - holder.at > LOCK_STALE_MS) return true;
-      if (holder.host === hostname() && typeof holder.pid === 'number') return !alive(holder.pid);
-      return false;
+      [text, modified] = await Promise.all([
+        readFile(this.lockFile, 'utf8'),
+        stat(this.lockFile).then((s) => s.mtimeMs),
+      ]);
     } catch {
-      // Being written right now (empty or partial), or just removed: not stale.
-      return false;
+      return false; // just removed: try again
     }
+    let holder: { pid?: number; host?: string; at?: number };
+    try {
+      holder = JSON.parse(text) as typeof holder;
+    } catch {
+      // Empty or partial: being written right now, or left so by a process killed between creating
+      // and writing it, which only its age tells.
+      return Date.now() - modified > LOCK_STALE_MS;
+    }
+    if (typeof holder.at === 'number' && Date.now() - holder.at > LOCK_STALE_MS) return true;
+    if (holder.host === hostname() && typeof holder.pid === 'number') return !alive(holder.pid);
+    return false;
   }
 }
 

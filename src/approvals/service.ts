@@ -60,10 +60,20 @@ export class ApprovalService {
   readonly config: ApprovalsConfig;
   private readonly clock: () => number;
   /** Held calls waiting for a verdict, by request id. */
-  private readonly waiting = new Map<string, (outcome: HeldOutcome) => void>();
+  private readonly waiting = new Map<
+    string,
+    { request: ApprovalRequest; finish: (outcome: HeldOutcome) => void; interruption?: Promise<void> }
+  >();
+  /** Requests being opened: a shutdown waits for them, as their calls are about to be held. */
+  private readonly opening = new Set<Promise<unknown>>();
+  /** Set by a shutdown: a call held from then on is interrupted at once. */
+  private interrupting = false;
   private readonly created = new Set<(request: ApprovalRequest) => void>();
-  /** Requests whose verdict this process is recording now (so the sweep does not record it twice). */
-  private readonly recording = new Set<string>();
+  /**
+   * Verdicts this process is recording now, by request: whoever else needs one recorded (the held
+   * call, a grant's use, the sweep) waits for that recording instead of writing a second.
+   */
+  private readonly recording = new Map<string, Promise<void>>();
   private sweeper?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
   private stopVerdicts?: () => void;
@@ -77,7 +87,7 @@ export class ApprovalService {
   /** Starts expiring requests and waivers, and noticing verdicts other processes wrote. */
   start(): void {
     if (this.sweeper) return;
-    this.stopVerdicts = this.store.onVerdict((request) => this.settle(request));
+    this.stopVerdicts = this.store.onVerdict((request) => void this.verdictSeen(request));
     this.sweeper = setInterval(() => void this.sweep(), SWEEP_MS);
     this.sweeper.unref();
     void this.sweep();
@@ -115,9 +125,26 @@ export class ApprovalService {
     );
   }
 
-  /** Uses the single-use grant bound to exactly this call (at most once, whoever asks). */
-  async takeGrant(binding: CallBinding, decisionId: string): Promise<ApprovalRequest | undefined> {
-    return this.store.useGrant(binding, decisionId, this.clock());
+  /**
+   * Uses the single-use grant bound to exactly this call (at most once, whoever asks); only request
+   * `requestId`'s when given (a held call's own).
+   */
+  async takeGrant(
+    binding: CallBinding,
+    decisionId: string,
+    requestId?: string,
+  ): Promise<ApprovalRequest | undefined> {
+    const grant = await this.store.useGrant(binding, decisionId, this.clock(), requestId);
+    // A verdict given elsewhere (a CLI on this machine) may not be evidence yet: it goes before its use.
+    if (grant && !grant.verdict_recorded) {
+      await this.recordOnce(grant.id).catch((err: Error) =>
+        this.opts.log('error', 'approval verdict not recorded before its grant was used', {
+          request: grant.id,
+          error: err.message,
+        }),
+      );
+    }
+    return grant;
   }
 
   /** Records a grant's use by the decision that used it (after that decision's own record). */
@@ -129,6 +156,16 @@ export class ApprovalService {
 
   /** Opens a request for an escalated call and records it; approvers are told. */
   async open(input: NewRequest): Promise<ApprovalRequest> {
+    const opened = this.openRequest(input);
+    this.opening.add(opened);
+    try {
+      return await opened;
+    } finally {
+      this.opening.delete(opened);
+    }
+  }
+
+  private async openRequest(input: NewRequest): Promise<ApprovalRequest> {
     const now = this.clock();
     const { timeoutSeconds, ...fields } = input;
     const request: ApprovalRequest = {
@@ -152,7 +189,7 @@ export class ApprovalService {
 
   /**
    * Holds a call until its request is decided, expires, or the client cancels (`signal`): then the
-   * request is withdrawn. `tick` is called every `progress_seconds` with the seconds waited.
+   * request is withdrawn. `tick` is called every `progress_seconds` with the seconds waited so far.
    */
   hold(
     request: ApprovalRequest,
@@ -160,15 +197,22 @@ export class ApprovalService {
     tick?: (waitedSeconds: number) => void,
   ): Promise<HeldOutcome> {
     return new Promise<HeldOutcome>((resolve) => {
-      const started = this.clock();
+      // Counted, not read off the clock: MCP progress must increase with every notification, and
+      // rounded clock readings (or a test's fixed clock) repeat.
+      let ticks = 0;
+      const every = this.config.progress_seconds;
+      // (In milliseconds' precision, so 0.2 s steps read 0.6, not 0.6000000000000001.)
       const progress =
-        tick &&
-        setInterval(
-          () => tick(Math.round((this.clock() - started) / 1000)),
-          this.config.progress_seconds * 1000,
-        );
+        tick && setInterval(() => tick(Math.round(++ticks * every * 1000) / 1000), every * 1000);
+      // At its expiry the request is expired here, unless another process sharing the store (a CLI
+      // listing requests) already did: then only reading it again tells this call.
+      const expire = async () => {
+        await this.sweep();
+        const now = await this.store.get(request.id);
+        if (now && now.state !== 'pending') await this.verdictSeen(now);
+      };
       const expiry = setTimeout(
-        () => void this.sweep(),
+        () => void expire().catch(() => {}), // the sweep tries again every second
         Math.max(0, Date.parse(request.expires_at) - this.clock()) + 5,
       );
       const onAbort = () => void this.withdraw(request.id);
@@ -179,28 +223,39 @@ export class ApprovalService {
         this.waiting.delete(request.id);
         resolve(outcome);
       };
-      this.waiting.set(request.id, finish);
+      this.waiting.set(request.id, { request, finish });
+      if (this.interrupting) void this.interrupt(request);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) onAbort();
       // A verdict may have come before the wait began (an approver quicker than this call's record).
-      void this.store.get(request.id).then((now) => now && now.state !== 'pending' && this.settle(now));
+      void this.store
+        .get(request.id)
+        .then((now) => (now && now.state !== 'pending' ? this.verdictSeen(now) : undefined))
+        .catch(() => {}); // the sweep and the expiry timer look again
     });
   }
 
   /** Cuts every held call short (shutdown): each is answered `approval_interrupted`, its request kept. */
   async interruptAll(): Promise<void> {
-    const held = [...this.waiting.keys()];
-    await Promise.all(
-      held.map(async (id) => {
-        await this.store.interrupt(id).catch(() => {});
-        const request = await this.store.get(id).catch(() => undefined);
-        if (!request) return;
-        await this.append(
-          approvalRecord(this.opts.pep, request, 'interrupted', new Date(this.clock())),
-        ).catch(() => {});
-        this.waiting.get(id)?.({ state: 'interrupted', request });
-      }),
-    );
+    this.interrupting = true;
+    // A call whose request is being opened (its record written) is held next: it is interrupted
+    // too, not left waiting on a closed enforcement point.
+    await Promise.allSettled([...this.opening]);
+    await Promise.all([...this.waiting.values()].map(({ request }) => this.interrupt(request)));
+  }
+
+  /** Answers one held call `approval_interrupted`; its request stays decidable (and leaves a grant). */
+  private interrupt(request: ApprovalRequest): Promise<void> {
+    const held = this.waiting.get(request.id);
+    if (!held) return Promise.resolve();
+    held.interruption ??= (async () => {
+      await this.store.interrupt(request.id).catch(() => {});
+      await this.append(approvalRecord(this.opts.pep, request, 'interrupted', new Date(this.clock()))).catch(
+        (err: Error) => this.opts.log('error', 'approval interruption not recorded', { error: err.message }),
+      );
+      held.finish({ state: 'interrupted', request: { ...request, interrupted: true } });
+    })();
+    return held.interruption;
   }
 
   // --- the approvers' side: one function decides, whatever the channel ---
@@ -242,19 +297,30 @@ export class ApprovalService {
     const refused = this.mayDecide(request, principal, input.verdict);
     if (refused) return refused;
     const now = this.clock();
-    this.recording.add(id);
-    try {
-      const result = await this.store.decide(
+    const deciding = this.store
+      .decide(
         id,
         { verdict: input.verdict, reason, approver: principal.approver, at: new Date(now).toISOString() },
         now,
         new Date(now + this.config.grant_seconds * 1000).toISOString(),
-      );
-      if (result.ok) await this.recordVerdict(result.request);
-      return result;
+      )
+      .then(async (result) => {
+        if (result.ok) await this.recordVerdict(result.request);
+        return result;
+      });
+    // Registered before the store announces the verdict, so its listeners wait for this record.
+    const recorded = deciding.then(() => undefined);
+    recorded.catch(() => {}); // the caller of decide() is told of a failure
+    this.recording.set(id, recorded);
+    let result: DecideResult;
+    try {
+      result = await deciding;
     } finally {
-      this.recording.delete(id);
+      if (this.recording.get(id) === recorded) this.recording.delete(id);
     }
+    // The verdict is evidence before its held call goes on (and uses the grant).
+    if (result.ok) this.settle(result.request);
+    return result;
   }
 
   /** Why `principal` may not give this verdict on `request`; undefined when they may. */
@@ -410,11 +476,47 @@ export class ApprovalService {
 
   /** A request reached a verdict (here or in another process): its held call, if any, goes on. */
   private settle(request: ApprovalRequest): void {
-    const finish = this.waiting.get(request.id);
+    const finish = this.waiting.get(request.id)?.finish;
     if (!finish) return;
     if (request.state === 'approved' || request.state === 'denied') finish({ state: request.state, request });
     else if (request.state === 'expired' || request.state === 'withdrawn')
       finish({ state: request.state, request });
+  }
+
+  /**
+   * A verdict this process did not give, or gave before a held call began to wait: recorded (once)
+   * if no enforcement point has recorded it yet, then its held call, if any, goes on.
+   */
+  private async verdictSeen(request: ApprovalRequest): Promise<void> {
+    if (!request.verdict_recorded) {
+      try {
+        await this.recordOnce(request.id);
+      } catch (err) {
+        this.opts.log('error', 'approval verdict not recorded; its held call waits', {
+          request: request.id,
+          error: (err as Error).message,
+        });
+        return;
+      }
+    }
+    this.settle(request);
+  }
+
+  /** Records a request's verdict unless it is evidence already, or waits for the recording under way. */
+  private recordOnce(id: string): Promise<void> {
+    const underWay = this.recording.get(id);
+    if (underWay) return underWay;
+    const work = (async () => {
+      // Read afresh: whoever asked may hold a copy older than a recording that finished since.
+      const current = await this.store.get(id);
+      if (current?.verdict && !current.verdict_recorded) await this.recordVerdict(current);
+    })();
+    this.recording.set(id, work);
+    const done = () => {
+      if (this.recording.get(id) === work) this.recording.delete(id);
+    };
+    work.then(done, done);
+    return work;
   }
 
   private async withdraw(id: string): Promise<void> {
@@ -442,10 +544,7 @@ export class ApprovalService {
         for (const waiver of await this.store.expireWaivers(now)) {
           await this.append(waiverRecord(this.opts.pep, waiver, 'expired', new Date(now)));
         }
-        for (const request of await this.store.unrecordedVerdicts()) {
-          if (!this.recording.has(request.id)) await this.recordVerdict(request);
-          this.settle(request);
-        }
+        for (const request of await this.store.unrecordedVerdicts()) await this.verdictSeen(request);
       } catch (err) {
         this.opts.log('error', 'approvals sweep failed', { error: (err as Error).message });
       } finally {

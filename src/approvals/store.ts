@@ -17,9 +17,15 @@ export interface ApprovalStore {
   decide(id: string, verdict: Verdict, now: number, grantExpiresAt: string): Promise<DecideResult>;
   /**
    * Uses the grant bound to exactly this call, once: the approved request whose grant is unused and
-   * unexpired. Undefined when there is none (then nothing changed).
+   * unexpired (only request `requestId`'s, when given: a held call uses its own). Undefined when there
+   * is none (then nothing changed).
    */
-  useGrant(binding: CallBinding, decisionId: string, now: number): Promise<ApprovalRequest | undefined>;
+  useGrant(
+    binding: CallBinding,
+    decisionId: string,
+    now: number,
+    requestId?: string,
+  ): Promise<ApprovalRequest | undefined>;
   /** Moves every pending request past its expiry to `expired`; returns them. */
   expire(now: number): Promise<ApprovalRequest[]>;
   /** A held call's client went away before a verdict: its pending request is withdrawn. */

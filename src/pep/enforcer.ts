@@ -382,8 +382,9 @@ export class Enforcer {
                 ];
       return refusal(kind, message, code, decision.id, request.id);
     }
-    // Approved: this held call is the grant's one use.
-    const grant = await approvals.takeGrant(request.binding, decision.id).catch(() => undefined);
+    // Approved: this held call is its own grant's one use (an older grant for the same call is left
+    // to the retry it was given for).
+    const grant = await approvals.takeGrant(request.binding, decision.id, request.id).catch(() => undefined);
     if (!grant) {
       releaseAll(decision);
       return refusal(
