@@ -62,6 +62,8 @@ export async function startStdioWrapper(opts: StdioWrapperOptions): Promise<Stdi
   const close = (code: number, why: string) => {
     closing ??= (async () => {
       log('info', 'sidecar stopping', { why });
+      // Held calls are answered (approval_interrupted) while the client can still read the answers.
+      await sidecar.approvals.interruptAll().catch(() => {});
       await upstream.close().catch(() => {});
       await governed.close().catch(() => {});
       await sidecar.close();

@@ -210,13 +210,15 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     },
     close() {
       shutdown ??= (async () => {
+        // Held calls first, while their sessions can still carry the answer (a no-op when the entry
+        // point already interrupted them).
+        await approvals.interruptAll();
         const sessions = Promise.all([...open].map(closeSession)).then(() => Promise.all(closing.values()));
         if (!(await within(sessions, SHUTDOWN_TIMEOUT_MS))) {
           log('error', 'shutdown: chain-close records still pending; closing the log without them', {
             sessions: open.size + closing.size,
           });
         }
-        await approvals.interruptAll();
         webhooks.stop();
         await approvals
           .close()
