@@ -57,6 +57,8 @@ export class LowdbApprovalStore implements ApprovalStore {
   private watcher?: FSWatcher;
   private poller?: NodeJS.Timeout;
   private lastMtime = 0;
+  /** The file's parsed contents, and which version of the file they are (see `load`). */
+  private cache?: { key: string; data: Data };
   /** This process's transitions, one at a time (the lock file orders them against other processes). */
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -78,22 +80,30 @@ export class LowdbApprovalStore implements ApprovalStore {
 
   async create(request: ApprovalRequest): Promise<void> {
     await this.transition((data) => {
-      data.requests.push(request);
+      data.requests.push(structuredClone(request));
       this.seen.set(request.id, request.state);
     });
   }
 
   async get(id: string): Promise<ApprovalRequest | undefined> {
-    return (await this.load()).requests.find((r) => r.id === id);
+    // Copies: what load() returns is the store's own cached contents.
+    const request = (await this.load()).requests.find((r) => r.id === id);
+    return request && structuredClone(request);
   }
 
   async list(filter: { state?: RequestState; limit?: number } = {}): Promise<ApprovalRequest[]> {
     const all = (await this.load()).requests.filter((r) => !filter.state || r.state === filter.state);
     all.sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
-    return filter.limit === undefined ? all : all.slice(0, filter.limit);
+    return structuredClone(filter.limit === undefined ? all : all.slice(0, filter.limit));
   }
 
-  async decide(id: string, verdict: Verdict, now: number, grantExpiresAt: string): Promise<DecideResult> {
+  async decide(
+    id: string,
+    verdict: Verdict,
+    now: number,
+    grantExpiresAt: string,
+    usedBy?: string,
+  ): Promise<DecideResult> {
     const result = await this.transition((data): DecideResult => {
       const request = data.requests.find((r) => r.id === id);
       if (!request) return { ok: false, code: 'unknown_request', message: `no approval request ${id}` };
@@ -106,7 +116,12 @@ export class LowdbApprovalStore implements ApprovalStore {
         return { ok: false, code: 'not_pending', message: `request ${id} is already ${request.state}` };
       request.state = verdict.verdict === 'approve' ? 'approved' : 'denied';
       request.verdict = verdict;
-      if (verdict.verdict === 'approve') request.grant = { expires_at: grantExpiresAt };
+      if (verdict.verdict === 'approve') {
+        request.grant =
+          usedBy === undefined
+            ? { expires_at: grantExpiresAt }
+            : { expires_at: grantExpiresAt, used_at: new Date(now).toISOString(), used_by: usedBy };
+      }
       this.seen.set(id, request.state);
       return { ok: true, request: structuredClone(request) };
     });
@@ -171,19 +186,21 @@ export class LowdbApprovalStore implements ApprovalStore {
   }
 
   async unrecordedVerdicts(): Promise<ApprovalRequest[]> {
-    return (await this.load()).requests.filter((r) => r.verdict !== undefined && !r.verdict_recorded);
+    return structuredClone(
+      (await this.load()).requests.filter((r) => r.verdict !== undefined && !r.verdict_recorded),
+    );
   }
 
   async addWaiver(waiver: Waiver): Promise<void> {
     await this.transition((data) => {
-      data.waivers.push(waiver);
+      data.waivers.push(structuredClone(waiver));
     });
   }
 
   async listWaivers(filter: { active?: boolean; now?: number } = {}): Promise<Waiver[]> {
     const now = filter.now ?? Date.now();
     const all = (await this.load()).waivers.filter((w) => !filter.active || isActive(w, now));
-    return all.reverse();
+    return structuredClone(all.reverse());
   }
 
   async revokeWaiver(id: string, revoked: NonNullable<Waiver['revoked']>): Promise<Waiver | undefined> {
@@ -261,8 +278,15 @@ export class LowdbApprovalStore implements ApprovalStore {
     }
   }
 
-  /** Reads the file as it is now (a missing file is an empty store). */
+  /**
+   * Reads the file as it is now (a missing file is an empty store). The parsed contents are kept
+   * for as long as the file is the same one (inode, size and modification time): lowdb replaces the
+   * file on every write, so any write, by any process, is a new file.
+   */
   private async load(): Promise<Data> {
+    const key = await this.fileKey();
+    if (key === undefined) return { requests: [], waivers: [] };
+    if (this.cache?.key === key) return this.cache.data;
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
@@ -282,7 +306,20 @@ export class LowdbApprovalStore implements ApprovalStore {
         `${this.file} is not an approvals store: ${data.error.issues[0]?.message ?? 'invalid'}`,
       );
     }
+    // Kept only when the file did not change while it was read (else the next read parses again).
+    if ((await this.fileKey()) === key) this.cache = { key, data: data.data };
     return data.data;
+  }
+
+  /** Identifies the file's current version; undefined when there is no file. */
+  private async fileKey(): Promise<string | undefined> {
+    try {
+      const s = await stat(this.file, { bigint: true });
+      return `${s.ino}:${s.size}:${s.mtimeNs}`;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   /** Runs `change` on the current contents under the lock, then writes them (when it returns). */
@@ -298,7 +335,13 @@ export class LowdbApprovalStore implements ApprovalStore {
         );
         this.db.data = data;
         await this.db.write();
+        const key = await this.fileKey();
+        this.cache = key === undefined ? undefined : { key, data };
         return result;
+      } catch (err) {
+        // The contents may have been changed in memory and not written: read them afresh next time.
+        this.cache = undefined;
+        throw err;
       } finally {
         await release();
       }

@@ -74,6 +74,9 @@ export class ApprovalService {
    * call, a grant's use, the sweep) waits for that recording instead of writing a second.
    */
   private readonly recording = new Map<string, Promise<void>>();
+  /** Verdicts this process recorded whose store entry is not yet marked recorded (the sweep marks them). */
+  private readonly recorded = new Set<string>();
+
   private sweeper?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
   private stopVerdicts?: () => void;
@@ -149,8 +152,12 @@ export class ApprovalService {
 
   /** Records a grant's use by the decision that used it (after that decision's own record). */
   async grantUsed(request: ApprovalRequest, decisionId: string): Promise<void> {
+    // Not waited on for durability: what proves the call was approved is durable already (the
+    // verdict's record, and a retry's own decision record naming the request); this links the two,
+    // like the action record that follows.
     await this.append(
       approvalRecord(this.opts.pep, request, 'grant_used', new Date(this.clock()), decisionId),
+      false,
     );
   }
 
@@ -303,6 +310,8 @@ export class ApprovalService {
         { verdict: input.verdict, reason, approver: principal.approver, at: new Date(now).toISOString() },
         now,
         new Date(now + this.config.grant_seconds * 1000).toISOString(),
+        // A call held here for this request uses the grant in the same step: one store write, not two.
+        this.waiting.has(id) ? request.decision_id : undefined,
       )
       .then(async (result) => {
         if (result.ok) await this.recordVerdict(result.request);
@@ -469,6 +478,9 @@ export class ApprovalService {
     clearInterval(this.sweeper);
     this.stopVerdicts?.();
     await this.sweeping;
+    await this.markRecorded().catch((err: Error) =>
+      this.opts.log('error', 'approvals store not told which verdicts are recorded', { error: err.message }),
+    );
     await this.store.close();
   }
 
@@ -504,6 +516,7 @@ export class ApprovalService {
 
   /** Records a request's verdict unless it is evidence already, or waits for the recording under way. */
   private recordOnce(id: string): Promise<void> {
+    if (this.recorded.has(id)) return Promise.resolve();
     const underWay = this.recording.get(id);
     if (underWay) return underWay;
     const work = (async () => {
@@ -544,6 +557,7 @@ export class ApprovalService {
         for (const waiver of await this.store.expireWaivers(now)) {
           await this.append(waiverRecord(this.opts.pep, waiver, 'expired', new Date(now)));
         }
+        await this.markRecorded();
         for (const request of await this.store.unrecordedVerdicts()) await this.verdictSeen(request);
       } catch (err) {
         this.opts.log('error', 'approvals sweep failed', { error: (err as Error).message });
@@ -554,10 +568,25 @@ export class ApprovalService {
     return this.sweeping;
   }
 
+  /**
+   * Writes the verdict's record. The store is told it is recorded afterwards, off the held call's
+   * path: until then this process remembers it (so nothing here records it twice), and `close`
+   * waits for the store.
+   */
   private async recordVerdict(request: ApprovalRequest): Promise<void> {
     const at = request.verdict ? new Date(request.verdict.at) : new Date(this.clock());
     await this.append(approvalRecord(this.opts.pep, request, 'decided', at));
-    await this.store.markVerdictRecorded(request.id);
+    // The store learns it is recorded at the next sweep (or at close), off the held call's path;
+    // until then this process remembers it, so nothing here records it twice.
+    this.recorded.add(request.id);
+  }
+
+  /** Tells the store which verdicts this process has recorded since the last time. */
+  private async markRecorded(): Promise<void> {
+    for (const id of [...this.recorded]) {
+      await this.store.markVerdictRecorded(id);
+      this.recorded.delete(id);
+    }
   }
 
   private append(record: Parameters<EvidenceSink['append']>[0], durable = true): Promise<unknown> {

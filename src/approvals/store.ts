@@ -14,7 +14,14 @@ export interface ApprovalStore {
    * Records a verdict on a pending, unexpired request (an approval also opens its grant, valid until
    * `grantExpiresAt`). Refuses, changing nothing, a request that is unknown, decided or expired.
    */
-  decide(id: string, verdict: Verdict, now: number, grantExpiresAt: string): Promise<DecideResult>;
+  decide(
+    id: string,
+    verdict: Verdict,
+    now: number,
+    grantExpiresAt: string,
+    /** An approval's grant is used at once by this decision (the held call waiting for the verdict). */
+    usedBy?: string,
+  ): Promise<DecideResult>;
   /**
    * Uses the grant bound to exactly this call, once: the approved request whose grant is unused and
    * unexpired (only request `requestId`'s, when given: a held call uses its own). Undefined when there

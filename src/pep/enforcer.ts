@@ -384,7 +384,10 @@ export class Enforcer {
     }
     // Approved: this held call is its own grant's one use (an older grant for the same call is left
     // to the retry it was given for).
-    const grant = await approvals.takeGrant(request.binding, decision.id, request.id).catch(() => undefined);
+    const grant =
+      outcome.request.grant?.used_by === decision.id
+        ? outcome.request // used by this call as the verdict was stored
+        : await approvals.takeGrant(request.binding, decision.id, request.id).catch(() => undefined);
     if (!grant) {
       releaseAll(decision);
       return refusal(

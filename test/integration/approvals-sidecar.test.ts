@@ -288,11 +288,9 @@ describe('approvals through the stdio wrapper (mcpgov sidecar -- server-filesyst
     expect(result.isError).toBeFalsy();
     expect(existsSync(move.destination)).toBe(true);
     expect(existsSync(move.source)).toBe(false);
-    // The wrapper recorded the verdict it did not give.
-    expect(await store.get(request.id)).toMatchObject({
-      verdict_recorded: true,
-      grant: { used_by: request.decision_id },
-    });
+    expect(await store.get(request.id)).toMatchObject({ grant: { used_by: request.decision_id } });
+    // The wrapper recorded the verdict it did not give, and tells the store so at its next sweep.
+    await waitFor('the verdict marked recorded', async () => (await store.get(request.id))?.verdict_recorded);
   });
 
   it("answers a held move denied by another process with the approver's reason", async () => {

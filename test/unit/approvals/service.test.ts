@@ -127,6 +127,8 @@ describe('deciding a request', () => {
     expect(Date.parse(decided?.grant?.expires_at ?? '') - Date.parse(decided?.verdict?.at ?? '')).toBe(
       600_000,
     );
+    // The store learns the verdict is recorded at the next sweep, or when the service closes.
+    await s.service.close();
     expect(await s.store.get(request.id)).toMatchObject({ verdict_recorded: true });
 
     const approvals = (await s.records()).filter((r) => r.kind === 'approval');
