@@ -76,6 +76,7 @@ export class ApprovalService {
   private readonly recording = new Map<string, Promise<void>>();
   /** Verdicts this process recorded whose store entry is not yet marked recorded (the sweep marks them). */
   private readonly recorded = new Set<string>();
+  private waiverSnapshot: { id: string; agent: string; tool: string; until: string }[] = [];
 
   private sweeper?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
@@ -94,6 +95,18 @@ export class ApprovalService {
     this.sweeper = setInterval(() => void this.sweep(), SWEEP_MS);
     this.sweeper.unref();
     void this.sweep();
+  }
+
+  /** The waivers in force as of the last sweep or change (for status reports), at most 200. */
+  activeWaivers(): { id: string; agent: string; tool: string; until: string }[] {
+    return this.waiverSnapshot;
+  }
+
+  private async refreshWaivers(): Promise<void> {
+    const active = await this.store.listWaivers({ active: true, now: this.clock() });
+    this.waiverSnapshot = active
+      .slice(0, 200)
+      .map((w) => ({ id: w.id, agent: w.agent, tool: w.tool, until: w.until }));
   }
 
   /** Tells `listener` of every request opened here (webhooks, the console's inbox). */
@@ -451,6 +464,7 @@ export class ApprovalService {
       by: principal.approver,
     };
     await this.store.addWaiver(waiver);
+    await this.refreshWaivers().catch(() => {});
     await this.append(waiverRecord(this.opts.pep, waiver, 'created', new Date(now)));
     return { ok: true, waiver };
   }
@@ -470,6 +484,7 @@ export class ApprovalService {
     });
     if (!waiver) return { ok: false, code: 'unknown_waiver', message: `no active waiver ${id}` };
     await this.append(waiverRecord(this.opts.pep, waiver, 'revoked', new Date(now)));
+    await this.refreshWaivers().catch(() => {});
     return { ok: true, waiver };
   }
 
@@ -558,6 +573,7 @@ export class ApprovalService {
           await this.append(waiverRecord(this.opts.pep, waiver, 'expired', new Date(now)));
         }
         await this.markRecorded();
+        await this.refreshWaivers();
         for (const request of await this.store.unrecordedVerdicts()) await this.verdictSeen(request);
       } catch (err) {
         this.opts.log('error', 'approvals sweep failed', { error: (err as Error).message });

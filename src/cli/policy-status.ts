@@ -55,10 +55,15 @@ export async function policyStatusCommand(argv: string[]): Promise<number> {
       active ? `${active.digest.slice(0, 19)}…` : '-',
       active ? String(active.seq) : '-',
       p.status?.policy.last_check ?? '-',
+      String(p.status?.waivers?.length ?? 0),
       p.drift ? `${p.drift.cause} since ${p.drift.since}` : error ? `${error.code}: ${error.message}` : '',
     ];
   });
-  printTable(['PEP', 'STATE', 'ACTIVE DIGEST', 'SEQ', 'LAST CHECK', 'DRIFT / LAST ERROR'], rows);
+  printTable(['PEP', 'STATE', 'ACTIVE DIGEST', 'SEQ', 'LAST CHECK', 'WAIVERS', 'DRIFT / LAST ERROR'], rows);
+  for (const p of view.peps) {
+    for (const w of p.status?.waivers ?? [])
+      out(`waiver ${w.id} at ${p.id}: agent ${w.agent}, tool ${w.tool}, until ${w.until}`);
+  }
   if (config && existsSync(path.join(config.policy.registry, 'index.json'))) {
     const store = await RegistryStore.open(config.policy.registry);
     for (const { name, channel } of store.channels()) {

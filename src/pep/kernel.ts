@@ -120,7 +120,15 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     });
     approvals.onCreated((request) => webhooks.notify(request));
     const source = await opts.beforePolicy?.(pep, evidence);
-    policy = await openPolicy(config, { pep, evidence, log, clock: opts.clock, env, source });
+    policy = await openPolicy(config, {
+      pep,
+      evidence,
+      log,
+      clock: opts.clock,
+      env,
+      source,
+      statusExtras: () => ({ waivers: approvals.activeWaivers() }),
+    });
     const agentIds = new Set(policy.initial.agents.file.agents.map((a) => a.id));
     const problems = checkConfig(config, agentIds);
     if (problems.length > 0) throw new ConfigError(problems);

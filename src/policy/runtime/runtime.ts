@@ -41,6 +41,8 @@ export interface OpenPolicyOptions {
   env?: NodeJS.ProcessEnv;
   /** Where bundles come from instead of the one the config names (a sidecar's control channel). */
   source?: BundleSource;
+  /** What the PEP adds to each status report besides the policy: the waivers in force. */
+  statusExtras?: () => Pick<PepPolicyStatus, 'waivers'>;
 }
 
 /**
@@ -58,7 +60,8 @@ export async function openPolicy(config: ResolvedConfig, opts: OpenPolicyOptions
   const activateListeners: ((policy: PolicySet, active: ActiveBundle) => void)[] = [];
   const statusListeners: ((status: PepPolicyStatus) => void)[] = [];
   const publish = (status: PepPolicyStatus) => {
-    for (const l of statusListeners) l(status);
+    const full = { ...status, ...opts.statusExtras?.() };
+    for (const l of statusListeners) l(full);
   };
 
   if (!usesBundles(policy)) {

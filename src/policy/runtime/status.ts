@@ -36,6 +36,18 @@ export const PepPolicyStatusSchema = z.strictObject({
       .strictObject({ code: z.string().max(100), message: z.string().max(2000), at: z.string().max(40) })
       .nullable(),
   }),
+  /** The waivers in force at the PEP (exceptions to its policy; their evidence is in its log). */
+  waivers: z
+    .array(
+      z.strictObject({
+        id: z.string().max(100),
+        agent: z.string().max(2000),
+        tool: z.string().max(2000),
+        until: z.string().max(40),
+      }),
+    )
+    .max(200)
+    .optional(),
 });
 /** A PEP's policy status report. */
 export type PepPolicyStatus = z.infer<typeof PepPolicyStatusSchema>;
