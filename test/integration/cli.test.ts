@@ -112,7 +112,7 @@ describe('mcpgov validate', () => {
   });
 
   it('prints help for every command', async () => {
-    for (const args of [
+    const commands = [
       ['--help'],
       ['gateway', '--help'],
       ['sidecar', '--help'],
@@ -123,11 +123,15 @@ describe('mcpgov validate', () => {
       ['keys', '--help'],
       ['registry', '--help'],
       ['connect', '--help'],
-    ]) {
-      const { code, stdout } = await mcpgov(...args);
-      expect(code).toBe(0);
+      ['approvals', '--help'],
+      ['waivers', '--help'],
+    ];
+    // All at once: each is a process start, and one after another they add up on a loaded machine.
+    const runs = await Promise.all(commands.map((args) => mcpgov(...args)));
+    runs.forEach(({ code, stdout }, i) => {
+      expect(code, commands[i]!.join(' ')).toBe(0);
       expect(stdout).toMatch(/Usage: mcpgov/);
-    }
+    });
   });
 
   it('fails with usage for an unknown command', async () => {

@@ -385,7 +385,7 @@ describe('policy lifecycle', { timeout: 120_000 }, () => {
     const shown = await cli('policy', 'status', '--url', `${gateway.base}/policy/status`);
     expect(shown.code).toBe(1);
     expect(shown.stdout).toMatch(/^gateway-a\s+in_sync\s+sha256:/m);
-    expect(shown.stdout).toMatch(/^gateway-b\s+drift\s+sha256:\S+\s+3\s+\S+\s+digest_mismatch since /m);
+    expect(shown.stdout).toMatch(/^gateway-b\s+drift\s+sha256:\S+\s+3\s+\S+\s+0\s+digest_mismatch since /m);
     expect(shown.stdout).toMatch(
       /channel_seq 3 {2}seq 1 {2}sha256:\S+ {2}\S+ {2}approved by ciso, grc {2}\(rollback\)/,
     );
