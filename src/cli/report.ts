@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config.js';
@@ -85,6 +86,8 @@ export async function reportCommand(argv: string[]): Promise<number> {
         report_stats: {
           records,
           wall_ms: Math.round(performance.now() - started),
+          peak_rss_kb: peakRssKb() ?? usage.maxRSS,
+          // getrusage's maximum, which on Linux keeps the peak of the process that spawned this one.
           max_rss_kb: usage.maxRSS,
           cpu_user_ms: Math.round(usage.userCPUTime / 1000),
           cpu_system_ms: Math.round(usage.systemCPUTime / 1000),
@@ -93,6 +96,16 @@ export async function reportCommand(argv: string[]): Promise<number> {
     );
   }
   return EXIT.ok;
+}
+
+/** This process's own peak resident set size (VmHWM) in KiB, where /proc has it. */
+function peakRssKb(): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** An ISO 8601 time, or a duration (`90s`, `30m`, `24h`, `7d`) back from `now`; milliseconds. */
