@@ -167,7 +167,9 @@ export async function readLines(
         onBytes?.(stream.bytesRead);
         continue;
       }
-      if (!skipping) line(Buffer.concat([...pending, chunk.subarray(0, nl)]).toString('utf8'));
+      if (skipping || pendingBytes + nl > MAX_LINE_CHARS) {
+        if (!skipping) overlong++;
+      } else line(Buffer.concat([...pending, chunk.subarray(0, nl)]).toString('utf8'));
       skipping = false;
       pending = [];
       pendingBytes = 0;
