@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config.js';
 import { renderHtml } from '../metrics/report/html.js';
 import { buildReport } from '../metrics/report/report.js';
+import { NoEvidenceError } from '../metrics/report/sources.js';
 import { EXIT, UsageError, err } from './io.js';
 import { progressBar } from './progress.js';
 
@@ -71,8 +72,14 @@ export async function reportCommand(argv: string[]): Promise<number> {
         bar.update(p.bytes, p.totalBytes, `${p.records.toLocaleString('en-US')} records`);
       },
     },
-  );
+  ).catch((e: unknown) => {
+    if (!(e instanceof NoEvidenceError)) throw e;
+    bar.finish();
+    err(`mcpgov report: ${e.message}`);
+    return undefined;
+  });
   bar.finish();
+  if (!report) return EXIT.failed;
   const text = values.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : await renderHtml(report);
   if (values.out) {
     await writeFile(values.out, text);

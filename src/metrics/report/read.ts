@@ -29,10 +29,9 @@ export interface LogTotals {
   records: number;
   /** Records at or past the last checkpoint's size: not yet covered by a signed checkpoint. */
   uncovered: number;
-  /** Lines that are not JSON records, or records whose shape is not a record's. */
+  /** Lines that are not JSON records (or too long to be one), or records whose shape is not a record's. */
   unreadable: number;
   tornLast: boolean;
-  overlong: number;
   sessions: SessionTotals;
 }
 
@@ -70,7 +69,6 @@ export class ReportReader {
         uncovered: 0,
         unreadable: 0,
         tornLast: false,
-        overlong: 0,
         sessions: this.sessions.totals,
       };
       this.logs.push(this.log);
@@ -86,7 +84,7 @@ export class ReportReader {
         done += result.bytes;
         // A torn line can only be a crash's last write; it is skipped, like the PEP's next start cuts it.
         this.log.tornLast ||= result.tornLast;
-        this.log.overlong += result.overlong;
+        this.log.unreadable += result.overlong;
       }
       this.sessions.finish();
     }

@@ -11,6 +11,11 @@ import { isPack } from '../../evidence/pack.js';
  */
 export const REPLICAS_FOLDER = 'peps';
 
+/** The path given holds no evidence the report can read (said in one line, without a stack). */
+export class NoEvidenceError extends Error {
+  override name = 'NoEvidenceError';
+}
+
 /** One log the report reads: a folder's own segments, a replica's, or a pack's records. */
 export interface LogSource {
   /** The folder (or pack) it comes from. */
@@ -32,7 +37,7 @@ export interface LogSource {
  */
 export async function findLogs(target: string): Promise<LogSource[]> {
   const info = await stat(target).catch(() => undefined);
-  if (!info?.isDirectory()) throw new Error(`${target} is not an evidence folder or pack`);
+  if (!info?.isDirectory()) throw new NoEvidenceError(`${target} is not an evidence folder or pack`);
   if (await isPack(target)) return [await packSource(target)];
   const folders = [target, ...(await replicaFolders(target))];
   const sources: LogSource[] = [];
@@ -49,7 +54,7 @@ export async function findLogs(target: string): Promise<LogSource[]> {
     });
   }
   if (sources.every((s) => s.files.length === 0))
-    throw new Error(`${target} holds no evidence segments (log-*.jsonl) and is not a pack`);
+    throw new NoEvidenceError(`${target} holds no evidence segments (log-*.jsonl) and is not a pack`);
   return sources;
 }
 
