@@ -73,6 +73,7 @@ export function esc(value: unknown): string {
     .replace(/'/g, '&#39;');
 }
 
+/** A share to one decimal, rounded down: 99.96% must not read as 100.0%. */
 const pct = (r: number | null) => (r === null ? 'n/a' : `${(Math.floor(r * 1000) / 10).toFixed(1)}%`);
 const num = (n: number) => n.toLocaleString('en-US');
 
