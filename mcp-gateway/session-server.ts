@@ -122,6 +122,9 @@ function toolCallHandler(deps: SessionDeps, session: Session, server: Server): T
   return (params, signal, onprogress, requestId) => {
     const { name, arguments: args = {}, _meta } = params;
     if (name === DECLARE_INTENT_TOOL) return declareIntent(enforcer, session, args);
+    // Counted before anything can refuse the call (the SDK path and the stdio direct path both land
+    // here): a call that never gets a decision record shows in the report as a coverage gap.
+    session.received += 1;
     const live = catalog.tools().get(name);
     const ds = live ? catalog.downstreams.get(live.server) : undefined;
     const forward = async () => {

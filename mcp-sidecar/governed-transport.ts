@@ -97,6 +97,8 @@ export class GovernedTransport extends DirectRequestTransport {
       if (requestId !== undefined) this.governing.get(requestId)?.abort();
     }
     if (m.id !== undefined && m.method === 'tools/call') {
+      // Counted before anything can refuse the call: one without a decision record is a coverage gap.
+      if (m.params?.['name'] !== DECLARE_INTENT_TOOL) this.opts.session.received += 1;
       void this.governCall(m.id, m.params ?? {}, message, options);
       return;
     }

@@ -11,6 +11,7 @@ Commands:
   sidecar    run one local MCP server over stdio, governed (in place of the bare server)
   validate   check the config, registries and policies; print every problem with file and line
   evidence   verify evidence offline, export it for a SIEM (JSONL, OCSF), pack one session
+  report     the pilot report from evidence: coverage, denies, approvals, drift, completeness (JSON, HTML)
   keys       generate an Ed25519 key pair (evidence checkpoints, policy bundles)
   policy     build, test, sign, approve, publish and roll back policy bundles; status and drift
   evals      run the eval suite (metrics per stage, gated by thresholds); convert R-Judge into cases
@@ -57,6 +58,10 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   evidence: async () => {
     const m = await import('./evidence.js');
     return { run: m.evidenceCommand, help: m.evidenceHelp };
+  },
+  report: async () => {
+    const m = await import('./report.js');
+    return { run: m.reportCommand, help: m.reportHelp };
   },
   policy: async () => {
     const m = await import('./policy.js');

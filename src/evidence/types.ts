@@ -101,6 +101,13 @@ export const ChainEventSchema = z.object({
   event: z.enum(['open', 'close', 'intent', 'intent_ignored']),
   /** Calls made in the session, on close. */
   calls: z.number().int().nonnegative().optional(),
+  /**
+   * On close: `tools/call` requests the session's transport received, counted before anything could
+   * refuse them (the enforcement point's own declare-intent tool aside). Requests without a decision
+   * record (refused by the limit on calls in flight, or lost to a failure before the record) make it
+   * exceed the chain's decision records: the pilot report's coverage gap.
+   */
+  received: z.number().int().nonnegative().optional(),
   /** On open: the caller is a configured host, whose `_meta` intents are trusted. */
   host: z.boolean().optional(),
   /** The intent (masked like arguments) and where it came from, on `intent` and `intent_ignored`. */

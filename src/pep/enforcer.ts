@@ -60,6 +60,12 @@ export interface Session {
   host: boolean;
   /** The last `_meta` intent ignored from a caller that is not a host (recorded once per text). */
   ignoredIntent?: string;
+  /**
+   * `tools/call` requests the session's transport received (the enforcement point's own
+   * declare-intent tool aside), counted by the transport before anything can refuse them. The chain's
+   * close record carries it: a call that never reached a decision record shows as a coverage gap.
+   */
+  received: number;
 }
 
 /** Sends a call downstream; throws ServerUnavailableError when the server is down. */
@@ -133,14 +139,21 @@ export class Enforcer {
    * request in `_meta`.
    */
   async openSession(identity: Identity, id: string, host = false): Promise<Session> {
-    const session: Session = { identity, host, state: { id, callCount: 0, tools: [], history: [] } };
+    const session: Session = {
+      identity,
+      host,
+      received: 0,
+      state: { id, callCount: 0, tools: [], history: [] },
+    };
     await this.opts.evidence.append(chainRecord(session.state, identity, this.opts.pep, 'open', host));
     return session;
   }
 
   /** Closes a session's chain and signs a checkpoint over it, so the session can be packed and proven. */
   async closeSession(session: Session): Promise<void> {
-    await this.opts.evidence.append(chainRecord(session.state, session.identity, this.opts.pep, 'close'));
+    await this.opts.evidence.append(
+      chainRecord(session.state, session.identity, this.opts.pep, 'close', false, session.received),
+    );
     await this.opts.evidence.checkpoint?.();
   }
 

@@ -31,18 +31,23 @@ function subjectOf(identity: Identity): RecordBody['subject'] {
   };
 }
 
-/** A session's chain opening or closing; the open record names who the session belongs to. */
+/**
+ * A session's chain opening or closing; the open record names who the session belongs to, the close
+ * record how many calls were decided and how many `tools/call` requests the transport `received`.
+ */
 export function chainRecord(
   session: { id: string; callCount: number },
   identity: Identity,
   pep: PepInfo,
   event: 'open' | 'close',
   host = false,
+  received?: number,
 ): RecordBody {
   return {
     ...recordBase('chain', session.id, pep),
     subject: event === 'open' ? subjectOf(identity) : undefined,
-    chain_event: event === 'open' ? { event, host: host || undefined } : { calls: session.callCount, event },
+    chain_event:
+      event === 'open' ? { event, host: host || undefined } : { calls: session.callCount, event, received },
   };
 }
 

@@ -182,7 +182,7 @@ describe('gateway in enforce mode', () => {
       const closed = records.find(
         (r) => r.kind === 'chain' && r.chain === opened?.chain && r.chain_event?.event === 'close',
       );
-      expect(closed?.chain_event).toEqual({ event: 'close', calls: 1 });
+      expect(closed?.chain_event).toEqual({ event: 'close', calls: 1, received: 1 });
       const sessionRecords = records.filter((r) => r.chain === opened?.chain).map((r) => r.kind);
       expect(sessionRecords).toEqual(['chain', 'decision', 'action', 'chain']);
       const checkpoints = await readCheckpoints(gw.fixture.evidenceDir);

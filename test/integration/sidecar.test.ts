@@ -134,6 +134,9 @@ describe('sidecar stdio wrapper (mcpgov sidecar -- server-filesystem)', () => {
       ['move_file', 'deny', 'missing_scope'],
     ]);
     expect(decisions.every((d) => d.pep.kind === 'sidecar' && d.request?.server === 'fs')).toBe(true);
+    // The wrapper's transport counted every tools/call it received: each one has its decision record.
+    const closed = records.find((r) => r.chain_event?.event === 'close');
+    expect(closed?.chain_event).toEqual({ event: 'close', calls: 3, received: 3 });
     expect(await verified(fx)).toMatchObject({ ok: true });
   });
 });
