@@ -125,6 +125,7 @@ describe('mcpgov validate', () => {
       ['connect', '--help'],
       ['approvals', '--help'],
       ['waivers', '--help'],
+      ['report', '--help'],
     ];
     // All at once: each is a process start, and one after another they add up on a loaded machine.
     const runs = await Promise.all(commands.map((args) => mcpgov(...args)));
