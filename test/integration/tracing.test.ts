@@ -13,6 +13,7 @@ import {
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -351,8 +352,6 @@ describe('mcpgov gateway with OTEL_TRACES_EXPORTER=otlp', () => {
       void exited.then((code) => reject(new Error(`gateway exited with ${code}: ${stderr}`)));
     });
     try {
-      const { StreamableHTTPClientTransport } =
-        await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
       const client = new Client({ name: 'agent', version: '0' });
       await client.connect(new StreamableHTTPClientTransport(new URL(url)));
       const caller = callerContext();
@@ -382,5 +381,6 @@ describe('mcpgov gateway with OTEL_TRACES_EXPORTER=otlp', () => {
       child.kill('SIGKILL');
       collector.server.close();
     }
-  });
+    // A process of its own that loads the whole Node SDK: more than the default on a busy machine.
+  }, 90_000);
 });
