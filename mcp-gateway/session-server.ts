@@ -15,6 +15,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Identity } from '../src/core/identity.js';
 import { INTENT_META_KEY, type Enforcer, type Session } from '../src/pep/enforcer.js';
 import type { Kernel } from '../src/pep/kernel.js';
+import type { TraceMeta } from '../src/pep/call-trace.js';
 import { LineStdioServerTransport } from '../src/transport/stdio-upstream.js';
 import { declareIntent, DECLARE_INTENT_TOOL } from '../src/pep/intent-tool.js';
 import { listedTools, visibleServers } from '../src/pep/visibility.js';
@@ -127,10 +128,12 @@ function toolCallHandler(deps: SessionDeps, session: Session, server: Server): T
     session.received += 1;
     const live = catalog.tools().get(name);
     const ds = live ? catalog.downstreams.get(live.server) : undefined;
-    const forward = async () => {
+    const forward = async (trace: TraceMeta) => {
       if (!live || !ds) throw new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
-      // Our own keys stay here; the downstream server gets the rest of `_meta`.
-      const { progressToken: _drop, [INTENT_META_KEY]: _intent, ...meta } = _meta ?? {};
+      // Our own keys stay here; the downstream server gets the rest of `_meta`, with the gateway's
+      // span in place of the caller's as its trace parent when tracing is on.
+      const { progressToken: _drop, [INTENT_META_KEY]: _intent, ...rest } = _meta ?? {};
+      const meta = { ...rest, ...trace };
       return ds.callTool(
         { name: live.tool, arguments: args, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) },
         { signal, onprogress },

@@ -3,6 +3,7 @@ import type { CallToolResult, JSONRPCMessage, Tool } from '@modelcontextprotocol
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { LiveTool } from '../src/core/live-tool.js';
 import { INTENT_META_KEY, type Enforcer, type Session } from '../src/pep/enforcer.js';
+import type { TraceMeta } from '../src/pep/call-trace.js';
 import { declareIntent, DECLARE_INTENT_TOOL } from '../src/pep/intent-tool.js';
 import { listedTools, visibleServers } from '../src/pep/visibility.js';
 import { NAME_SEPARATOR } from '../src/registry/live-tool.js';
@@ -217,7 +218,7 @@ export class GovernedTransport extends DirectRequestTransport {
           name,
           args,
           live,
-          () => this.forward(id, live as LiveTool, message, controller.signal, options),
+          (trace) => this.forward(id, live as LiveTool, message, controller.signal, trace, options),
           meta,
           hooks,
         );
@@ -235,20 +236,23 @@ export class GovernedTransport extends DirectRequestTransport {
   /**
    * Sends the client's own request (renamed back to the server's tool name when prefixed). Once the
    * client cancels it, the server will not answer it either: the wait ends there, so the call's
-   * action record is written and its place among the calls in flight is freed.
+   * action record is written and its place among the calls in flight is freed. `trace`: the
+   * sidecar's span as the server's trace parent, in place of the client's, when tracing is on.
    */
   private forward(
     id: Id,
     live: LiveTool,
     message: JSONRPCMessage,
     signal: AbortSignal,
+    trace: TraceMeta,
     options?: TransportSendOptions,
   ): Promise<CallToolResult> {
     const request = message as { params: Record<string, unknown> };
     const { [INTENT_META_KEY]: _intent, ...meta } =
       (request.params['_meta'] as Record<string, unknown>) ?? {};
     const params: Record<string, unknown> = { ...request.params, name: live.tool };
-    if (request.params['_meta'] !== undefined) params['_meta'] = meta;
+    if (request.params['_meta'] !== undefined || Object.keys(trace).length > 0)
+      params['_meta'] = { ...meta, ...trace };
     return new Promise((resolve, reject) => {
       const cancelled = () => {
         this.forwarded.delete(id);

@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load-config.js';
 import { startGateway } from '../../mcp-gateway/gateway.js';
 import { createLogger } from '../util/log.js';
 import { EXIT, UsageError } from './io.js';
+import { startTracing } from './tracing.js';
 
 export const gatewayHelp = `Usage: mcpgov gateway [--config FILE] [--stdio] [--http HOST:PORT]
 
@@ -16,7 +17,9 @@ Options:
   --http HOST:PORT   serve Streamable HTTP at http://HOST:PORT/mcp (default: the config's listen.http)
   -h, --help         show this help
 
-Logs go to stderr as JSON lines (MCPGOV_LOG_LEVEL=debug|info|warn|error).`;
+Logs go to stderr as JSON lines (MCPGOV_LOG_LEVEL=debug|info|warn|error).
+Traces: one OpenTelemetry span per tools/call when the OTEL_* variables name an exporter
+(OTEL_TRACES_EXPORTER=otlp, or an OTLP endpoint); off otherwise.`;
 
 /** How long SIGTERM/SIGINT waits for chain-close records, the last checkpoint and the servers to stop. */
 const SHUTDOWN_DEADLINE_MS = 20_000;
@@ -38,6 +41,7 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
   if (!stdio && !http)
     throw new UsageError('nothing to serve: give --stdio or --http, or set listen in the config');
   const log = createLogger('gateway');
+  const tracing = await startTracing({ service: 'mcpgov-gateway', stdio, log });
   const gateway = await startGateway({ config, stdio, http, log });
 
   return new Promise<number>((resolve) => {
@@ -51,13 +55,17 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
         log('error', 'shutdown did not finish in time; exiting');
         resolve(EXIT.failed);
       }, SHUTDOWN_DEADLINE_MS).unref();
-      gateway.close().then(
-        () => resolve(EXIT.ok),
-        (e: Error) => {
-          log('error', 'shutdown failed', { error: e.message });
-          resolve(EXIT.failed);
-        },
-      );
+      gateway
+        .close()
+        // The last spans go out after the sessions close (their calls' spans end there).
+        .then(() => tracing?.shutdown())
+        .then(
+          () => resolve(EXIT.ok),
+          (e: Error) => {
+            log('error', 'shutdown failed', { error: e.message });
+            resolve(EXIT.failed);
+          },
+        );
     };
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));

@@ -2,6 +2,7 @@ import { loadConfig } from '../config/load-config.js';
 import { startStdioWrapper } from '../../mcp-sidecar/stdio-wrapper.js';
 import { createLogger } from '../util/log.js';
 import { UsageError } from './io.js';
+import { startTracing } from './tracing.js';
 
 export const sidecarHelp = `Usage: mcpgov sidecar [--config FILE] [--name NAME] [--prefix] [--gateway URL] [--] COMMAND [ARGS...]
 
@@ -23,6 +24,7 @@ Options:
 
 Options come before COMMAND; everything from COMMAND on is passed to it unchanged.
 The caller's token, if any, comes from MCPGOV_TOKEN. Logs go to stderr; stdout carries JSON-RPC only.
+Traces: one OpenTelemetry span per tools/call when the OTEL_* variables name an exporter.
 "node" as COMMAND runs this process's own Node binary.`;
 
 /** Options of `mcpgov sidecar`, all before the wrapped command. */
@@ -97,6 +99,7 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
   const { command, args, ...values } = parseSidecarArgs(argv);
   const config = await loadConfig(values.config);
   const log = createLogger('sidecar');
+  const tracing = await startTracing({ service: 'mcpgov-sidecar', stdio: true, log });
   const wrapper = await startStdioWrapper({
     config,
     command,
@@ -107,5 +110,7 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
   });
   process.once('SIGINT', () => void wrapper.close());
   process.once('SIGTERM', () => void wrapper.close());
-  return wrapper.done;
+  const code = await wrapper.done;
+  await tracing?.shutdown();
+  return code;
 }

@@ -1,40 +1,95 @@
-import type { EvidenceRecord } from './types.js';
+import type { EvidenceRecord, RecordBody } from './types.js';
 
 /** OCSF schema version the export follows. */
 export const OCSF_VERSION = '1.8.0';
 
 type OcsfEvent = Record<string, unknown>;
 
+type DecisionInfo = NonNullable<RecordBody['decision']>;
+type ToolHints = NonNullable<RecordBody['request']>['tool_hints'];
+
 /**
- * security_control profile values per effect (OCSF action_id / disposition_id). Escalate has no
- * native action, so it is Other (99) "Escalated" with disposition Delayed (14): the call waits.
+ * The security_control profile's outcome of a decision (action_id, disposition_id), its severity, and
+ * the status of the call as the event describes it (status_id, base event: 1 Success, 2 Failure,
+ * 99 Other). Values are OCSF 1.x's (test/fixtures/ocsf-1.x-schema.json lists them):
+ * - allow: Allowed (1) / Allowed (1), or Approved (8) when a person's grant let the call through;
+ * - enforced deny: Denied (2) / Blocked (2), status Failure with the reason code;
+ * - enforced escalate: no native action, so Other (99) "Escalated" with Delayed (14): the call waits
+ *   for a person, its status Other ("Pending");
+ * - observe mode (deny or escalate not enforced, the call forwarded): Observed (3), "neither allowed
+ *   nor denied", with Detected (15, "a policy violation was detected without further action") for a
+ *   deny and Logged (17) for an escalate; status Success, as the call went ahead.
  */
-const CONTROL = {
-  allow: {
-    action_id: 1,
-    action: 'Allowed',
-    disposition_id: 1,
-    disposition: 'Allowed',
-    severity_id: 1,
-    severity: 'Informational',
-  },
-  deny: {
-    action_id: 2,
-    action: 'Denied',
-    disposition_id: 2,
-    disposition: 'Blocked',
-    severity_id: 3,
-    severity: 'Medium',
-  },
-  escalate: {
-    action_id: 99,
-    action: 'Escalated',
-    disposition_id: 14,
-    disposition: 'Delayed',
-    severity_id: 2,
-    severity: 'Low',
-  },
-} as const;
+function control(d: DecisionInfo): OcsfEvent {
+  if (d.effect === 'allow') {
+    const approved = d.approval?.grant_used === true;
+    return {
+      action_id: 1,
+      action: 'Allowed',
+      disposition_id: approved ? 8 : 1,
+      disposition: approved ? 'Approved' : 'Allowed',
+      severity_id: 1,
+      severity: 'Informational',
+      status_id: 1,
+      status: 'Success',
+    };
+  }
+  const deny = d.effect === 'deny';
+  const severity = deny ? { severity_id: 3, severity: 'Medium' } : { severity_id: 2, severity: 'Low' };
+  if (!d.enforced) {
+    return {
+      action_id: 3,
+      action: 'Observed',
+      disposition_id: deny ? 15 : 17,
+      disposition: deny ? 'Detected' : 'Logged',
+      ...severity,
+      status_id: 1,
+      status: 'Success',
+    };
+  }
+  const code = d.reasons[0];
+  return deny
+    ? {
+        action_id: 2,
+        action: 'Denied',
+        disposition_id: 2,
+        disposition: 'Blocked',
+        ...severity,
+        status_id: 2,
+        status: 'Failure',
+        status_code: code,
+      }
+    : {
+        action_id: 99,
+        action: 'Escalated',
+        disposition_id: 14,
+        disposition: 'Delayed',
+        ...severity,
+        status_id: 99,
+        status: 'Pending',
+        status_code: code,
+      };
+}
+
+/**
+ * API Activity's activity for a tool call, from the tool's MCP annotations where they say it:
+ * read-only is a Read (2); destructive is an Update (3), MCP's own word ("may perform destructive
+ * updates"), since whether it deleted anything is more than the hint says. Otherwise Other (99),
+ * named after the operation. Annotations are the server's hints: they class an event, nothing more.
+ */
+function toolActivity(hints: ToolHints, operation: string): { activity_id: number; activity_name: string } {
+  if (hints?.read_only === true) return { activity_id: 2, activity_name: 'Read' };
+  if (hints?.destructive === true) return { activity_id: 3, activity_name: 'Update' };
+  return { activity_id: 99, activity_name: operation };
+}
+
+const ACTIVITY_TYPE_NAMES: Record<number, string> = {
+  1: 'Create',
+  2: 'Read',
+  3: 'Update',
+  4: 'Delete',
+  99: 'Other',
+};
 
 function metadata(record: EvidenceRecord): OcsfEvent {
   return {
@@ -53,16 +108,20 @@ function integrity(record: EvidenceRecord): OcsfEvent {
   return { seq: record.seq, hash: record.hash, prev: record.prev };
 }
 
-function apiActivity(record: EvidenceRecord, operation: string, extra: OcsfEvent): OcsfEvent {
+function apiActivity(
+  record: EvidenceRecord,
+  operation: string,
+  extra: OcsfEvent,
+  activity = { activity_id: 99, activity_name: operation },
+): OcsfEvent {
   return {
     class_uid: 6003,
     class_name: 'API Activity',
     category_uid: 6,
     category_name: 'Application Activity',
-    activity_id: 99,
-    activity_name: operation,
-    type_uid: 600399,
-    type_name: 'API Activity: Other',
+    ...activity,
+    type_uid: 600300 + activity.activity_id,
+    type_name: `API Activity: ${ACTIVITY_TYPE_NAMES[activity.activity_id] ?? 'Other'}`,
     time: Date.parse(record.time),
     metadata: metadata(record),
     actor: {
@@ -100,53 +159,72 @@ export function toOcsf(record: EvidenceRecord): OcsfEvent[] {
   if (record.kind === 'decision' && record.decision && request) {
     const d = record.decision;
     return [
-      apiActivity(record, 'tools/call', {
-        ...CONTROL[d.effect],
-        is_alert: d.effect !== 'allow',
-        api: {
-          operation: request.tool,
-          service: { name: request.server ?? 'unknown' },
-          request: { uid: d.id },
-        },
-        dst_endpoint: { svc_name: request.server },
-        policy: { uid: d.bundle.digest, name: d.bundle.name, version: d.bundle.revision },
-        authorizations: [{ decision: d.effect, policy: { uid: d.bundle.digest, name: d.bundle.name } }],
-        message: d.reasons.length > 0 ? `${d.effect}: ${d.reasons.join(', ')}` : d.effect,
-        unmapped: {
-          mcpgov: {
-            ...integrity(record),
-            mode: d.mode,
-            enforced: d.enforced,
-            reasons: d.reasons,
-            rules: d.rules,
-            args_digest: request.args_digest,
-            masked: request.masked,
-            verified_caller: record.subject?.verified,
+      apiActivity(
+        record,
+        'tools/call',
+        {
+          ...control(d),
+          is_alert: d.effect !== 'allow',
+          api: {
+            operation: request.tool,
+            service: { name: request.server ?? 'unknown' },
+            request: { uid: d.id },
+          },
+          // A network endpoint names at least one of its members: none for a tool no server offers.
+          ...(request.server === undefined ? {} : { dst_endpoint: { svc_name: request.server } }),
+          policy: { uid: d.bundle.digest, name: d.bundle.name, version: d.bundle.revision },
+          authorizations: [{ decision: d.effect, policy: { uid: d.bundle.digest, name: d.bundle.name } }],
+          message: d.reasons.length > 0 ? `${d.effect}: ${d.reasons.join(', ')}` : d.effect,
+          unmapped: {
+            mcpgov: {
+              ...integrity(record),
+              mode: d.mode,
+              enforced: d.enforced,
+              reasons: d.reasons,
+              rules: d.rules,
+              args_digest: request.args_digest,
+              masked: request.masked,
+              verified_caller: record.subject?.verified,
+              trace_id: d.trace_id,
+            },
           },
         },
-      }),
+        toolActivity(request.tool_hints, 'tools/call'),
+      ),
     ];
   }
   if (record.kind === 'action' && record.action) {
     const a = record.action;
+    // The actor comes from the record's subject (written on action records since they name it).
     return [
-      apiActivity(record, 'tools/call result', {
-        severity_id: 1,
-        severity: 'Informational',
-        status_id: a.is_error ? 2 : 1,
-        status: a.is_error ? 'Failure' : 'Success',
-        duration: Math.round(a.duration_ms),
-        api: { operation: a.tool, service: { name: a.server ?? 'unknown' }, request: { uid: a.decision_id } },
-        message: a.error?.message,
-        unmapped: {
-          mcpgov: {
-            ...integrity(record),
-            forwarded: a.forwarded,
-            result_bytes: a.result_bytes,
-            result_digest: a.result_digest,
+      apiActivity(
+        record,
+        'tools/call result',
+        {
+          severity_id: 1,
+          severity: 'Informational',
+          status_id: a.is_error ? 2 : 1,
+          status: a.is_error ? 'Failure' : 'Success',
+          status_code: a.error?.code,
+          duration: Math.round(a.duration_ms),
+          api: {
+            operation: a.tool,
+            service: { name: a.server ?? 'unknown' },
+            request: { uid: a.decision_id },
+          },
+          ...(a.server === undefined ? {} : { dst_endpoint: { svc_name: a.server } }),
+          message: a.error?.message,
+          unmapped: {
+            mcpgov: {
+              ...integrity(record),
+              forwarded: a.forwarded,
+              result_bytes: a.result_bytes,
+              result_digest: a.result_digest,
+            },
           },
         },
-      }),
+        toolActivity(a.tool_hints, 'tools/call result'),
+      ),
     ];
   }
   if (record.kind === 'outcome' && record.outcome && !record.outcome.verified) {
@@ -225,8 +303,11 @@ export function toOcsf(record: EvidenceRecord): OcsfEvent[] {
     ];
   }
   if (record.kind === 'chain' && record.chain_event) {
+    const operation = `session/${record.chain_event.event}`;
     return [
-      apiActivity(record, `session/${record.chain_event.event}`, {
+      apiActivity(record, operation, {
+        // API Activity requires `api`: the session's own event, under the session's id.
+        api: { operation, request: { uid: record.chain } },
         severity_id: 1,
         severity: 'Informational',
         unmapped: { mcpgov: integrity(record) },

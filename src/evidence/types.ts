@@ -26,6 +26,15 @@ export const SubjectSchema = z.object({
   token_jti_sha256: z.string().optional(),
 });
 
+/**
+ * What the live tool's MCP annotations say, where they say it (`destructiveHint`, `readOnlyHint`):
+ * the server's hints, not guarantees; the OCSF export classes calls as reads or updates by them.
+ */
+export const ToolHintsSchema = z.object({
+  destructive: z.boolean().optional(),
+  read_only: z.boolean().optional(),
+});
+
 export const RequestSchema = z.object({
   method: z.string(),
   server: z.string().optional(),
@@ -42,6 +51,7 @@ export const RequestSchema = z.object({
     /** `sha256:` of the declared intent in force (its text is in the chain's `intent` record). */
     intent_digest: Sha256Schema.optional(),
   }),
+  tool_hints: ToolHintsSchema.optional(),
 });
 
 export const DecisionInfoSchema = z.object({
@@ -76,6 +86,11 @@ export const DecisionInfoSchema = z.object({
   waiver: z.object({ id: z.string(), waived_effect: z.enum(['deny', 'escalate']) }).optional(),
   /** The approval behind this decision: a request created (escalate) or a grant used (allow). */
   approval: z.object({ request: z.string(), grant_used: z.boolean().optional() }).optional(),
+  /** The OpenTelemetry trace (32 hex digits) the call's span belongs to, when tracing is on. */
+  trace_id: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/)
+    .optional(),
 });
 
 export const ActionInfoSchema = z.object({
@@ -90,6 +105,8 @@ export const ActionInfoSchema = z.object({
   result_digest: Sha256Schema.optional(),
   /** Set when forwarding failed: a stable code and message. */
   error: z.object({ code: z.string(), message: z.string() }).optional(),
+  /** The tool's annotations, as on the decision record's request. */
+  tool_hints: ToolHintsSchema.optional(),
 });
 
 /** A session's chain opening or closing, or a change of its declared intent. */

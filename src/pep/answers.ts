@@ -2,7 +2,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Reason } from '../core/reason-codes.js';
 
 /** The decision summary attached to every answer the PEP makes itself, for clients that read `_meta`. */
-const META_KEY = 'mcpgov/decision';
+export const DECISION_META_KEY = 'mcpgov/decision';
 
 /** A tool error the model can read out: one line, the reason code and the decision id. */
 export function refusal(
@@ -21,7 +21,7 @@ export function refusal(
     ],
     isError: true,
     _meta: {
-      [META_KEY]: {
+      [DECISION_META_KEY]: {
         id: decisionId,
         answer: kind,
         reason: code,

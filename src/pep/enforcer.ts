@@ -23,6 +23,7 @@ import { randomUUIDv7 } from '../util/uuid.js';
 import { refusal, unknownToolAnswer } from './answers.js';
 import { ResultRefusedError, ServerUnavailableError } from '../transport/errors.js';
 import { checkResult } from './result-check.js';
+import { CallTrace, type TraceMeta } from './call-trace.js';
 import {
   actionRecord,
   chainRecord,
@@ -68,8 +69,11 @@ export interface Session {
   received: number;
 }
 
-/** Sends a call downstream; throws ServerUnavailableError when the server is down. */
-export type Forward = () => Promise<CallToolResult>;
+/**
+ * Sends a call downstream; throws ServerUnavailableError when the server is down. `trace`: the `_meta`
+ * members that carry the call's trace context to the server (empty when tracing is off).
+ */
+export type Forward = (trace: TraceMeta) => Promise<CallToolResult>;
 
 export interface EnforcerOptions {
   policy: PolicySet;
@@ -215,11 +219,24 @@ export class Enforcer {
     meta?: Record<string, unknown>,
     hooks: CallHooks = {},
   ): Promise<CallToolResult> {
-    const release = this.gate.enter(session.state.id, session.identity.agentId);
+    const name = wellFormed(toolName);
+    // One span per call, continuing the caller's trace from `_meta` (a no-op until an SDK is registered).
+    const traced = CallTrace.start(this.opts.pep.kind, name, liveTool?.server, session.state.id, meta);
+    let result: CallToolResult | undefined;
+    let failure: unknown;
     try {
-      return await this.govern(session, wellFormed(toolName), args, liveTool, forward, meta, hooks);
+      const release = this.gate.enter(session.state.id, session.identity.agentId);
+      try {
+        result = await this.govern(session, name, args, liveTool, forward, meta, hooks, traced);
+        return result;
+      } finally {
+        release();
+      }
+    } catch (err) {
+      failure = err;
+      throw err;
     } finally {
-      release();
+      traced.end(result, failure);
     }
   }
 
@@ -231,10 +248,11 @@ export class Enforcer {
     forward: Forward,
     meta: Record<string, unknown> | undefined,
     hooks: CallHooks,
+    traced: CallTrace,
   ): Promise<CallToolResult> {
     // Before anything else walks the arguments: past a limit, the pipeline never sees them.
     const refused = checkArguments(args, this.limits);
-    if (refused) return this.refuseArguments(session, toolName, args, liveTool, refused);
+    if (refused) return this.refuseArguments(session, toolName, args, liveTool, refused, traced);
     const metaIntent = meta?.[INTENT_META_KEY];
     if (typeof metaIntent === 'string') {
       try {
@@ -260,11 +278,12 @@ export class Enforcer {
     const { decision, waiver, grant } = approvals
       ? await applyExceptions(approvals, ctx, evaluated, binding, this.opts.log)
       : { decision: evaluated, waiver: undefined, grant: undefined };
+    traced.decided(decision);
 
     try {
       // The decision is durable before anything is forwarded (README: Evidence).
       await this.opts.evidence.append(
-        decisionRecord(ctx, decision, policy.bundle, this.opts.pep, evalUs, argsDigest),
+        decisionRecord(ctx, decision, policy.bundle, this.opts.pep, evalUs, argsDigest, traced.traceId),
       );
     } catch (err) {
       releaseAll(decision);
@@ -278,13 +297,13 @@ export class Enforcer {
     // A tool that does not exist downstream has nothing to forward to, whatever the mode.
     const blocked = (decision.effect !== 'allow' && decision.enforced) || liveTool === undefined;
     if (blocked && approvals && liveTool && decision.effect === 'escalate') {
-      return this.escalate(approvals, session, ctx, policy, decision, argsDigest, forward, hooks);
+      return this.escalate(approvals, session, ctx, policy, decision, argsDigest, forward, hooks, traced);
     }
     if (blocked) {
       releaseAll(decision);
       return this.answerBlocked(decision, toolName);
     }
-    return this.forward(session, ctx, policy, decision, argsDigest, forward);
+    return this.forward(session, ctx, policy, decision, argsDigest, forward, traced);
   }
 
   private readonly logFailure = (err: Error) =>
@@ -304,6 +323,7 @@ export class Enforcer {
     argsDigest: string,
     forward: Forward,
     hooks: CallHooks,
+    traced: CallTrace,
   ): Promise<CallToolResult> {
     const settings = settingsFor(policy, ctx, decision);
     const tier = settings.tier ?? ctx.toolEntry?.risk_tier ?? 'high';
@@ -342,6 +362,7 @@ export class Enforcer {
         decision.id,
       );
     }
+    traced.approvalOpened(request.id);
     const confirmable =
       settings.user_confirmation === true && USER_CONFIRMABLE.includes(tier) && hooks.confirm;
     // The user's question is withdrawn once the request is settled, whoever settles it.
@@ -412,7 +433,7 @@ export class Enforcer {
       );
     }
     await approvals.grantUsed(grant, decision.id).catch(this.logFailure);
-    return this.forward(live, ctx, policy, decision, argsDigest, forward);
+    return this.forward(live, ctx, policy, decision, argsDigest, forward, traced);
   }
 
   /** Asks the client's user (elicitation); their answer is the verdict, recorded as theirs. */
@@ -456,6 +477,7 @@ export class Enforcer {
     args: Record<string, unknown>,
     liveTool: LiveTool | undefined,
     refused: ArgumentsRefusal,
+    traced: CallTrace,
   ): Promise<CallToolResult> {
     const policy = this.policy;
     const ctx = this.context(session, toolName, {}, liveTool, policy);
@@ -463,9 +485,10 @@ export class Enforcer {
     const decision = decide([{ stage: 'limits', result: refused }], undefined, 'enforce');
     const { digest, bytes } = digestAnyDepth(args);
     const recorded = { args: `[digest ${digest} ${bytes} bytes]`, masked: [''] };
+    traced.decided(decision);
     try {
       await this.opts.evidence.append(
-        decisionRecord(ctx, decision, policy.bundle, this.opts.pep, 0, digest, recorded),
+        decisionRecord(ctx, decision, policy.bundle, this.opts.pep, 0, digest, traced.traceId, recorded),
       );
     } catch (err) {
       return this.evidenceFailure(err, decision.id);
@@ -488,12 +511,13 @@ export class Enforcer {
     decision: Decision,
     argsDigest: string,
     forward: Forward,
+    traced: CallTrace,
   ): Promise<CallToolResult> {
     const started = performance.now();
     let result: CallToolResult | undefined;
     let failure: unknown;
     try {
-      result = await forward();
+      result = await traced.forward(forward);
     } catch (err) {
       failure = err;
     }

@@ -108,6 +108,8 @@ export function decisionRecord(
   pep: PepInfo,
   evalUs: number,
   argsDigest: string,
+  /** The OpenTelemetry trace the call's span belongs to, when tracing is on. */
+  traceId?: string,
   /** The arguments as recorded, when not the masked `ctx.arguments` (arguments refused by a limit). */
   recorded: { args: unknown; masked: string[] } = maskedArguments(ctx.arguments),
 ): RecordBody {
@@ -129,6 +131,7 @@ export function decisionRecord(
         intent_digest: ctx.session.intent === undefined ? undefined : digest(ctx.session.intent),
       },
       tool: maskText(ctx.toolName),
+      tool_hints: toolHints(ctx),
     },
     decision: {
       approval: decision.approval,
@@ -146,10 +149,28 @@ export function decisionRecord(
         kind: result.kind,
         stage,
       })),
+      trace_id: traceId,
       waiver: decision.waiver,
     },
   };
 }
+
+/**
+ * What the live tool's MCP annotations say it does, where they say it (`readOnlyHint`,
+ * `destructiveHint`): hints from the server, not guarantees, kept so a SIEM can class the call as a
+ * read or an update (src/evidence/export-ocsf.ts). Undefined when the tool states neither.
+ */
+function toolHints(ctx: CallContext): RequestToolHints | undefined {
+  const annotations = ctx.liveTool?.definition['annotations'];
+  if (typeof annotations !== 'object' || annotations === null) return undefined;
+  const { destructiveHint, readOnlyHint } = annotations as Record<string, unknown>;
+  const destructive = typeof destructiveHint === 'boolean' ? destructiveHint : undefined;
+  const readOnly = typeof readOnlyHint === 'boolean' ? readOnlyHint : undefined;
+  if (destructive === undefined && readOnly === undefined) return undefined;
+  return { destructive, read_only: readOnly };
+}
+
+type RequestToolHints = NonNullable<NonNullable<RecordBody['request']>['tool_hints']>;
 
 /** Stage 2's verdict as the decision record carries it (members in canonical order). */
 function semanticInfo(s: SemanticFinding): NonNullable<NonNullable<RecordBody['decision']>['semantic']> {
@@ -195,6 +216,8 @@ export function actionRecord(
 ): RecordBody {
   return {
     ...recordBase('action', ctx.session.id, pep),
+    // Who made the call, as on its decision record: a result event names its actor on its own.
+    subject: subjectOf(ctx.identity),
     action: {
       args_digest: argsDigest,
       decision_id: decisionId,
@@ -206,6 +229,7 @@ export function actionRecord(
       result_digest: facts.result?.digest,
       server: ctx.liveTool?.server,
       tool: maskText(ctx.toolName),
+      tool_hints: toolHints(ctx),
     },
   };
 }

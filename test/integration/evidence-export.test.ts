@@ -105,12 +105,23 @@ describe('evidence export', () => {
 
   it('maps decisions to OCSF API Activity with the security_control profile', async () => {
     const events = await exportEvents(configFile, '--format', 'ocsf');
-    const decisions = events.filter((e) => e.activity_name === 'tools/call');
-    expect(decisions.map((e) => [e.class_uid, e.type_uid, e.action_id, e.disposition_id])).toEqual([
-      [6003, 600399, 1, 1],
-      [6003, 600399, 2, 2],
-      [6003, 600399, 99, 14],
-      [6003, 600399, 1, 1],
+    const decisions = events.filter((e) => e.metadata.profiles.includes('security_control'));
+    // server-everything marks echo and get-sum read-only: Read (2), so type 600302. Each decision
+    // carries the status of its call: Success (1) let through, Failure (2) denied, Other (99) held.
+    expect(
+      decisions.map((e) => [
+        e.class_uid,
+        e.type_uid,
+        e.activity_name,
+        e.action_id,
+        e.disposition_id,
+        e.status_id,
+      ]),
+    ).toEqual([
+      [6003, 600302, 'Read', 1, 1, 1],
+      [6003, 600302, 'Read', 2, 2, 2],
+      [6003, 600302, 'Read', 99, 14, 99],
+      [6003, 600302, 'Read', 1, 1, 1],
     ]);
     const denied = decisions[1]!;
     const record = records.find((r) => r.decision?.effect === 'deny')!;
