@@ -37,6 +37,9 @@ export type NewRequest = Omit<
   'id' | 'state' | 'created_at' | 'expires_at' | 'verdict' | 'grant' | 'verdict_recorded' | 'interrupted'
 > & { timeoutSeconds: number };
 
+/** How a request stopped being pending, as this enforcement point recorded it. */
+export type SettledEvent = 'decided' | 'expired' | 'withdrawn';
+
 /** Why a waiver was refused; nothing changed. */
 export type WaiverRefusal = 'invalid' | 'too_long' | 'step_up_required' | 'not_allowed' | 'unknown_waiver';
 
@@ -69,6 +72,7 @@ export class ApprovalService {
   /** Set by a shutdown: a call held from then on is interrupted at once. */
   private interrupting = false;
   private readonly created = new Set<(request: ApprovalRequest) => void>();
+  private readonly settled = new Set<(request: ApprovalRequest, event: SettledEvent) => void>();
   /**
    * Verdicts this process is recording now, by request: whoever else needs one recorded (the held
    * call, a grant's use, the sweep) waits for that recording instead of writing a second.
@@ -97,6 +101,25 @@ export class ApprovalService {
   onCreated(listener: (request: ApprovalRequest) => void): () => void {
     this.created.add(listener);
     return () => this.created.delete(listener);
+  }
+
+  /**
+   * Tells `listener` of every request this enforcement point records as decided, expired or
+   * withdrawn, once per request whichever process gave the verdict (metrics).
+   */
+  onSettled(listener: (request: ApprovalRequest, event: SettledEvent) => void): () => void {
+    this.settled.add(listener);
+    return () => this.settled.delete(listener);
+  }
+
+  private tellSettled(request: ApprovalRequest, event: SettledEvent): void {
+    for (const listener of this.settled) {
+      try {
+        listener(request, event);
+      } catch (err) {
+        this.opts.log('warn', 'approval listener failed', { error: (err as Error).message });
+      }
+    }
   }
 
   // --- the enforcer's side ---
@@ -522,9 +545,13 @@ export class ApprovalService {
   private async withdraw(id: string): Promise<void> {
     const request = await this.store.withdraw(id, this.clock()).catch(() => undefined);
     if (!request) return;
-    await this.append(approvalRecord(this.opts.pep, request, 'withdrawn', new Date(this.clock()))).catch(
-      () => {},
+    const recorded = await this.append(
+      approvalRecord(this.opts.pep, request, 'withdrawn', new Date(this.clock())),
+    ).then(
+      () => true,
+      () => false,
     );
+    if (recorded) this.tellSettled(request, 'withdrawn');
     this.settle(request);
   }
 
@@ -532,6 +559,7 @@ export class ApprovalService {
     const now = this.clock();
     for (const request of await this.store.expire(now)) {
       await this.append(approvalRecord(this.opts.pep, request, 'expired', new Date(now)));
+      this.tellSettled(request, 'expired');
       this.settle(request);
     }
   }
@@ -558,6 +586,7 @@ export class ApprovalService {
     const at = request.verdict ? new Date(request.verdict.at) : new Date(this.clock());
     await this.append(approvalRecord(this.opts.pep, request, 'decided', at));
     await this.store.markVerdictRecorded(request.id);
+    this.tellSettled(request, 'decided');
   }
 
   private append(record: Parameters<EvidenceSink['append']>[0], durable = true): Promise<unknown> {

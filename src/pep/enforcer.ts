@@ -40,6 +40,7 @@ import type { Mode } from '../core/effect.js';
 import type { PepInfo } from '../evidence/types.js';
 import type { ApprovalService } from '../approvals/service.js';
 import type { ApprovalRequest } from '../approvals/types.js';
+import type { PepMetrics } from '../metrics/pep-metrics.js';
 import {
   applyExceptions,
   bindingOf,
@@ -85,6 +86,8 @@ export interface EnforcerOptions {
   limits?: CallLimits;
   /** Approvals and waivers; without them an enforced escalation is answered "held" and goes no further. */
   approvals?: ApprovalService;
+  /** Counts decided calls and times them (Prometheus). */
+  metrics?: PepMetrics;
 }
 
 /**
@@ -203,10 +206,12 @@ export class Enforcer {
     hooks: CallHooks = {},
   ): Promise<CallToolResult> {
     const release = this.gate.enter(session.state.id, session.identity.agentId);
+    const started = performance.now();
     try {
       return await this.govern(session, wellFormed(toolName), args, liveTool, forward, meta, hooks);
     } finally {
       release();
+      this.opts.metrics?.answered((performance.now() - started) / 1000);
     }
   }
 
@@ -257,6 +262,7 @@ export class Enforcer {
       releaseAll(decision);
       return this.evidenceFailure(err, decision.id);
     }
+    this.opts.metrics?.decided(liveTool, decision, evalUs);
     if (approvals && waiver && decision.waiver) {
       await approvals.waiverUsed(waiver, decision.id, decision.waiver.waived_effect).catch(this.logFailure);
     }
@@ -454,6 +460,7 @@ export class Enforcer {
     } catch (err) {
       return this.evidenceFailure(err, decision.id);
     }
+    this.opts.metrics?.decided(liveTool, decision);
     return this.answerBlocked(decision, toolName);
   }
 
