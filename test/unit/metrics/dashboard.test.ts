@@ -100,3 +100,13 @@ describe('deploy/grafana/mcpgov.json', () => {
       expect(all).toContain(name);
   });
 });
+
+describe('README: Metrics and health', () => {
+  it('documents every metric the registry exports, and no other', async () => {
+    const readme = await readFile(path.join(REPO, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Metrics and health'), readme.indexOf('**Dashboard.**'));
+    const documented = [...section.matchAll(/^\| `(mcpgov_[a-z0-9_]+)`/gm)].map((m) => m[1]!);
+    const names = new PepMetrics().registry.getMetricsAsArray().map((m) => m.name);
+    expect(documented.sort()).toEqual(names.sort());
+  });
+});
