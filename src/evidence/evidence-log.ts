@@ -12,7 +12,8 @@ import {
 import { cutTornLastLine } from './line-file.js';
 import { JsonlEvidenceStore, listSegments, readEvidence, type FsyncMode } from './jsonl-store.js';
 import type { Signer } from './signer.js';
-import type { AppendOptions, EvidenceObserver, EvidenceRecord, EvidenceSink, RecordBody } from './types.js';
+import { guardObserver, type EvidenceObserver } from './observer.js';
+import type { AppendOptions, EvidenceRecord, EvidenceSink, RecordBody } from './types.js';
 
 export interface EvidenceLogOptions {
   dir: string;
@@ -122,7 +123,8 @@ export class EvidenceLog implements EvidenceSink {
     const feed: { checkpointer?: Checkpointer } = {};
     const durableListeners = new Set<(count: number) => void>();
     const checkpointTimes = { last: lastLine ? lastCheckpointTime(lastLine.text) : undefined };
-    const observer = opts.observer;
+    // Guarded once here: a metric that throws must never cost a record or leave an append waiting.
+    const observer = guardObserver(opts.observer);
     const store = await JsonlEvidenceStore.open({
       dir: opts.dir,
       fsync: opts.fsync,

@@ -5,11 +5,11 @@ import { sealRecord } from './hash.js';
 import {
   EvidenceRecordSchema,
   type AppendOptions,
-  type EvidenceObserver,
   type EvidenceRecord,
   type EvidenceSink,
   type RecordBody,
 } from './types.js';
+import type { EvidenceObserver } from './observer.js';
 
 /** When an append resolves: after fsync of its own write, after the group's fsync, or after the write. */
 export type FsyncMode = 'always' | 'batch' | 'none';

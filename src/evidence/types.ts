@@ -304,21 +304,6 @@ export interface AppendOptions {
   durable?: boolean;
 }
 
-/**
- * What an evidence log reports as it works (the metrics' feed). Called synchronously on the write
- * path, so every method must be cheap and must not throw.
- */
-export interface EvidenceObserver {
-  /** A record was written to the log (in seq order). */
-  written(record: EvidenceRecord): void;
-  /** An append settled: seconds from the append until its record was as durable as promised. */
-  appended(seconds: number): void;
-  /** An append was refused: its record is not in the log. */
-  refused(): void;
-  /** One fdatasync finished, taking this many seconds. */
-  synced(seconds: number): void;
-}
-
 /** Where records go. The embedded default is a local append-only JSONL log. */
 export interface EvidenceSink {
   /** Appends one record; resolves once it is durable per the fsync setting, rejects if it cannot be. */

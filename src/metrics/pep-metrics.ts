@@ -2,7 +2,8 @@ import { Gauge, Histogram, Registry } from 'prom-client';
 import type { SettledEvent } from '../approvals/service.js';
 import type { ApprovalRequest } from '../approvals/types.js';
 import type { Decision, SemanticFinding } from '../core/decision.js';
-import type { EvidenceObserver, EvidenceRecord } from '../evidence/types.js';
+import type { EvidenceObserver } from '../evidence/observer.js';
+import type { EvidenceRecord } from '../evidence/types.js';
 import type { BundleRef } from '../policy/policy-set.js';
 import { BoundedLabel, SlotCounter, type CounterSlot } from './slots.js';
 

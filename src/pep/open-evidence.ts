@@ -4,7 +4,7 @@ import type { ResolvedConfig } from '../config/load-config.js';
 import type { Logger } from '../util/log.js';
 import { EvidenceLog } from '../evidence/evidence-log.js';
 import { LocalEd25519Signer, writeKeyPair } from '../evidence/signer.js';
-import type { EvidenceObserver } from '../evidence/types.js';
+import type { EvidenceObserver } from '../evidence/observer.js';
 
 /** Where a generated key lives when the config names none. */
 export function generatedKeyPaths(evidenceDir: string) {
