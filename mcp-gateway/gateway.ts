@@ -5,6 +5,9 @@ import type { ResolvedConfig } from '../src/config/load-config.js';
 import type { Identity } from '../src/core/identity.js';
 import { startAdminServer, type AdminServer } from '../src/control/admin/admin-server.js';
 import { createFleet, type Fleet } from '../src/control/fleet.js';
+import { metricsRoute, probeRoutes, type Route } from '../src/metrics/endpoints.js';
+import { evidenceCheck, type ReadinessCheck } from '../src/metrics/health.js';
+import type { PepMetrics } from '../src/metrics/pep-metrics.js';
 import { openKernel, type Kernel } from '../src/pep/kernel.js';
 import {
   bearerChallenge,
@@ -19,7 +22,7 @@ import { LineStdioServerTransport } from '../src/transport/stdio-upstream.js';
 import { createLogger, type Logger } from '../src/util/log.js';
 import { VERSION } from '../src/util/version.js';
 import { Catalog } from './catalog.js';
-import { createDownstreams, type Downstream } from './downstream.js';
+import { createDownstreams, type Downstream, type DownstreamState } from './downstream.js';
 import { SessionServers } from './session-server.js';
 
 export interface GatewayOptions {
@@ -34,7 +37,7 @@ export interface GatewayOptions {
 }
 
 /** A running gateway: the enforcement kernel, its downstream servers and its listeners. */
-export interface Gateway extends Pick<Kernel, 'enforcer' | 'evidence' | 'policy' | 'approvals'> {
+export interface Gateway extends Pick<Kernel, 'enforcer' | 'evidence' | 'policy' | 'approvals' | 'metrics'> {
   /** `http://host:port/mcp` when serving HTTP. */
   httpUrl?: string;
   /** `http://host:port` of the admin listener (approvals API, approver console) when `admin` is set. */
@@ -58,14 +61,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { pep, policy, evidence } = kernel;
   const fleet = createFleet({ config, pep, policy, evidence, log, clock: opts.clock });
   const downstreams = createDownstreams(config, log, SERVER_INFO);
+  watchDownstreams(downstreams, kernel.metrics);
   // The catalog listens before any server lists its tools: the first list a server sends is the one
   // its tools are first seen with.
   const catalog = new Catalog(downstreams, (server, defs) => kernel.definitions.review(server, defs));
   await Promise.all([...downstreams.values()].map((ds) => ds.start()));
   const sessions = new SessionServers(kernel, catalog, SERVER_INFO);
-  const http = opts.http ? await serveHttp(opts.http, { config, kernel, fleet, sessions, log }) : undefined;
-  const stdio = opts.stdio ? await serveStdio({ config, kernel, sessions, log }) : undefined;
-  const admin = config.admin ? await serveAdmin(config.admin.http, config, kernel, log) : undefined;
+  const probes = probeRoutes(readinessChecks(kernel, downstreams));
+  const at = { config, kernel, sessions, log, probes };
+  const http = opts.http ? await serveHttp(opts.http, { ...at, fleet }) : undefined;
+  const stdio = opts.stdio ? await serveStdio(at) : undefined;
+  const admin = config.admin ? await serveAdmin(config.admin.http, at) : undefined;
   await prepareLocalDevApprover(config.approvals, config.state.dir, log, admin?.url);
   kernel.start();
   fleet.start();
@@ -75,6 +81,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     approvals: kernel.approvals,
     evidence,
     policy,
+    metrics: kernel.metrics,
     httpUrl: http?.url,
     adminUrl: admin?.url,
     downstreams,
@@ -99,6 +106,36 @@ interface Listening {
   kernel: Kernel;
   sessions: SessionServers;
   log: Logger;
+  /** `/healthz` and `/readyz`, served on every HTTP listener. */
+  probes: Route;
+}
+
+/**
+ * What `/readyz` checks: a policy is in force; the evidence log can take records (not failed, its
+ * folder writable now); at least one downstream server is up (or none is configured).
+ */
+function readinessChecks(
+  kernel: Kernel,
+  downstreams: ReadonlyMap<string, Downstream>,
+): Record<string, ReadinessCheck> {
+  return {
+    policy: () => kernel.policy.status().policy.active !== null,
+    evidence: evidenceCheck(kernel.evidence),
+    downstream: () => downstreams.size === 0 || [...downstreams.values()].some((ds) => ds.state === 'up'),
+  };
+}
+
+/** Keeps the metrics' view of each downstream server: up or not, and its restarts. */
+function watchDownstreams(downstreams: ReadonlyMap<string, Downstream>, metrics: PepMetrics): void {
+  for (const ds of downstreams.values()) {
+    metrics.downstreamState(ds.name, false);
+    let previous = ds.state;
+    ds.on('state', (state: DownstreamState) => {
+      // Starting again after going away is a restart; the first start is not.
+      metrics.downstreamState(ds.name, state === 'up', state === 'starting' && previous === 'down');
+      previous = state;
+    });
+  }
 }
 
 /**
@@ -108,7 +145,7 @@ interface Listening {
  * listener's, known once it has its port.
  */
 async function serveHttp(hostPort: string, at: Listening & { fleet: Fleet }): Promise<HttpUpstream> {
-  const { config, kernel, fleet, sessions, log } = at;
+  const { config, kernel, fleet, sessions, log, probes } = at;
   // The metadata names the listener's own URL, known only once it listens.
   const listening: { url?: string } = {};
   const protectedResource = verifiesTokens(config.identity);
@@ -141,6 +178,7 @@ async function serveHttp(hostPort: string, at: Listening & { fleet: Fleet }): Pr
         resourceMetadata: metadataAt(),
       }),
     openSession: (transport, principal, id) => sessions.connect(transport, principal as Identity, id),
+    probes,
     routes: async (req, res, url) => (await metadata(req, res, url)) || fleet.routes(req, res, url),
     upgrade: fleet.upgrade,
   });
@@ -150,15 +188,11 @@ async function serveHttp(hostPort: string, at: Listening & { fleet: Fleet }): Pr
 }
 
 /**
- * Serves the approvals API and the approver console on `admin.http`, a listener of its own: approvers
- * never share the MCP port with agents.
+ * Serves the approvals API, the approver console and `/metrics` on `admin.http`, a listener of its
+ * own: approvers and scrapers never share the MCP port with agents.
  */
-async function serveAdmin(
-  hostPort: string,
-  config: ResolvedConfig,
-  kernel: Kernel,
-  log: Logger,
-): Promise<AdminServer> {
+async function serveAdmin(hostPort: string, at: Listening): Promise<AdminServer> {
+  const { config, kernel, log } = at;
   const auth = await ApproverAuth.create({ approvals: config.approvals, stateDir: config.state.dir });
   return startAdminServer({
     ...parseHostPort(hostPort),
@@ -168,6 +202,8 @@ async function serveAdmin(
     allowedOrigins: config.listen.allowed_origins,
     publicUrl: config.admin?.public_url,
     log,
+    probes: at.probes,
+    metrics: metricsRoute(kernel.metrics),
   });
 }
 

@@ -37,6 +37,9 @@ export type NewRequest = Omit<
   'id' | 'state' | 'created_at' | 'expires_at' | 'verdict' | 'grant' | 'verdict_recorded' | 'interrupted'
 > & { timeoutSeconds: number };
 
+/** How a request stopped being pending, as this enforcement point recorded it. */
+export type SettledEvent = 'decided' | 'expired' | 'withdrawn';
+
 /** Why a waiver was refused; nothing changed. */
 export type WaiverRefusal = 'invalid' | 'too_long' | 'step_up_required' | 'not_allowed' | 'unknown_waiver';
 
@@ -69,6 +72,7 @@ export class ApprovalService {
   /** Set by a shutdown: a call held from then on is interrupted at once. */
   private interrupting = false;
   private readonly created = new Set<(request: ApprovalRequest) => void>();
+  private readonly settled = new Set<(request: ApprovalRequest, event: SettledEvent) => void>();
   /**
    * Verdicts this process is recording now, by request: whoever else needs one recorded (the held
    * call, a grant's use, the sweep) waits for that recording instead of writing a second.
@@ -113,6 +117,25 @@ export class ApprovalService {
   onCreated(listener: (request: ApprovalRequest) => void): () => void {
     this.created.add(listener);
     return () => this.created.delete(listener);
+  }
+
+  /**
+   * Tells `listener` of every request this enforcement point records as decided, expired or
+   * withdrawn, once per request whichever process gave the verdict (metrics).
+   */
+  onSettled(listener: (request: ApprovalRequest, event: SettledEvent) => void): () => void {
+    this.settled.add(listener);
+    return () => this.settled.delete(listener);
+  }
+
+  private tellSettled(request: ApprovalRequest, event: SettledEvent): void {
+    for (const listener of this.settled) {
+      try {
+        listener(request, event);
+      } catch (err) {
+        this.opts.log('warn', 'approval listener failed', { error: (err as Error).message });
+      }
+    }
   }
 
   // --- the enforcer's side ---
@@ -550,9 +573,13 @@ export class ApprovalService {
   private async withdraw(id: string): Promise<void> {
     const request = await this.store.withdraw(id, this.clock()).catch(() => undefined);
     if (!request) return;
-    await this.append(approvalRecord(this.opts.pep, request, 'withdrawn', new Date(this.clock()))).catch(
-      () => {},
+    const recorded = await this.append(
+      approvalRecord(this.opts.pep, request, 'withdrawn', new Date(this.clock())),
+    ).then(
+      () => true,
+      () => false,
     );
+    if (recorded) this.tellSettled(request, 'withdrawn');
     this.settle(request);
   }
 
@@ -560,6 +587,7 @@ export class ApprovalService {
     const now = this.clock();
     for (const request of await this.store.expire(now)) {
       await this.append(approvalRecord(this.opts.pep, request, 'expired', new Date(now)));
+      this.tellSettled(request, 'expired');
       this.settle(request);
     }
   }
@@ -585,9 +613,8 @@ export class ApprovalService {
   }
 
   /**
-   * Writes the verdict's record. The store is told it is recorded afterwards, off the held call's
-   * path: until then this process remembers it (so nothing here records it twice), and `close`
-   * waits for the store.
+   * Writes the verdict's record. The store is told it is recorded afterwards (`markRecorded`), off
+   * the held call's path.
    */
   private async recordVerdict(request: ApprovalRequest): Promise<void> {
     const at = request.verdict ? new Date(request.verdict.at) : new Date(this.clock());
@@ -595,6 +622,7 @@ export class ApprovalService {
     // The store learns it is recorded at the next sweep (or at close), off the held call's path;
     // until then this process remembers it, so nothing here records it twice.
     this.recorded.add(request.id);
+    this.tellSettled(request, 'decided');
   }
 
   /** Tells the store which verdicts this process has recorded since the last time. */

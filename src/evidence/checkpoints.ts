@@ -109,6 +109,11 @@ export class Checkpointer {
   /** Set when a failed append could not be cut back: appending after a torn line would glue onto it. */
   private torn?: TornLineError;
 
+  /** Why no checkpoint can be written until the log is reopened, if none can. */
+  get failure(): Error | undefined {
+    return this.torn;
+  }
+
   /** True while a count-triggered checkpoint is queued or running: one at a time, not one per record. */
   private countTriggered = false;
 

@@ -12,6 +12,7 @@ import {
 import { cutTornLastLine } from './line-file.js';
 import { JsonlEvidenceStore, listSegments, readEvidence, type FsyncMode } from './jsonl-store.js';
 import type { Signer } from './signer.js';
+import { guardObserver, type EvidenceObserver } from './observer.js';
 import type { AppendOptions, EvidenceRecord, EvidenceSink, RecordBody } from './types.js';
 
 export interface EvidenceLogOptions {
@@ -26,6 +27,8 @@ export interface EvidenceLogOptions {
   /** A segment past this size is sealed at the next checkpoint that covers it. */
   segmentMaxBytes: number;
   log: Logger;
+  /** Told of every record written, and how long appends and fdatasyncs take (metrics). */
+  observer?: EvidenceObserver;
 }
 
 /**
@@ -40,7 +43,26 @@ export class EvidenceLog implements EvidenceSink {
     private readonly lock: FolderLock,
     /** The log's folder. */
     readonly dir: string,
+    private readonly checkpointTimes: { last?: number },
   ) {}
+
+  /**
+   * Why the log cannot take records (or checkpoints) until it is reopened, if it cannot: a failed
+   * fdatasync, or a write that could not be cut back.
+   */
+  get failure(): Error | undefined {
+    return this.store.failure ?? this.checkpointer.failure;
+  }
+
+  /** When the last signed checkpoint was written (milliseconds since the epoch), if there is one. */
+  get lastCheckpointAt(): number | undefined {
+    return this.checkpointTimes.last;
+  }
+
+  /** Records covered by the last signed checkpoint. */
+  get covered(): number {
+    return this.checkpointer.covered;
+  }
 
   /** Records that are durable (written and synced per the fsync mode); a forwarder ships no more. */
   get durableCount(): number {
@@ -100,10 +122,17 @@ export class EvidenceLog implements EvidenceSink {
     // The store feeds the checkpointer, which reads the store's durable count: wire them through a holder.
     const feed: { checkpointer?: Checkpointer } = {};
     const durableListeners = new Set<(count: number) => void>();
+    const checkpointTimes = { last: lastLine ? lastCheckpointTime(lastLine.text) : undefined };
+    // Guarded once here: a metric that throws must never cost a record or leave an append waiting.
+    const observer = guardObserver(opts.observer);
     const store = await JsonlEvidenceStore.open({
       dir: opts.dir,
       fsync: opts.fsync,
-      onWrite: (record) => feed.checkpointer?.add(record.hash),
+      observer,
+      onWrite: (record) => {
+        feed.checkpointer?.add(record.hash);
+        observer?.written(record);
+      },
       onDurable: (count) => {
         for (const listener of durableListeners) listener(count);
       },
@@ -119,6 +148,7 @@ export class EvidenceLog implements EvidenceSink {
         existingLeaves: existing.map((r) => recordLeaf(r.hash)),
         lastSize,
         onCheckpoint: (size) => {
+          checkpointTimes.last = Date.now();
           // Seal the segment once a checkpoint covers all of it, so segments always end on a checkpoint.
           if (size === store.count && store.size >= opts.segmentMaxBytes) void store.rotate();
         },
@@ -127,7 +157,7 @@ export class EvidenceLog implements EvidenceSink {
     );
     feed.checkpointer = checkpointer;
     if (store.count > lastSize) await checkpointer.checkpoint();
-    return new EvidenceLog(store, checkpointer, durableListeners, lock, opts.dir);
+    return new EvidenceLog(store, checkpointer, durableListeners, lock, opts.dir, checkpointTimes);
   }
 
   /** Number of records in the log. */
@@ -155,6 +185,12 @@ export class EvidenceLog implements EvidenceSink {
     await this.store.close();
     await this.lock.release();
   }
+}
+
+/** The time a checkpoint line (already checked by lastCheckpointSize) was signed. */
+function lastCheckpointTime(text: string): number | undefined {
+  const time = Date.parse(CheckpointSchema.parse(JSON.parse(text)).time);
+  return Number.isNaN(time) ? undefined : time;
 }
 
 /** The size of the last checkpoint; a last line that is whole but not a checkpoint refuses the start. */

@@ -9,6 +9,7 @@ import {
   type EvidenceSink,
   type RecordBody,
 } from './types.js';
+import type { EvidenceObserver } from './observer.js';
 
 /** When an append resolves: after fsync of its own write, after the group's fsync, or after the write. */
 export type FsyncMode = 'always' | 'batch' | 'none';
@@ -20,6 +21,8 @@ export interface JsonlStoreOptions {
   onWrite?: (record: EvidenceRecord) => void;
   /** Called when more records have become durable (a forwarder ships durable records only). */
   onDurable?: (durableCount: number) => void;
+  /** Told how long appends and fdatasyncs take, and of refused appends (metrics). */
+  observer?: EvidenceObserver;
 }
 
 interface Waiter {
@@ -30,6 +33,8 @@ interface Waiter {
   durable: boolean;
   resolve: (record: EvidenceRecord) => void;
   reject: (err: Error) => void;
+  /** `performance.now()` at append, when an observer times appends. */
+  started: number;
 }
 
 /** Segment files are `log-000001.jsonl`, `log-000002.jsonl`, ...: their names sort in log order. */
@@ -136,16 +141,25 @@ export class JsonlEvidenceStore implements EvidenceSink {
     return this.nextSeq;
   }
 
+  /** Why the store refuses every append (a failed fdatasync, or a write it could not cut back), if it does. */
+  get failure(): Error | undefined {
+    return this.broken;
+  }
+
   append(body: RecordBody, options: AppendOptions = {}): Promise<EvidenceRecord> {
-    if (this.broken) return Promise.reject(new EvidenceUnavailableError(this.broken));
+    if (this.broken) {
+      this.opts.observer?.refused();
+      return Promise.reject(new EvidenceUnavailableError(this.broken));
+    }
     const unhashed = { ...body, seq: this.nextSeq, prev: this.prev };
     const { hash, line } = sealRecord(unhashed);
     const record = { ...unhashed, hash } as EvidenceRecord;
     this.nextSeq += 1;
     this.prev = hash;
     const durable = options.durable !== false || this.opts.fsync === 'always';
+    const started = this.opts.observer ? performance.now() : 0;
     return new Promise((resolve, reject) => {
-      this.queued.push({ record, line, durable, resolve, reject });
+      this.queued.push({ record, line, durable, resolve, reject, started });
       this.draining ??= this.drain();
     });
   }
@@ -173,7 +187,12 @@ export class JsonlEvidenceStore implements EvidenceSink {
         this.durableCount = covering;
       } else if (this.writtenCount > this.durableCount) this.deferSync();
       if (this.durableCount > before) this.opts.onDurable?.(this.durableCount);
-      for (const w of group) w.resolve(w.record);
+      const observer = this.opts.observer;
+      const now = observer ? performance.now() : 0;
+      for (const w of group) {
+        w.resolve(w.record);
+        observer?.appended((now - w.started) / 1000);
+      }
     }
     this.draining = undefined;
   }
@@ -221,7 +240,9 @@ export class JsonlEvidenceStore implements EvidenceSink {
     try {
       // The callback form: FileHandle's promise wrapper costs more than the syscall's dispatch here.
       const fd = this.fd;
+      const started = performance.now();
       await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+      this.opts.observer?.synced((performance.now() - started) / 1000);
       return true;
     } catch (err) {
       this.broken = err as Error;
@@ -231,7 +252,10 @@ export class JsonlEvidenceStore implements EvidenceSink {
   }
 
   private fail(waiters: Waiter[], err: unknown): void {
-    for (const w of waiters) w.reject(new EvidenceUnavailableError(err));
+    for (const w of waiters) {
+      w.reject(new EvidenceUnavailableError(err));
+      this.opts.observer?.refused();
+    }
   }
 
   /** Resolves once every record appended so far is written and durable (per the fsync mode). */

@@ -41,6 +41,7 @@ import type { Mode } from '../core/effect.js';
 import type { PepInfo } from '../evidence/types.js';
 import type { ApprovalService } from '../approvals/service.js';
 import type { ApprovalRequest } from '../approvals/types.js';
+import type { PepMetrics } from '../metrics/pep-metrics.js';
 import {
   applyExceptions,
   bindingOf,
@@ -95,6 +96,8 @@ export interface EnforcerOptions {
   limits?: CallLimits;
   /** Approvals and waivers; without them an enforced escalation is answered "held" and goes no further. */
   approvals?: ApprovalService;
+  /** Counts decided calls and times them (Prometheus). */
+  metrics?: PepMetrics;
 }
 
 /**
@@ -226,11 +229,13 @@ export class Enforcer {
     let failure: unknown;
     try {
       const release = this.gate.enter(session.state.id, session.identity.agentId);
+      const started = performance.now();
       try {
         result = await this.govern(session, name, args, liveTool, forward, meta, hooks, traced);
         return result;
       } finally {
         release();
+        this.opts.metrics?.answered((performance.now() - started) / 1000);
       }
     } catch (err) {
       failure = err;
@@ -289,6 +294,7 @@ export class Enforcer {
       releaseAll(decision);
       return this.evidenceFailure(err, decision.id);
     }
+    this.opts.metrics?.decided(liveTool, decision, evalUs);
     if (approvals && waiver && decision.waiver) {
       await approvals.waiverUsed(waiver, decision.id, decision.waiver.waived_effect).catch(this.logFailure);
     }
@@ -493,6 +499,7 @@ export class Enforcer {
     } catch (err) {
       return this.evidenceFailure(err, decision.id);
     }
+    this.opts.metrics?.decided(liveTool, decision);
     return this.answerBlocked(decision, toolName);
   }
 

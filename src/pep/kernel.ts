@@ -20,6 +20,7 @@ import { openEvidenceLog } from './open-evidence.js';
 import { LowdbApprovalStore } from '../approvals/lowdb-store.js';
 import { ApprovalService } from '../approvals/service.js';
 import { consoleBaseUrl, createWebhookNotifier, type WebhookNotifier } from '../approvals/webhooks.js';
+import { PepMetrics } from '../metrics/pep-metrics.js';
 
 /** How long shutdown waits for chain-close records and the final checkpoint before giving up. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -61,6 +62,8 @@ export interface Kernel {
   interruptHeld(): Promise<void>;
   /** Reviews downstream tool lists as they load: first-seen digests, poisoned definitions, drift records. */
   definitions: DefinitionGuard;
+  /** This enforcement point's Prometheus metrics (a registry of its own). */
+  metrics: PepMetrics;
   /** Turns a bearer token (or none: the default agent, unverified) into an identity. */
   authenticate(token: string | undefined): Promise<AuthResult>;
   /**
@@ -94,9 +97,10 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
   const configProblems = checkConfig(config);
   if (configProblems.length > 0) throw new ConfigError(configProblems);
 
+  const metrics = new PepMetrics();
   // First, so that a bundle's activation (or refusal) is evidence, and so that a second enforcement
   // point on the same folder stops here, before it starts anything else.
-  const evidence = await openEvidenceLog(config, pep.id, log);
+  const evidence = await openEvidenceLog(config, pep.id, log, undefined, metrics.evidence);
   let policy: PolicyRuntime;
   let authenticator: Authenticator;
   let approvals: ApprovalService;
@@ -119,6 +123,7 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
       log,
     });
     approvals.onCreated((request) => webhooks.notify(request));
+    approvals.onSettled((request, event) => metrics.approvalSettled(request, event));
     const source = await opts.beforePolicy?.(pep, evidence);
     policy = await openPolicy(config, {
       pep,
@@ -159,6 +164,7 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     history: { calls: history.calls, resultChars: history.result_chars },
     limits: callLimits(config.limits),
     approvals,
+    metrics,
   });
   const definitions = new DefinitionGuard({
     settings: (server) => ({ ...config.definitions, ...config.servers[server]?.definitions }),
@@ -172,10 +178,17 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
   // A new bundle swaps in as a whole; calls in flight keep the policy they started with.
   policy.onActivate((next) => {
     enforcer.policy = next;
+    metrics.policyActive(next.bundle);
     for (const listener of listeners) listener(next);
   });
 
   const open = new Set<Session>();
+  metrics.policyActive(policy.initial.bundle);
+  metrics.watch({
+    sessions: () => open.size,
+    pendingApprovals: async () => (await approvals.store.list({ state: 'pending' })).length,
+    evidence,
+  });
   const closing = new Map<Session, Promise<void>>();
   const closeSession = (session: Session): Promise<void> => {
     const pending = closing.get(session);
@@ -197,6 +210,7 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     approvals,
     interruptHeld: () => approvals.interruptAll(),
     definitions,
+    metrics,
     authenticate: (token) => authenticator.authenticate(token, enforcer.policy.agents),
     async openSession(identity, id, channel) {
       const host = isHost(identity, config.identity.hosts, channel);

@@ -4,6 +4,7 @@ import type { ResolvedConfig } from '../config/load-config.js';
 import type { Logger } from '../util/log.js';
 import { EvidenceLog } from '../evidence/evidence-log.js';
 import { LocalEd25519Signer, writeKeyPair } from '../evidence/signer.js';
+import type { EvidenceObserver } from '../evidence/observer.js';
 
 /** Where a generated key lives when the config names none. */
 export function generatedKeyPaths(evidenceDir: string) {
@@ -36,13 +37,14 @@ export async function evidenceSigner(config: ResolvedConfig, log: Logger): Promi
 /**
  * Opens the evidence log a config describes, for an enforcement point with the given id. `origin` (the
  * checkpoints' origin line) defaults to the PEP's; a CLI writing into a gateway's folder keeps the
- * gateway's, as a log has one origin.
+ * gateway's, as a log has one origin. `observer` is told of what the log writes (the PEP's metrics).
  */
 export async function openEvidenceLog(
   config: ResolvedConfig,
   pepId: string,
   log: Logger,
   origin = `mcpgov/${pepId}`,
+  observer?: EvidenceObserver,
 ): Promise<EvidenceLog> {
   return EvidenceLog.open({
     dir: config.evidence.dir,
@@ -56,5 +58,6 @@ export async function openEvidenceLog(
     },
     segmentMaxBytes: config.evidence.segment_max_bytes,
     log,
+    observer,
   });
 }

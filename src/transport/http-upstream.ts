@@ -40,6 +40,11 @@ export interface HttpUpstreamOptions {
    */
   routes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
   /**
+   * Health probes (`/healthz`, `/readyz`), tried first, before the Host and Origin checks: load
+   * balancers and kubelets probe by IP address, and the probes tell nothing but check names and states.
+   */
+  probes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+  /**
    * WebSocket upgrades (the control channel), after the same Host and Origin checks; returns false
    * when it does not serve the path, and the socket is answered 404.
    */
@@ -135,6 +140,7 @@ export async function startHttpUpstream(opts: HttpUpstreamOptions): Promise<Http
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== endpoint && (await opts.probes?.(req, res, url))) return;
     if (url.pathname !== endpoint && !opts.routes)
       return fail(res, 404, INVALID_REQUEST, `not found: ${url.pathname}`);
     if (!hostAllowed(req.headers.host)) return fail(res, 403, INVALID_REQUEST, 'forbidden: Host not allowed');

@@ -170,7 +170,7 @@ describe('admin listener', () => {
   });
 
   it('refuses a Host it does not serve and a foreign Origin (DNS rebinding)', async () => {
-    const host = await api('GET', '/healthz', { headers: { host: 'attacker.example:8788' } });
+    const host = await api('GET', '/', { headers: { host: 'attacker.example:8788' } });
     expect(host.status).toBe(403);
     expect(host.json).toEqual({ error: { code: 'forbidden', message: 'forbidden: Host not allowed' } });
     expect(host.headers['content-security-policy']).toBe(CSP);

@@ -4,6 +4,7 @@ import type { ApproverAuth, ApproverAuthFailure } from '../../approvals/approver
 import type { ApprovalService } from '../../approvals/service.js';
 import type { Approver } from '../../approvals/types.js';
 import type { Logger } from '../../util/log.js';
+import { probeRoutes, type Route } from '../../metrics/endpoints.js';
 import { allowedMethods, approvalsApi, takesBody } from './api.js';
 import { CONSOLE_ASSETS } from './console-assets.js';
 import { bearerToken, hostGuard, readJsonBody, SECURITY_HEADERS, sendError, sendJson } from './http.js';
@@ -20,6 +21,10 @@ export interface AdminServerOptions {
   /** `admin.public_url`: its host and origin are allowed too. */
   publicUrl?: string;
   log: Logger;
+  /** `/healthz` and `/readyz` (default: liveness, and readiness with no checks). */
+  probes?: Route;
+  /** `/metrics`, when the enforcement point keeps metrics. */
+  metrics?: Route;
 }
 
 /** A running admin listener. */
@@ -44,26 +49,26 @@ const AUTH_STATUS: Record<ApproverAuthFailure, number> = {
 const CHANNELS: ReadonlySet<string> = new Set(['cli', 'console']);
 
 /**
- * The admin listener: the approvals API and the approver console, on their own port (never the MCP
- * one). Guards, in order: security headers on every answer; Host and Origin (DNS rebinding); then
- * `/healthz` and the console's files without authentication; then every `/api` route behind an
- * approver bearer token, with bodies of at most 64 KiB.
+ * The admin listener: the approvals API, the approver console and `/metrics`, on their own port
+ * (never the MCP one). Guards, in order: security headers on every answer; the health probes
+ * (`/healthz`, `/readyz`: check names and states only, and probed by IP address, so before the Host
+ * check); Host and Origin (DNS rebinding); then `/metrics` and the console's files without
+ * authentication; then every `/api` route behind an approver bearer token, with bodies of at most 64 KiB.
  */
 export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
   const api = approvalsApi(opts.approvals);
   const guard = hostGuard(opts);
+  const probes = opts.probes ?? probeRoutes({});
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    const url = new URL(req.url ?? '/', 'http://admin.invalid');
+    if (await probes(req, res, url)) return;
     const refused = guard(req);
     if (refused) return sendError(res, refused);
-    const url = new URL(req.url ?? '/', 'http://admin.invalid');
     const method = req.method ?? 'GET';
+    if (await opts.metrics?.(req, res, url)) return;
 
-    if (url.pathname === '/healthz') {
-      if (method !== 'GET' && method !== 'HEAD') return notAllowed(res, ['GET']);
-      return sendJson(res, 200, { status: 'ok' });
-    }
     const asset = Object.hasOwn(CONSOLE_ASSETS, url.pathname) ? CONSOLE_ASSETS[url.pathname] : undefined;
     if (asset) {
       if (method !== 'GET' && method !== 'HEAD') return notAllowed(res, ['GET']);
