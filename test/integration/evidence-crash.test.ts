@@ -90,5 +90,6 @@ describe('evidence after a crash', () => {
     const written = (await readdir(demo)).map((f) => path.join(demo, f));
     expect(written.length).toBeGreaterThan(200);
     expect(written.filter((f) => !allowed.has(f))).toEqual([]);
-  });
+    // A gateway process under 16 clients, killed and checked: on a loaded machine, well over 30 s.
+  }, 120_000);
 });

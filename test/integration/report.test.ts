@@ -107,6 +107,9 @@ describe('mcpgov report', () => {
         identity: { default_agent: 'dev' },
         // One call in flight per session: a second one while a call is held gets -32029, undecided.
         limits: { max_concurrent_calls_per_session: 1 },
+        // The semantic check must reach its verdict (with its signals) even on a loaded machine: this
+        // test counts them, it does not time them.
+        semantic: { timeout_ms: 60_000 },
         servers: {
           everything: { command: 'node', args: [REFERENCE_SERVERS.everything, 'stdio'] },
           // Rewrites its `weather` tool after the gateway's first list: a definition_changed drift.
