@@ -55,7 +55,8 @@ async function connect(url: string): Promise<Client> {
   return client;
 }
 
-describe('one writer per evidence folder', () => {
+// Gateway processes started, signalled and killed: on a loaded machine a case takes well over 30 s.
+describe('one writer per evidence folder', { timeout: 120_000 }, () => {
   const started: GatewayProcess[] = [];
   afterEach(() => {
     for (const g of started.splice(0)) g.child.kill('SIGKILL');
@@ -95,11 +96,11 @@ describe('one writer per evidence folder', () => {
     third.child.kill('SIGTERM');
     expect(await third.exited).toBe(0);
     expect(await verify(fixture.evidenceDir)).toMatch(/^ok: /);
-    // Three gateway processes start and one is killed: on a loaded machine that takes well over 30 s.
-  }, 120_000);
+  });
 });
 
-describe('shutdown on SIGTERM', () => {
+// Gateway processes started, signalled and killed: on a loaded machine a case takes well over 30 s.
+describe('shutdown on SIGTERM', { timeout: 120_000 }, () => {
   it('gateway: every open session gets its chain-close record and the last checkpoint covers the log', async () => {
     const fixture = await echoFixture();
     const gateway = await startGatewayProcess(fixture.configFile);
