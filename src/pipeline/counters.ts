@@ -12,10 +12,26 @@ export interface CounterStore {
   chargeSpend(key: string, day: string, amount: number, limit: number): Reservation | undefined;
 }
 
+/** Spend totals by UTC day (`YYYY-MM-DD`), then by key. */
+export type SpendTotals = Record<string, Record<string, number>>;
+
+/** Options of the embedded store. */
+export interface MemoryCounterOptions {
+  /** Totals to start from (what an earlier process persisted). */
+  spend?: SpendTotals;
+  /** Called after each change to a spend total (a charge or its release). */
+  onSpendChange?: () => void;
+}
+
 /** The embedded, single-process counter store. */
 export class MemoryCounterStore implements CounterStore {
   private readonly windows = new Map<string, number[]>();
-  private readonly spend = new Map<string, number>();
+  private readonly spend = new Map<string, Map<string, number>>();
+
+  constructor(private readonly opts: MemoryCounterOptions = {}) {
+    for (const [day, totals] of Object.entries(opts.spend ?? {}))
+      this.spend.set(day, new Map(Object.entries(totals)));
+  }
 
   acquireRate(key: string, now: number, limit: number, windowMs: number): Reservation | undefined {
     const hits = this.windows.get(key) ?? [];
@@ -38,10 +54,30 @@ export class MemoryCounterStore implements CounterStore {
   }
 
   chargeSpend(key: string, day: string, amount: number, limit: number): Reservation | undefined {
-    const k = `${day}\u0000${key}`;
-    const total = this.spend.get(k) ?? 0;
+    const totals = this.spend.get(day) ?? new Map<string, number>();
+    this.spend.set(day, totals);
+    const total = totals.get(key) ?? 0;
     if (total + amount > limit) return undefined;
-    this.spend.set(k, total + amount);
-    return { release: () => this.spend.set(k, (this.spend.get(k) ?? amount) - amount) };
+    totals.set(key, total + amount);
+    this.opts.onSpendChange?.();
+    return {
+      release: () => {
+        totals.set(key, (totals.get(key) ?? amount) - amount);
+        this.opts.onSpendChange?.();
+      },
+    };
+  }
+
+  /** The spend totals by day; with `keepOnly`, the days it rejects are forgotten first. */
+  spendTotals(keepOnly?: (day: string) => boolean): SpendTotals {
+    const out: SpendTotals = {};
+    for (const [day, totals] of this.spend) {
+      if (keepOnly && !keepOnly(day)) {
+        this.spend.delete(day);
+        continue;
+      }
+      out[day] = Object.fromEntries(totals);
+    }
+    return out;
   }
 }
