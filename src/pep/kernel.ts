@@ -22,6 +22,7 @@ import { ApprovalService } from '../approvals/service.js';
 import { consoleBaseUrl, createWebhookNotifier, type WebhookNotifier } from '../approvals/webhooks.js';
 import { PepMetrics } from '../metrics/pep-metrics.js';
 import { FileCounterStore } from '../pipeline/spend-file.js';
+import { RedisCounterStore } from '../pipeline/redis-counters.js';
 
 /** How long shutdown waits for chain-close records and the final checkpoint before giving up. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -106,10 +107,14 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
   let authenticator: Authenticator;
   let approvals: ApprovalService;
   let webhooks: WebhookNotifier;
-  let counters: FileCounterStore;
+  let counters: FileCounterStore | RedisCounterStore | undefined;
   try {
-    // Daily spend totals come back from the state folder, so a restart does not reset a spend cap.
-    counters = await FileCounterStore.open(config.state.dir, { clock: opts.clock, log });
+    // Shared counters on Redis when configured; else daily spend totals come back from the state
+    // folder, so a restart does not reset a spend cap.
+    counters =
+      config.state.counters === undefined
+        ? await FileCounterStore.open(config.state.dir, { clock: opts.clock, log })
+        : await RedisCounterStore.open(config.state.counters, { log });
     const store = await LowdbApprovalStore.open(config.state.dir);
     approvals = new ApprovalService({
       store,
@@ -143,6 +148,7 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     if (problems.length > 0) throw new ConfigError(problems);
     authenticator = await Authenticator.create(config.identity);
   } catch (err) {
+    await counters?.close();
     await evidence.close();
     throw err;
   }

@@ -6,10 +6,21 @@ import type { Reservation } from '../core/decision.js';
  * it back if the call is not forwarded, so concurrent calls cannot overshoot a cap.
  */
 export interface CounterStore {
-  /** Takes one slot in a sliding window of `windowMs`, or returns undefined when `limit` are taken. */
-  acquireRate(key: string, now: number, limit: number, windowMs: number): Reservation | undefined;
-  /** Adds `amount` to the total of `key` for `day`, or returns undefined when it would pass `limit`. */
-  chargeSpend(key: string, day: string, amount: number, limit: number): Reservation | undefined;
+  /**
+   * Takes one slot in a sliding window of `windowMs`, or resolves undefined when `limit` are taken.
+   * Rejects with `CounterUnavailableError` when the counters cannot be reached.
+   */
+  acquireRate(key: string, now: number, limit: number, windowMs: number): Promise<Reservation | undefined>;
+  /**
+   * Adds `amount` to the total of `key` for `day`, or resolves undefined when it would pass `limit`.
+   * Rejects with `CounterUnavailableError` when the counters cannot be reached.
+   */
+  chargeSpend(key: string, day: string, amount: number, limit: number): Promise<Reservation | undefined>;
+}
+
+/** The counters could not be reached (a shared store is down): a cap cannot be checked. */
+export class CounterUnavailableError extends Error {
+  override readonly name = 'CounterUnavailableError';
 }
 
 /** Spend totals by UTC day (`YYYY-MM-DD`), then by key. */
@@ -33,7 +44,15 @@ export class MemoryCounterStore implements CounterStore {
       this.spend.set(day, new Map(Object.entries(totals)));
   }
 
-  acquireRate(key: string, now: number, limit: number, windowMs: number): Reservation | undefined {
+  acquireRate(key: string, now: number, limit: number, windowMs: number): Promise<Reservation | undefined> {
+    return Promise.resolve(this.takeRate(key, now, limit, windowMs));
+  }
+
+  chargeSpend(key: string, day: string, amount: number, limit: number): Promise<Reservation | undefined> {
+    return Promise.resolve(this.charge(key, day, amount, limit));
+  }
+
+  private takeRate(key: string, now: number, limit: number, windowMs: number): Reservation | undefined {
     const hits = this.windows.get(key) ?? [];
     // Hits are kept in arrival order, so expired ones are all at the front.
     let expired = 0;
@@ -53,7 +72,7 @@ export class MemoryCounterStore implements CounterStore {
     };
   }
 
-  chargeSpend(key: string, day: string, amount: number, limit: number): Reservation | undefined {
+  private charge(key: string, day: string, amount: number, limit: number): Reservation | undefined {
     const totals = this.spend.get(day) ?? new Map<string, number>();
     this.spend.set(day, totals);
     const total = totals.get(key) ?? 0;

@@ -66,11 +66,11 @@ export class FileCounterStore implements CounterStore {
     return store;
   }
 
-  acquireRate(key: string, now: number, limit: number, windowMs: number): Reservation | undefined {
+  acquireRate(key: string, now: number, limit: number, windowMs: number): Promise<Reservation | undefined> {
     return this.memory.acquireRate(key, now, limit, windowMs);
   }
 
-  chargeSpend(key: string, day: string, amount: number, limit: number): Reservation | undefined {
+  chargeSpend(key: string, day: string, amount: number, limit: number): Promise<Reservation | undefined> {
     return this.memory.chargeSpend(key, day, amount, limit);
   }
 

@@ -20,21 +20,21 @@ describe('spend totals in the state folder', () => {
   it('starts empty without a file, and a reopened store continues from the saved totals', async () => {
     const dir = await stateDir();
     const store = await FileCounterStore.open(dir, { clock });
-    expect(store.chargeSpend('dev', '2026-03-10', 4, 5)).toBeDefined();
+    expect(await store.chargeSpend('dev', '2026-03-10', 4, 5)).toBeDefined();
     await store.close();
     expect(await saved(dir)).toEqual({ '2026-03-10': { dev: 4 } });
 
     const reopened = await FileCounterStore.open(dir, { clock });
-    expect(reopened.chargeSpend('dev', '2026-03-10', 2, 5)).toBeUndefined();
-    expect(reopened.chargeSpend('dev', '2026-03-10', 1, 5)).toBeDefined();
+    expect(await reopened.chargeSpend('dev', '2026-03-10', 2, 5)).toBeUndefined();
+    expect(await reopened.chargeSpend('dev', '2026-03-10', 1, 5)).toBeDefined();
     await reopened.close();
   });
 
   it('writes a change on its own a moment later, without waiting for close', async () => {
     const dir = await stateDir();
     const store = await FileCounterStore.open(dir, { clock });
-    store.chargeSpend('dev', '2026-03-10', 1, 5);
-    store.chargeSpend('dev', '2026-03-10', 1, 5);
+    await store.chargeSpend('dev', '2026-03-10', 1, 5);
+    await store.chargeSpend('dev', '2026-03-10', 1, 5);
     await vi.waitFor(async () => expect(await saved(dir)).toEqual({ '2026-03-10': { dev: 2 } }), {
       timeout: 10_000,
     });
@@ -43,7 +43,7 @@ describe('spend totals in the state folder', () => {
   it('persists a released charge as given back', async () => {
     const dir = await stateDir();
     const store = await FileCounterStore.open(dir, { clock });
-    store.chargeSpend('dev', '2026-03-10', 2, 5)?.release();
+    (await store.chargeSpend('dev', '2026-03-10', 2, 5))?.release();
     await store.close();
     expect(await saved(dir)).toEqual({ '2026-03-10': { dev: 0 } });
   });
@@ -55,7 +55,7 @@ describe('spend totals in the state folder', () => {
       JSON.stringify({ version: 1, days: { '2026-03-01': { dev: 9 }, '2026-03-09': { dev: 3 } } }),
     );
     const store = await FileCounterStore.open(dir, { clock });
-    store.chargeSpend('dev', '2026-03-10', 1, 5);
+    await store.chargeSpend('dev', '2026-03-10', 1, 5);
     await store.close();
     expect(await saved(dir)).toEqual({ '2026-03-09': { dev: 3 }, '2026-03-10': { dev: 1 } });
     expect(await readdir(dir)).toEqual([SPEND_FILE]);
@@ -70,7 +70,7 @@ describe('spend totals in the state folder', () => {
   it('creates the state folder when it first writes', async () => {
     const dir = path.join(await stateDir(), 'nested', 'state');
     const store = await FileCounterStore.open(dir, { clock });
-    store.chargeSpend('dev', '2026-03-10', 1, 5);
+    await store.chargeSpend('dev', '2026-03-10', 1, 5);
     await store.close();
     expect(existsSync(path.join(dir, SPEND_FILE))).toBe(true);
   });
