@@ -19,7 +19,7 @@ export interface ResolvedConfig extends Omit<Config, 'servers' | 'policies' | 's
   dir: string;
   servers: Record<string, ServerConfig>;
   /** Where approvals and waivers are kept: absolute; default `state` beside the evidence folder. */
-  state: { dir: string };
+  state: { dir: string; counters?: string };
   /** The policy sources folder (rule files and tests), absolute. */
   policies: string;
   /** The policy lifecycle settings, with every path absolute (`bundle` stays a URL when it is one). */
@@ -99,6 +99,7 @@ export function resolveConfig(config: Config, file: string): ResolvedConfig {
         config.state.dir === undefined
           ? path.join(path.dirname(at(config.evidence.dir)), 'state')
           : at(config.state.dir),
+      counters: config.state.counters,
     },
     approvals: {
       ...config.approvals,

@@ -315,8 +315,18 @@ export const ConfigSchema = z.strictObject({
   }),
   definitions: DefinitionsConfigSchema.default({ on_change: 'block', on_poisoned: 'hide' }),
   servers: z.record(ServerNameSchema, ServerSchema).default({}),
-  /** Where approval requests, grants and waivers are kept; default: `state` beside the evidence folder. */
-  state: z.strictObject({ dir: z.string().optional() }).default({}),
+  /** Where shared state is kept: embedded by default (files under `dir`), or on an existing engine. */
+  state: z
+    .strictObject({
+      /** Approvals, waivers and daily spend totals; default: `state` beside the evidence folder. */
+      dir: z.string().optional(),
+      /** Rate and spend counters shared by replicas: a Redis URL; default: embedded (memory + `dir`). */
+      counters: z
+        .string()
+        .regex(/^rediss?:\/\/\S+$/, 'a Redis URL: redis://host:port or rediss://host:port')
+        .optional(),
+    })
+    .default({}),
   /** Approvals and waivers: who decides escalations, how, and what exceptions they may grant. */
   approvals: ApprovalsConfigSchema.prefault({}),
   /** The admin listener (approvals API and approver console); off unless set. */

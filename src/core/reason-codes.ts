@@ -47,6 +47,10 @@ export const REASON_CODES = {
   // caps
   rate_limited: { meaning: "the agent exceeded the tool's calls-per-minute cap" },
   spend_cap_exceeded: { meaning: "the call would exceed the agent's daily spend cap" },
+  counter_unavailable: {
+    meaning:
+      'the shared rate and spend counters (Redis) could not be reached; failing closed unless the tool is fail_open',
+  },
   // rules and approval
   rule_error: { meaning: 'a policy rule failed while evaluating; failing closed' },
   approval_required: { meaning: 'the tool requires human approval for every call' },

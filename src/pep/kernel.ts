@@ -21,6 +21,8 @@ import { LowdbApprovalStore } from '../approvals/lowdb-store.js';
 import { ApprovalService } from '../approvals/service.js';
 import { consoleBaseUrl, createWebhookNotifier, type WebhookNotifier } from '../approvals/webhooks.js';
 import { PepMetrics } from '../metrics/pep-metrics.js';
+import { FileCounterStore } from '../pipeline/spend-file.js';
+import { RedisCounterStore } from '../pipeline/redis-counters.js';
 
 /** How long shutdown waits for chain-close records and the final checkpoint before giving up. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -105,7 +107,14 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
   let authenticator: Authenticator;
   let approvals: ApprovalService;
   let webhooks: WebhookNotifier;
+  let counters: FileCounterStore | RedisCounterStore | undefined;
   try {
+    // Shared counters on Redis when configured; else daily spend totals come back from the state
+    // folder, so a restart does not reset a spend cap.
+    counters =
+      config.state.counters === undefined
+        ? await FileCounterStore.open(config.state.dir, { clock: opts.clock, log })
+        : await RedisCounterStore.open(config.state.counters, { log });
     const store = await LowdbApprovalStore.open(config.state.dir);
     approvals = new ApprovalService({
       store,
@@ -139,6 +148,7 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     if (problems.length > 0) throw new ConfigError(problems);
     authenticator = await Authenticator.create(config.identity);
   } catch (err) {
+    await counters?.close();
     await evidence.close();
     throw err;
   }
@@ -165,6 +175,7 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     limits: callLimits(config.limits),
     approvals,
     metrics,
+    counters,
   });
   const definitions = new DefinitionGuard({
     settings: (server) => ({ ...config.definitions, ...config.servers[server]?.definitions }),
@@ -242,6 +253,10 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
           });
         }
         webhooks.stop();
+        // Every session is closed, so no call can charge spend any more: the last totals are final.
+        await counters
+          .close()
+          .catch((err: Error) => log('error', 'spend totals not persisted', { error: err.message }));
         await approvals
           .close()
           .catch((err: Error) => log('error', 'approvals store not closed', { error: err.message }));

@@ -6,18 +6,53 @@ import type { Reservation } from '../core/decision.js';
  * it back if the call is not forwarded, so concurrent calls cannot overshoot a cap.
  */
 export interface CounterStore {
-  /** Takes one slot in a sliding window of `windowMs`, or returns undefined when `limit` are taken. */
-  acquireRate(key: string, now: number, limit: number, windowMs: number): Reservation | undefined;
-  /** Adds `amount` to the total of `key` for `day`, or returns undefined when it would pass `limit`. */
-  chargeSpend(key: string, day: string, amount: number, limit: number): Reservation | undefined;
+  /**
+   * Takes one slot in a sliding window of `windowMs`, or resolves undefined when `limit` are taken.
+   * Rejects with `CounterUnavailableError` when the counters cannot be reached.
+   */
+  acquireRate(key: string, now: number, limit: number, windowMs: number): Promise<Reservation | undefined>;
+  /**
+   * Adds `amount` to the total of `key` for `day`, or resolves undefined when it would pass `limit`.
+   * Rejects with `CounterUnavailableError` when the counters cannot be reached.
+   */
+  chargeSpend(key: string, day: string, amount: number, limit: number): Promise<Reservation | undefined>;
+}
+
+/** The counters could not be reached (a shared store is down): a cap cannot be checked. */
+export class CounterUnavailableError extends Error {
+  override readonly name = 'CounterUnavailableError';
+}
+
+/** Spend totals by UTC day (`YYYY-MM-DD`), then by key. */
+export type SpendTotals = Record<string, Record<string, number>>;
+
+/** Options of the embedded store. */
+export interface MemoryCounterOptions {
+  /** Totals to start from (what an earlier process persisted). */
+  spend?: SpendTotals;
+  /** Called after each change to a spend total (a charge or its release). */
+  onSpendChange?: () => void;
 }
 
 /** The embedded, single-process counter store. */
 export class MemoryCounterStore implements CounterStore {
   private readonly windows = new Map<string, number[]>();
-  private readonly spend = new Map<string, number>();
+  private readonly spend = new Map<string, Map<string, number>>();
 
-  acquireRate(key: string, now: number, limit: number, windowMs: number): Reservation | undefined {
+  constructor(private readonly opts: MemoryCounterOptions = {}) {
+    for (const [day, totals] of Object.entries(opts.spend ?? {}))
+      this.spend.set(day, new Map(Object.entries(totals)));
+  }
+
+  acquireRate(key: string, now: number, limit: number, windowMs: number): Promise<Reservation | undefined> {
+    return Promise.resolve(this.takeRate(key, now, limit, windowMs));
+  }
+
+  chargeSpend(key: string, day: string, amount: number, limit: number): Promise<Reservation | undefined> {
+    return Promise.resolve(this.charge(key, day, amount, limit));
+  }
+
+  private takeRate(key: string, now: number, limit: number, windowMs: number): Reservation | undefined {
     const hits = this.windows.get(key) ?? [];
     // Hits are kept in arrival order, so expired ones are all at the front.
     let expired = 0;
@@ -37,11 +72,31 @@ export class MemoryCounterStore implements CounterStore {
     };
   }
 
-  chargeSpend(key: string, day: string, amount: number, limit: number): Reservation | undefined {
-    const k = `${day}\u0000${key}`;
-    const total = this.spend.get(k) ?? 0;
+  private charge(key: string, day: string, amount: number, limit: number): Reservation | undefined {
+    const totals = this.spend.get(day) ?? new Map<string, number>();
+    this.spend.set(day, totals);
+    const total = totals.get(key) ?? 0;
     if (total + amount > limit) return undefined;
-    this.spend.set(k, total + amount);
-    return { release: () => this.spend.set(k, (this.spend.get(k) ?? amount) - amount) };
+    totals.set(key, total + amount);
+    this.opts.onSpendChange?.();
+    return {
+      release: () => {
+        totals.set(key, (totals.get(key) ?? amount) - amount);
+        this.opts.onSpendChange?.();
+      },
+    };
+  }
+
+  /** The spend totals by day; with `keepOnly`, the days it rejects are forgotten first. */
+  spendTotals(keepOnly?: (day: string) => boolean): SpendTotals {
+    const out: SpendTotals = {};
+    for (const [day, totals] of this.spend) {
+      if (keepOnly && !keepOnly(day)) {
+        this.spend.delete(day);
+        continue;
+      }
+      out[day] = Object.fromEntries(totals);
+    }
+    return out;
   }
 }

@@ -3,7 +3,7 @@
  * over stdio and (b) the gateway over stdio with stage 1 and evidence on, measured in the same run,
  * sequentially and with 16 concurrent callers. Reported as ratios against direct, never asserted.
  *
- *   npm run bench [-- --json] [-- --calls N] [-- --approval-samples N]
+ *   npm run bench [-- --json] [-- --calls N] [-- --approval-samples N] [-- --redis URL]
  */
 import { parseArgs } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -24,6 +24,7 @@ import { LineStdioClientTransport } from '../../src/transport/stdio-client.js';
 import { startSidecar } from '../../mcp-sidecar/sidecar.js';
 import { CLI, REFERENCE_SERVERS, writeFixture } from '../helpers/fixture.js';
 import { measureApprovals } from './approvals-bench.js';
+import { measureRedisCapCheck } from './counters-bench.js';
 
 const CONCURRENCY = 16;
 const WARMUP = 100;
@@ -199,6 +200,7 @@ async function main(): Promise<void> {
       calls: { type: 'string', default: '2000' },
       fsync: { type: 'string', default: 'batch' },
       'approval-samples': { type: 'string', default: '200' },
+      redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
     },
   });
   const calls = Number(values.calls);
@@ -291,6 +293,7 @@ async function main(): Promise<void> {
 
   const evidence = await measureEvidence(20_000, 'batch');
   const approvals = await measureApprovals(Number(values['approval-samples']));
+  const redisCap = await measureRedisCapCheck(values.redis, calls);
 
   const report = {
     calls,
@@ -303,6 +306,8 @@ async function main(): Promise<void> {
     evidence,
     // From an approver's POST to the admin API to the held call's result at the agent.
     approvals,
+    // One rate-cap check-and-reserve against Redis (state.counters), measured alone.
+    redis_cap_check: redisCap,
     ratio: {
       seq: round(gatewayNumbers.seq_cps / directNumbers.seq_cps, 3),
       conc: round(gatewayNumbers.conc_cps / directNumbers.conc_cps, 3),
@@ -344,6 +349,11 @@ async function main(): Promise<void> {
   process.stdout.write(
     `approvals: decision by the admin API to the held call's result p50 ${approvals.decision_to_result_p50_ms} ms, ` +
       `p99 ${approvals.decision_to_result_p99_ms} ms (${approvals.samples} held calls over HTTP)\n`,
+  );
+  process.stdout.write(
+    'skipped' in redisCap
+      ? `redis cap check: not measured (${redisCap.skipped})\n`
+      : `redis cap check (${redisCap.url}): p50 ${redisCap.p50_ms} ms, p99 ${redisCap.p99_ms} ms (${redisCap.samples} checks)\n`,
   );
 }
 

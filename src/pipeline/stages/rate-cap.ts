@@ -1,18 +1,25 @@
+import type { Reservation } from '../../core/decision.js';
 import { PASS, type Stage } from '../stage.js';
+import { counterUnavailable } from './counter-fault.js';
 
 /** Sliding one-minute window per agent and tool. */
 const WINDOW_MS = 60_000;
 
 /** Caps calls per minute per agent and tool; a denied call takes no slot. */
-export const checkRateCap: Stage = (ctx, env) => {
+export const checkRateCap: Stage = async (ctx, env) => {
   const limit = ctx.toolEntry?.caps.rate_per_minute;
   if (limit === undefined) return PASS;
-  const reservation = env.counters.acquireRate(
-    `${ctx.agent?.id}\u0000${ctx.toolName}`,
-    ctx.now,
-    limit,
-    WINDOW_MS,
-  );
+  let reservation: Reservation | undefined;
+  try {
+    reservation = await env.counters.acquireRate(
+      `${ctx.agent?.id}\u0000${ctx.toolName}`,
+      ctx.now,
+      limit,
+      WINDOW_MS,
+    );
+  } catch (err) {
+    return counterUnavailable(ctx, err);
+  }
   if (!reservation) {
     return {
       kind: 'deny',

@@ -37,6 +37,16 @@ describe('strict config files', () => {
     expect(problemsOf('tools: []\ntools: []\n')).toHaveLength(1);
   });
 
+  it('takes a Redis URL for shared counters, and nothing else', () => {
+    const parsed = ConfigSchema.parse({ state: { counters: 'redis://127.0.0.1:6379' } });
+    expect(resolveConfig(parsed, '/etc/mcpgov/mcpgov.yaml').state).toEqual({
+      dir: path.resolve('/etc/mcpgov/.mcpgov/state'),
+      counters: 'redis://127.0.0.1:6379',
+    });
+    expect(ConfigSchema.safeParse({ state: { counters: 'http://127.0.0.1:6379' } }).success).toBe(false);
+    expect(resolveConfig(ConfigSchema.parse({}), '/etc/mcpgov/mcpgov.yaml').state.counters).toBeUndefined();
+  });
+
   it('rejects server names that would break <server>__<tool> naming', () => {
     const result = ConfigSchema.safeParse({ servers: { a__b: { command: 'node' } } });
     expect(result.success).toBe(false);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AgentsFileSchema, RuleSchema, ToolsFileSchema, type ToolEntry } from '../../../src/config/schema.js';
 import { compileRules } from '../../../src/policy/rules.js';
 import type { PolicySet } from '../../../src/policy/policy-set.js';
-import { MemoryCounterStore } from '../../../src/pipeline/counters.js';
+import { CounterUnavailableError, MemoryCounterStore } from '../../../src/pipeline/counters.js';
 import { evaluate, evaluateStatic } from '../../../src/pipeline/evaluate.js';
 import type { StageEnv } from '../../../src/pipeline/stage.js';
 import type { CallContext } from '../../../src/pipeline/types.js';
@@ -344,7 +344,7 @@ describe('approval and faults', () => {
         acquireRate: () => {
           throw new Error('counter store down');
         },
-        chargeSpend: () => undefined,
+        chargeSpend: () => Promise.resolve(undefined),
       },
     };
     const closed = await evaluate(call(policy, 'ops', 'cloud__list_buckets'), broken, 'enforce');
@@ -355,5 +355,24 @@ describe('approval and faults', () => {
     const open = await evaluate(call(policy, 'ops', 'flaky__x'), broken, 'enforce');
     expect(open.effect).toBe('allow');
     expect(open.reasons).toEqual(['internal_error']);
+  });
+
+  it('denies a capped call with counter_unavailable when the counters are down, unless the tool is fail_open', async () => {
+    const policy = policyWith();
+    const down: StageEnv = {
+      ...env(policy),
+      counters: {
+        acquireRate: () => Promise.reject(new CounterUnavailableError('connection refused')),
+        chargeSpend: () => Promise.reject(new CounterUnavailableError('connection refused')),
+      },
+    };
+    const closed = await evaluate(call(policy, 'ops', 'cloud__list_buckets'), down, 'enforce');
+    expect(closed).toMatchObject({ effect: 'deny', reasons: ['counter_unavailable'] });
+
+    const flakyEntry = policy.tools.match('flaky__x') as ToolEntry;
+    flakyEntry.caps = { rate_per_minute: 1 };
+    const open = await evaluate(call(policy, 'ops', 'flaky__x'), down, 'enforce');
+    expect(open.effect).toBe('allow');
+    expect(open.reasons).toEqual(['counter_unavailable']);
   });
 });
