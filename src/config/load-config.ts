@@ -18,8 +18,11 @@ export interface ResolvedConfig extends Omit<Config, 'servers' | 'policies' | 's
   /** Folder of the config file; the base of every relative path. */
   dir: string;
   servers: Record<string, ServerConfig>;
-  /** Where approvals and waivers are kept: absolute; default `state` beside the evidence folder. */
-  state: { dir: string };
+  /**
+   * Where approvals and waivers are kept: the folder (absolute; default `state` beside the evidence
+   * folder), or PostgreSQL when `approvals` is set.
+   */
+  state: { dir: string; approvals?: string };
   /** The policy sources folder (rule files and tests), absolute. */
   policies: string;
   /** The policy lifecycle settings, with every path absolute (`bundle` stays a URL when it is one). */
@@ -99,6 +102,7 @@ export function resolveConfig(config: Config, file: string): ResolvedConfig {
         config.state.dir === undefined
           ? path.join(path.dirname(at(config.evidence.dir)), 'state')
           : at(config.state.dir),
+      approvals: config.state.approvals,
     },
     approvals: {
       ...config.approvals,

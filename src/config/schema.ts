@@ -316,7 +316,16 @@ export const ConfigSchema = z.strictObject({
   definitions: DefinitionsConfigSchema.default({ on_change: 'block', on_poisoned: 'hide' }),
   servers: z.record(ServerNameSchema, ServerSchema).default({}),
   /** Where approval requests, grants and waivers are kept; default: `state` beside the evidence folder. */
-  state: z.strictObject({ dir: z.string().optional() }).default({}),
+  state: z
+    .strictObject({
+      dir: z.string().optional(),
+      /** Approvals and waivers in PostgreSQL (`postgres://...`, `?schema=` names the schema; default `mcpgov`). */
+      approvals: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+        .optional(),
+    })
+    .default({}),
   /** Approvals and waivers: who decides escalations, how, and what exceptions they may grant. */
   approvals: ApprovalsConfigSchema.prefault({}),
   /** The admin listener (approvals API and approver console); off unless set. */
