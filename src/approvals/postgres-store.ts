@@ -28,6 +28,8 @@ export interface PostgresStoreOptions {
   url: string;
   /** Default: the URL's `schema` query parameter, else `mcpgov`. */
   schema?: string;
+  /** What the server shows of these connections (`pg_stat_activity.application_name`); default `mcpgov`. */
+  applicationName?: string;
 }
 
 /** Splits the `schema` query parameter (ours, not the driver's) off a `postgres://` URL. */
@@ -39,7 +41,7 @@ export function parseStoreUrl(url: string): { url: string; schema: string } {
 }
 
 /** The connection pool's settings: bounded waits everywhere, so nothing hangs on a dead server. */
-export function poolConfig(url: string): pg.PoolConfig {
+export function poolConfig(url: string, applicationName = 'mcpgov'): pg.PoolConfig {
   return {
     connectionString: url,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
@@ -47,7 +49,7 @@ export function poolConfig(url: string): pg.PoolConfig {
     query_timeout: STATEMENT_TIMEOUT_MS + 1_000,
     idleTimeoutMillis: 30_000,
     max: 10,
-    application_name: 'mcpgov',
+    application_name: applicationName,
   };
 }
 
@@ -69,7 +71,7 @@ export class PostgresApprovalStore implements ApprovalStore {
 
   private constructor(
     private readonly pool: pg.Pool,
-    private readonly url: string,
+    private readonly config: pg.PoolConfig,
     private readonly s: string,
   ) {}
 
@@ -80,7 +82,8 @@ export class PostgresApprovalStore implements ApprovalStore {
   static async open(opts: PostgresStoreOptions): Promise<PostgresApprovalStore> {
     const parsed = parseStoreUrl(opts.url);
     const schema = opts.schema ?? parsed.schema;
-    const pool = new pg.Pool(poolConfig(parsed.url));
+    const config = poolConfig(parsed.url, opts.applicationName);
+    const pool = new pg.Pool(config);
     // An idle connection's error (a server restart) must not crash the process; the next query retries.
     pool.on('error', () => {});
     try {
@@ -89,7 +92,7 @@ export class PostgresApprovalStore implements ApprovalStore {
       await pool.end().catch(() => {});
       throw err;
     }
-    const store = new PostgresApprovalStore(pool, parsed.url, quoteSchema(schema));
+    const store = new PostgresApprovalStore(pool, config, quoteSchema(schema));
     // Listening from the start, so a verdict given anywhere after open() is never missed here.
     await store.listen();
     return store;
@@ -349,7 +352,7 @@ export class PostgresApprovalStore implements ApprovalStore {
   private async listen(): Promise<void> {
     this.relisten = undefined;
     if (this.closed) return;
-    const client = new pg.Client({ ...poolConfig(this.url), statement_timeout: undefined });
+    const client = new pg.Client({ ...this.config, statement_timeout: undefined });
     const lost = () => {
       if (this.listener === client) this.listener = undefined;
       client.removeAllListeners('notification');

@@ -43,9 +43,9 @@ export async function freshSchema(migrated = true): Promise<string> {
   return schema;
 }
 
-/** Opens a store on `schema`. */
+/** Opens a store on `schema` (its connections named after the schema, so a test finds its own). */
 export function openPostgresStore(schema: string): Promise<PostgresApprovalStore> {
-  return PostgresApprovalStore.open({ url: POSTGRES_URL, schema });
+  return PostgresApprovalStore.open({ url: POSTGRES_URL, schema, applicationName: schema });
 }
 
 /** Runs SQL as the test's administrator (to damage or inspect a schema). */
