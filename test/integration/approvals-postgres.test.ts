@@ -189,7 +189,7 @@ describe.runIf(reachable)('PostgreSQL approval store: two replicas', () => {
  * folder, sharing approvals in one PostgreSQL schema. A move out of held/ waits for a person; a move
  * out of returned/ answers approval_pending and is retried once approved.
  */
-async function replicas(): Promise<{ a: Replica; b: Replica; work: string }> {
+async function replicas(url = POSTGRES_URL): Promise<{ a: Replica; b: Replica; work: string }> {
   const schema = await freshSchema();
   const work = await mkdtemp(path.join(tmpdir(), 'mcpgov-pg-fs-'));
   for (const folder of ['held', 'returned', 'out']) await mkdir(path.join(work, folder));
@@ -206,7 +206,7 @@ async function replicas(): Promise<{ a: Replica; b: Replica; work: string }> {
       paths: { held: path.join(work, 'held'), returned: path.join(work, 'returned') },
       servers: { fs: { command: 'node', args: [REFERENCE_SERVERS.filesystem, work] } },
       approvals: { mode: 'return', timeout: 600, grant_seconds: 900, progress_seconds: 0.2 },
-      state: { approvals: `${POSTGRES_URL}?schema=${schema}` },
+      state: { approvals: `${url}?schema=${schema}` },
     },
     tools: {
       tools: [
@@ -345,5 +345,85 @@ describe.runIf(reachable)('two gateway replicas sharing approvals in PostgreSQL'
     expect(decisionMeta(refused).request).not.toBe(id);
     expect(existsSync(args.destination)).toBe(true);
     expect((await a.gateway.approvals.get(id))?.grant?.used_at).toBeDefined();
+  });
+});
+
+/**
+ * A TCP relay to PostgreSQL that a test can cut (every connection dropped, new ones refused) and
+ * restore on the same port: the database going away, without stopping the one other tests share.
+ */
+class Relay {
+  private server?: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private port = 0;
+
+  static async start(): Promise<Relay> {
+    const relay = new Relay();
+    relay.port = await relay.listen(0);
+    return relay;
+  }
+
+  get url(): string {
+    const target = new URL(POSTGRES_URL);
+    target.host = `127.0.0.1:${this.port}`;
+    return target.toString();
+  }
+
+  /** Drops every connection and stops accepting new ones. */
+  async cut(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server = undefined;
+  }
+
+  /** Accepts connections again, on the same port. */
+  async restore(): Promise<void> {
+    await this.listen(this.port);
+  }
+
+  private listen(port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer((socket) => this.relay(socket));
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
+      this.server = server;
+    });
+  }
+
+  private relay(socket: net.Socket): void {
+    const target = new URL(POSTGRES_URL);
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    for (const s of [socket, upstream]) {
+      this.sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => {
+        this.sockets.delete(s);
+        socket.destroy();
+        upstream.destroy();
+      });
+    }
+    socket.pipe(upstream).pipe(socket);
+  }
+}
+
+describe.runIf(reachable)('a gateway whose PostgreSQL goes away', () => {
+  it('refuses escalations with approval_unavailable while it is down, and opens them again once it is back', async () => {
+    const relay = await Relay.start();
+    opened.push({ close: () => relay.cut() });
+    const { a, work } = await replicas(relay.url);
+    const client = await a.client();
+    const args = await file(work, 'returned', 'c.txt');
+
+    await relay.cut();
+    const refused = await move(client, args);
+    expect(refused.isError).toBe(true);
+    expect(decisionMeta(refused)).toMatchObject({ reason: 'approval_unavailable' });
+    expect(textOf(refused)).toMatch(/approval request could not be stored/);
+    expect(existsSync(args.source)).toBe(true);
+
+    await relay.restore();
+    const pending = await move(client, args);
+    expect(decisionMeta(pending)).toMatchObject({ answer: 'held', reason: 'approval_pending' });
   });
 });
