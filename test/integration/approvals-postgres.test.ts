@@ -189,8 +189,11 @@ describe.runIf(reachable)('PostgreSQL approval store: two replicas', () => {
  * folder, sharing approvals in one PostgreSQL schema. A move out of held/ waits for a person; a move
  * out of returned/ answers approval_pending and is retried once approved.
  */
-async function replicas(url = POSTGRES_URL): Promise<{ a: Replica; b: Replica; work: string }> {
-  const schema = await freshSchema();
+async function replicas(
+  url = POSTGRES_URL,
+  migrated = true,
+): Promise<{ a: Replica; b: Replica; work: string }> {
+  const schema = await freshSchema(migrated);
   const work = await mkdtemp(path.join(tmpdir(), 'mcpgov-pg-fs-'));
   for (const folder of ['held', 'returned', 'out']) await mkdir(path.join(work, folder));
   const moveFrom = (folder: string) => ({
@@ -408,6 +411,12 @@ class Relay {
 }
 
 describe.runIf(reachable)('a gateway whose PostgreSQL goes away', () => {
+  it('refuses to start on a schema that was not migrated, saying to run mcpgov db migrate', async () => {
+    await expect(replicas(POSTGRES_URL, false)).rejects.toThrow(
+      /approvals schema "mcpgov_test_\w+" is at version 0, this build needs 1: run `mcpgov db migrate/,
+    );
+  });
+
   it('refuses escalations with approval_unavailable while it is down, and opens them again once it is back', async () => {
     const relay = await Relay.start();
     opened.push({ close: () => relay.cut() });
