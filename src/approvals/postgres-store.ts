@@ -22,6 +22,10 @@ const STATEMENT_TIMEOUT_MS = 5_000;
 /** The listening connection, when lost, is made again after this long (doubling up to the cap). */
 const RELISTEN_MIN_MS = 200;
 const RELISTEN_MAX_MS = 5_000;
+/** How many told verdicts are remembered (a NOTIFY arrives within moments of its verdict). */
+const TOLD_KEPT = 10_000;
+/** Verdicts this long before a lost connection are looked up again on its return (clocks differ). */
+const CATCH_UP_MARGIN_MS = 60_000;
 
 /** Where the store connects: a `postgres://` URL, and the schema its tables live in. */
 export interface PostgresStoreOptions {
@@ -62,8 +66,10 @@ export function poolConfig(url: string, applicationName = 'mcpgov'): pg.PoolConf
  */
 export class PostgresApprovalStore implements ApprovalStore {
   private readonly listeners = new Set<(request: ApprovalRequest) => void>();
-  /** Verdicts this store already told its listeners (its own decisions), so their NOTIFY is not told twice. */
+  /** The verdicts this store told its listeners (the latest TOLD_KEPT), so none is told twice. */
   private readonly told = new Set<string>();
+  /** When the listening connection was lost (epoch ms): verdicts since then are looked up on its return. */
+  private lostAt?: number;
   private listener?: pg.Client;
   private relisten?: NodeJS.Timeout;
   private relistenMs = RELISTEN_MIN_MS;
@@ -172,8 +178,7 @@ export class PostgresApprovalStore implements ApprovalStore {
     const row = res.rows[0];
     if (row) {
       const request = ApprovalRequestSchema.parse(row.request);
-      if (this.listener) this.told.add(id);
-      this.emit(request);
+      this.tell(request);
       return { ok: true, request };
     }
     // Nothing changed: say why (an expiry is left to expire(), whose caller records it).
@@ -338,6 +343,14 @@ export class PostgresApprovalStore implements ApprovalStore {
     await this.pool.end();
   }
 
+  /** Tells the listeners of a verdict, unless they were told of it already. */
+  private tell(request: ApprovalRequest): void {
+    if (this.told.has(request.id)) return;
+    this.told.add(request.id);
+    if (this.told.size > TOLD_KEPT) this.told.delete(this.told.values().next().value as string);
+    this.emit(request);
+  }
+
   private emit(request: ApprovalRequest): void {
     for (const listener of this.listeners) {
       try {
@@ -355,6 +368,7 @@ export class PostgresApprovalStore implements ApprovalStore {
     const client = new pg.Client({ ...this.config, statement_timeout: undefined });
     const lost = () => {
       if (this.listener === client) this.listener = undefined;
+      this.lostAt ??= Date.now();
       client.removeAllListeners('notification');
       void client.end().catch(() => {});
       if (this.closed || this.relisten) return;
@@ -380,13 +394,30 @@ export class PostgresApprovalStore implements ApprovalStore {
     }
     this.listener = client;
     this.relistenMs = RELISTEN_MIN_MS;
+    // Verdicts announced while nobody here listened: looked up, told unless they were already.
+    if (this.lostAt !== undefined) {
+      const since = this.lostAt - CATCH_UP_MARGIN_MS;
+      this.lostAt = undefined;
+      await this.catchUp(since).catch(() => {
+        this.lostAt ??= since + CATCH_UP_MARGIN_MS; // tried again on the next return
+      });
+    }
   }
 
   /** A verdict announced by any store sharing the database: told once, when it is in this schema. */
   private async notified(id: string): Promise<void> {
-    if (this.told.delete(id)) return; // this store's own decision, told when it was made
-    if (this.listeners.size === 0) return;
+    if (this.told.has(id) || this.listeners.size === 0) return;
     const request = await this.get(id);
-    if (request && (request.state === 'approved' || request.state === 'denied')) this.emit(request);
+    if (request && (request.state === 'approved' || request.state === 'denied')) this.tell(request);
+  }
+
+  private async catchUp(since: number): Promise<void> {
+    const res = await this.pool.query<{ request: unknown }>(
+      `SELECT request FROM ${this.s}.approval_requests
+        WHERE decided_at >= $1 AND state IN ('approved', 'denied') ORDER BY seq`,
+      [new Date(since).toISOString()],
+    );
+    if (this.listeners.size === 0) return;
+    for (const row of res.rows) this.tell(ApprovalRequestSchema.parse(row.request));
   }
 }

@@ -166,6 +166,32 @@ describe.runIf(reachable)('PostgreSQL approval store: two replicas', () => {
     });
   });
 
+  it('hears a verdict given while its listening connection was down, once', async () => {
+    const schema = await freshSchema();
+    const [a, b] = [await store(schema), await store(schema)];
+    const seen: ApprovalRequest[] = [];
+    a.onVerdict((r) => seen.push(r));
+    const now = Date.now();
+    const request = pendingRequest({ mode: 'hold' }, now);
+    await a.create(request);
+    // Cut A's listening connection, and decide through B before A can listen again: A hears of it by
+    // looking up what was decided while it was away (or by the NOTIFY, when it was quicker).
+    await adminQuery(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE application_name = '${schema}' AND query = 'LISTEN mcpgov_approvals'`,
+    );
+    await b.decide(request.id, verdict('approve', now), now, new Date(now + HOUR).toISOString());
+    expect(await waitFor('replica A to hear of the verdict', () => seen[0])).toMatchObject({
+      id: request.id,
+    });
+    // Once: a later verdict, heard after it, is the only other one told.
+    const later = pendingRequest({}, now);
+    await a.create(later);
+    await b.decide(later.id, verdict('deny', now), now, new Date(now).toISOString());
+    await waitFor('replica A to hear of the later verdict', () => seen.length >= 2);
+    expect(seen.map((r) => r.id)).toEqual([request.id, later.id]);
+  });
+
   it('uses a grant exactly once when many callers on both replicas race for it', async () => {
     const schema = await freshSchema();
     const [a, b] = [await store(schema), await store(schema)];
