@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { ApproverAuth } from '../approvals/approver-auth.js';
 import { CLI_TOKEN_SECONDS, mintLocalDevToken } from '../approvals/local-dev.js';
-import { LowdbApprovalStore } from '../approvals/lowdb-store.js';
+import { describeApprovalStore, openApprovalStore } from '../approvals/open-store.js';
+import type { ApprovalStore } from '../approvals/store.js';
 import { ApprovalService } from '../approvals/service.js';
 import type {
   ApprovalRequest,
@@ -208,8 +209,8 @@ function apiTarget(url: string, token: () => Promise<string>): ApprovalsTarget {
  * runs on it) and goes through ApprovalService, which records it.
  */
 function localTarget(config: ResolvedConfig, token: () => Promise<string>): ApprovalsTarget {
-  let store: Promise<LowdbApprovalStore> | undefined;
-  const opened = () => (store ??= LowdbApprovalStore.open(config.state.dir));
+  let store: Promise<ApprovalStore> | undefined;
+  const opened = () => (store ??= openApprovalStore(config.state));
   let writer: { service: ApprovalService; evidence: EvidenceLog } | undefined;
   const log = createLogger('approvals', 'warn');
 
@@ -243,7 +244,7 @@ function localTarget(config: ResolvedConfig, token: () => Promise<string>): Appr
 
   const now = () => Date.now();
   return {
-    where: `the approval store in ${config.state.dir}`,
+    where: describeApprovalStore(config.state),
     list: async ({ state, limit }) => {
       const all = (await (await opened()).list()).map((r) => asOf(r, now()));
       const matching = all.filter((r) => state === undefined || r.state === state);

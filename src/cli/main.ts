@@ -19,6 +19,7 @@ Commands:
   connect    relay stdio to a remote gateway over HTTP, presenting a bearer token
   approvals  list, show, approve and deny approval requests (escalated calls waiting for a person)
   waivers    add, list and revoke waivers (time-boxed exceptions to deny and escalate)
+  db         migrate (or check) the PostgreSQL schema of approvals and waivers
 
 Run "mcpgov <command> --help" for a command's options.`;
 
@@ -83,6 +84,10 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
     const m = await import('./waivers.js');
     return { run: m.waiversCommand, help: m.waiversHelp };
   },
+  db: async () => {
+    const m = await import('./db.js');
+    return { run: m.dbCommand, help: m.dbHelp };
+  },
 };
 
 /** Dispatches `mcpgov <command>`; returns the exit code. */
@@ -116,7 +121,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.failed;
     }
     // Expected failures that say all there is to say in their message (not loaded here: --help stays fast).
-    if ((e as Error).name === 'EvidenceFolderLockedError') {
+    if (['EvidenceFolderLockedError', 'ApprovalSchemaError'].includes((e as Error).name)) {
       err(`mcpgov ${name}: ${(e as Error).message}`);
       return EXIT.failed;
     }

@@ -18,8 +18,11 @@ export interface ResolvedConfig extends Omit<Config, 'servers' | 'policies' | 's
   /** Folder of the config file; the base of every relative path. */
   dir: string;
   servers: Record<string, ServerConfig>;
-  /** Where approvals and waivers are kept: absolute; default `state` beside the evidence folder. */
-  state: { dir: string; counters?: string };
+  /**
+   * Where shared state is kept: the folder (absolute; default `state` beside the evidence folder),
+   * Redis for counters when `counters` is set, PostgreSQL for approvals when `approvals` is set.
+   */
+  state: { dir: string; counters?: string; approvals?: string };
   /** The policy sources folder (rule files and tests), absolute. */
   policies: string;
   /** The policy lifecycle settings, with every path absolute (`bundle` stays a URL when it is one). */
@@ -100,6 +103,7 @@ export function resolveConfig(config: Config, file: string): ResolvedConfig {
           ? path.join(path.dirname(at(config.evidence.dir)), 'state')
           : at(config.state.dir),
       counters: config.state.counters,
+      approvals: config.state.approvals,
     },
     approvals: {
       ...config.approvals,

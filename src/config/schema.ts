@@ -325,6 +325,11 @@ export const ConfigSchema = z.strictObject({
         .string()
         .regex(/^rediss?:\/\/\S+$/, 'a Redis URL: redis://host:port or rediss://host:port')
         .optional(),
+      /** Approvals and waivers in PostgreSQL (`postgres://...`, `?schema=` names the schema; default `mcpgov`). */
+      approvals: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+        .optional(),
     })
     .default({}),
   /** Approvals and waivers: who decides escalations, how, and what exceptions they may grant. */

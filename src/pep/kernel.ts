@@ -17,7 +17,7 @@ import { DefinitionGuard } from './definition-guard.js';
 import { callLimits } from './call-limits.js';
 import { Enforcer, type Session } from './enforcer.js';
 import { openEvidenceLog } from './open-evidence.js';
-import { LowdbApprovalStore } from '../approvals/lowdb-store.js';
+import { openApprovalStore } from '../approvals/open-store.js';
 import { ApprovalService } from '../approvals/service.js';
 import { consoleBaseUrl, createWebhookNotifier, type WebhookNotifier } from '../approvals/webhooks.js';
 import { PepMetrics } from '../metrics/pep-metrics.js';
@@ -115,7 +115,8 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
       config.state.counters === undefined
         ? await FileCounterStore.open(config.state.dir, { clock: opts.clock, log })
         : await RedisCounterStore.open(config.state.counters, { log });
-    const store = await LowdbApprovalStore.open(config.state.dir);
+    // PostgreSQL when configured (replicas share it); a schema not migrated to this build refuses the start.
+    const store = await openApprovalStore(config.state);
     approvals = new ApprovalService({
       store,
       config: config.approvals,
