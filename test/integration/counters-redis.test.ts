@@ -28,6 +28,10 @@ function answersPing(port: number, host = '127.0.0.1'): Promise<boolean> {
 }
 
 const available = await answersPing(SERVICE.port, SERVICE.host);
+// CI on a machine that runs the service (MCPGOV_REQUIRE_SERVICES=1) fails instead of skipping.
+if (!available && process.env['MCPGOV_REQUIRE_SERVICES'] === '1') {
+  throw new Error(`Redis is not reachable at ${SERVICE.host}:${SERVICE.port} (MCPGOV_REQUIRE_SERVICES=1)`);
+}
 if (!available) {
   console.warn(
     `counters-redis: Redis is not reachable at ${SERVICE.host}:${SERVICE.port}; the Redis counter tests did not run`,
