@@ -4,11 +4,9 @@ import { compileLogic, freezeInput, truthy } from '../policy/json-logic.js';
 import { globMatch } from '../registry/glob.js';
 import type { Logger } from '../util/log.js';
 import { randomUUIDv7 } from '../util/uuid.js';
-import { isActive } from './lowdb-store.js';
 import { approvalRecord, waiverRecord } from './records.js';
 import type { ApprovalStore } from './store.js';
 import type {
-  ApprovalMode,
   ApprovalRequest,
   ApproverPrincipal,
   CallBinding,
@@ -660,9 +658,3 @@ export function parseUntil(text: string, now: number): number | undefined {
   const t = Date.parse(text);
   return Number.isNaN(t) ? undefined : t;
 }
-
-/** Whether a waiver applies now. */
-export { isActive };
-
-/** The mode a request uses. */
-export type { ApprovalMode };

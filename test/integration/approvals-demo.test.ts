@@ -1,12 +1,11 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, REPO } from '../helpers/fixture.js';
+import { INSPECTOR, startDemoCopy, type DemoCopy } from '../helpers/demo-copy.js';
+import { CLI } from '../helpers/fixture.js';
 
 /**
  * The README's walk-through on the shipped demo, as a user runs it: `mcpgov gateway` on a copy of
@@ -14,7 +13,6 @@ import { CLI, REPO } from '../helpers/fixture.js';
  * `mcpgov approvals approve ID --reason ok` with no other setup, the same call again, and
  * `mcpgov evidence verify`.
  */
-const INSPECTOR = path.join(REPO, 'node_modules/@modelcontextprotocol/inspector/cli/build/cli.js');
 const exec = promisify(execFile);
 
 async function run(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -27,45 +25,19 @@ async function run(args: string[], cwd: string): Promise<{ code: number; stdout:
   }
 }
 
-/** A port nothing listens on now (the demo config names fixed ports; the copy gets free ones). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe('the approvals walk-through on the shipped demo', () => {
+  let demo: DemoCopy;
   let dir: string;
-  let gateway: ChildProcess;
   let mcpUrl: string;
-  let stderr = '';
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'mcpgov-demo-'));
-    for (const item of ['registries', 'policies', 'demo']) {
-      await cp(path.join(REPO, item), path.join(dir, item), { recursive: true });
-    }
-    await symlink(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
-    const [mcpPort, adminPort] = [await freePort(), await freePort()];
-    const config = (await readFile(path.join(REPO, 'mcpgov.yaml'), 'utf8'))
-      .replace("'127.0.0.1:8787'", `'127.0.0.1:${mcpPort}'`)
-      .replace("'127.0.0.1:8788'", `'127.0.0.1:${adminPort}'`);
-    expect(config).toContain(`127.0.0.1:${adminPort}`);
-    await writeFile(path.join(dir, 'mcpgov.yaml'), config);
+    demo = await startDemoCopy('mcpgov-demo-');
+    ({ dir, mcpUrl } = demo);
     await writeFile(path.join(dir, 'demo/notes/welcome.txt'), 'hello from the demo\n');
-    mcpUrl = `http://127.0.0.1:${mcpPort}/mcp`;
-
-    gateway = spawn(process.execPath, [CLI, 'gateway', '--config', 'mcpgov.yaml'], {
-      cwd: dir,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    gateway.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     // Serving once the admin listener answers (it starts after the MCP listener).
     for (;;) {
-      if (gateway.exitCode !== null) throw new Error(`gateway exited: ${stderr}`);
-      const up = await fetch(`http://127.0.0.1:${adminPort}/healthz`).then(
+      if (demo.gateway.exitCode !== null) throw new Error(`gateway exited: ${demo.stderr()}`);
+      const up = await fetch(`${demo.adminUrl}/healthz`).then(
         (r) => r.ok,
         () => false,
       );
@@ -75,12 +47,7 @@ describe('the approvals walk-through on the shipped demo', () => {
   });
 
   afterAll(async () => {
-    if (gateway && gateway.exitCode === null) {
-      const exited = new Promise((resolve) => gateway.once('exit', resolve));
-      gateway.kill('SIGTERM');
-      await exited;
-    }
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await demo?.remove();
   });
 
   it('holds the move for approval, moves the file once after `approvals approve`, and the evidence verifies', async () => {
@@ -119,9 +86,7 @@ describe('the approvals walk-through on the shipped demo', () => {
     expect(third.stdout).not.toContain(id!);
 
     // Stop the gateway (its log is sealed with a signed checkpoint), then verify it offline.
-    const exited = new Promise((resolve) => gateway.once('exit', resolve));
-    gateway.kill('SIGTERM');
-    await exited;
+    await demo.stop();
     const evidenceDir = path.join(dir, '.mcpgov/evidence');
     const verify = await run(
       [

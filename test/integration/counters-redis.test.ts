@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import { CounterUnavailableError } from '../../src/pipeline/counters.js';
 import { RedisCounterStore } from '../../src/pipeline/redis-counters.js';
+import { freePort } from '../helpers/demo-copy.js';
 import { REFERENCE_SERVERS } from '../helpers/fixture.js';
 import { callTool, runGateway, textOf, type RunningGateway } from '../helpers/gateway-harness.js';
 
@@ -41,16 +42,6 @@ if (!available) {
 const serverBinary = available && spawnSync('redis-server', ['--version']).status === 0;
 if (available && !serverBinary) {
   console.warn('counters-redis: no redis-server binary on PATH; the Redis outage tests did not run');
-}
-
-/** A free loopback port, for a private redis-server this test may stop and start again. */
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 /** A private redis-server (no persistence) on `port`, ready when this resolves. */

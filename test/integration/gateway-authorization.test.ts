@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import {
   discoverOAuthServerInfo,
@@ -15,14 +14,7 @@ import { REFERENCE_SERVERS, type FixtureSpec } from '../helpers/fixture.js';
 import { callTool, runGateway, textOf, type RunningGateway } from '../helpers/gateway-harness.js';
 import { newSigningKey, startIdentityProvider, type IdentityProvider } from '../helpers/identity-provider.js';
 import { startRecordingServer, type RecordingServer } from '../helpers/recording-server.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from '../helpers/demo-copy.js';
 
 const INITIALIZE = {
   jsonrpc: '2.0',
