@@ -7,6 +7,7 @@ import { isPack, verifyPack, writePack } from '../evidence/pack.js';
 import { toOcsf, verificationFinding } from '../evidence/export-ocsf.js';
 import { listSegments } from '../evidence/jsonl-store.js';
 import { REPLICAS_DIR } from '../control/evidence-replica.js';
+import { pullEvidence, type PulledPep } from '../control/evidence-pull.js';
 import type { EvidenceRecord } from '../evidence/types.js';
 import { verifyChainLines } from '../evidence/verify-chain.js';
 import { LocalEd25519Signer, readJwks } from '../evidence/signer.js';
@@ -30,14 +31,23 @@ export const evidenceHelp = `Usage: mcpgov evidence <subcommand>
                             record id, so re-ingesting is idempotent.
   pack --chain ID --out DIR one session's records with inclusion proofs, the covering checkpoint, the
                             public key, the cited policy bundles and a signed manifest
+  pull --stream URL --out DIR [--pep ID]
+                            rebuild every enforcement point's log from a NATS JetStream evidence
+                            stream (state.evidence_stream) under DIR/peps/<pep id>/, each record and
+                            checkpoint checked on the way in; pulling again adds only what is new.
+                            Then: evidence verify DIR --jwks KEYS, report DIR, export --dir DIR/peps/<id>
 
 Options:
   --jwks FILE       (verify) the public keys you trust, e.g. from "mcpgov keys generate"; required
   --format F        (export) jsonl or ocsf
   --since TIME      (export) only records at or after this ISO 8601 time
   --out FILE        (export) write here instead of stdout
+  --dir DIR         (export) the evidence folder to read (default: the config's evidence.dir)
   --chain ID        (pack) the chain (session id) to pack
   --out DIR         (pack) an empty or new folder
+  --stream URL      (pull) nats://host:port?stream=NAME (default stream MCPGOV_EVIDENCE)
+  --out DIR         (pull) where the logs are rebuilt
+  --pep ID          (pull) only this enforcement point's log
   --config FILE     (pack, export) config naming the evidence folder (default: ./mcpgov.yaml)
   -h, --help        show this help`;
 
@@ -47,6 +57,7 @@ export async function evidenceCommand(argv: string[]): Promise<number> {
   if (sub === 'verify') return verifyCommand(rest);
   if (sub === 'pack') return packCommand(rest);
   if (sub === 'export') return exportCommand(rest);
+  if (sub === 'pull') return pullCommand(rest);
   throw new UsageError(sub === undefined ? 'a subcommand is required' : `unknown subcommand "${sub}"`);
 }
 
@@ -130,6 +141,7 @@ async function exportCommand(argv: string[]): Promise<number> {
       format: { type: 'string' },
       since: { type: 'string' },
       out: { type: 'string' },
+      dir: { type: 'string' },
       config: { type: 'string', default: 'mcpgov.yaml' },
     },
   });
@@ -138,10 +150,13 @@ async function exportCommand(argv: string[]): Promise<number> {
   const since = values.since === undefined ? undefined : Date.parse(values.since);
   if (since !== undefined && Number.isNaN(since))
     throw new UsageError(`--since "${values.since}" is not an ISO 8601 time`);
-  const config = await loadConfig(values.config);
-
+  const dir = values.dir ?? (await loadConfig(values.config)).evidence.dir;
+  const segments = await listSegments(dir);
+  if (values.dir !== undefined && segments.length === 0) {
+    throw new UsageError(`${values.dir} holds no evidence segments`);
+  }
   const lines: string[] = [];
-  for (const file of await listSegments(config.evidence.dir)) {
+  for (const file of segments) {
     lines.push(...(await readFile(file, 'utf8')).split('\n').filter(Boolean));
   }
   const records = lines.map((l) => JSON.parse(l) as EvidenceRecord);
@@ -161,5 +176,28 @@ async function exportCommand(argv: string[]): Promise<number> {
   else process.stdout.write(text);
   if (values.out)
     err(`exported ${output.length} ${values.format === 'ocsf' ? 'OCSF events' : 'records'} to ${values.out}`);
+  return EXIT.ok;
+}
+
+async function pullCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { stream: { type: 'string' }, out: { type: 'string' }, pep: { type: 'string' } },
+  });
+  if (!values.stream || !values.out) throw new UsageError('pull needs --stream URL and --out DIR');
+  if (!/^(nats|tls):\/\//.test(values.stream)) {
+    throw new UsageError(`--stream "${values.stream}" is not a nats:// or tls:// URL`);
+  }
+  let pulled: PulledPep[];
+  try {
+    pulled = await pullEvidence({ url: values.stream, out: values.out, pep: values.pep });
+  } catch (e) {
+    err(`FAIL: ${(e as Error).message}`);
+    return EXIT.failed;
+  }
+  if (pulled.length === 0) err(`the stream holds no evidence records yet; nothing written to ${values.out}`);
+  for (const p of pulled) {
+    out(`pulled ${p.pep}: ${p.records} records, ${p.checkpoints} checkpoints -> ${p.dir}`);
+  }
   return EXIT.ok;
 }

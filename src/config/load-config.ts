@@ -20,9 +20,10 @@ export interface ResolvedConfig extends Omit<Config, 'servers' | 'policies' | 's
   servers: Record<string, ServerConfig>;
   /**
    * Where shared state is kept: the folder (absolute; default `state` beside the evidence folder),
-   * Redis for counters when `counters` is set, PostgreSQL for approvals when `approvals` is set.
+   * Redis for counters when `counters` is set, PostgreSQL for approvals when `approvals` is set, and
+   * NATS JetStream as the evidence stream when `evidence_stream` is set.
    */
-  state: { dir: string; counters?: string; approvals?: string };
+  state: { dir: string; counters?: string; approvals?: string; evidence_stream?: string };
   /** The policy sources folder (rule files and tests), absolute. */
   policies: string;
   /** The policy lifecycle settings, with every path absolute (`bundle` stays a URL when it is one). */
@@ -104,6 +105,7 @@ export function resolveConfig(config: Config, file: string): ResolvedConfig {
           : at(config.state.dir),
       counters: config.state.counters,
       approvals: config.state.approvals,
+      evidence_stream: config.state.evidence_stream,
     },
     approvals: {
       ...config.approvals,

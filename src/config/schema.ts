@@ -323,12 +323,23 @@ export const ConfigSchema = z.strictObject({
       /** Rate and spend counters shared by replicas: a Redis URL; default: embedded (memory + `dir`). */
       counters: z
         .string()
-        .regex(/^rediss?:\/\/\S+$/, 'a Redis URL: redis://host:port or rediss://host:port')
+        .regex(
+          /^rediss?:\/\/\S+$/,
+          'a Redis URL: redis://host:port or rediss://host:port (?prefix=, ?timeout_ms=)',
+        )
         .optional(),
       /** Approvals and waivers in PostgreSQL (`postgres://...`, `?schema=` names the schema; default `mcpgov`). */
       approvals: z
         .string()
         .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+        .optional(),
+      /**
+       * Every evidence record also streamed to NATS JetStream (`nats://host:port`, `?stream=` names the
+       * stream; default `MCPGOV_EVIDENCE`). The local log stays the one written first.
+       */
+      evidence_stream: z
+        .string()
+        .regex(/^(nats|tls):\/\/\S+$/, 'a NATS URL: nats://host:port or tls://host:port')
         .optional(),
     })
     .default({}),

@@ -43,8 +43,20 @@ export class EvidenceLog implements EvidenceSink {
     private readonly lock: FolderLock,
     /** The log's folder. */
     readonly dir: string,
-    private readonly checkpointTimes: { last?: number },
+    private readonly checkpointTimes: { last?: number; listeners: Set<() => void> },
+    private readonly signer: Signer,
   ) {}
+
+  /** The public key set of the log's signer: what a verifier of its checkpoints needs. */
+  get publicJwks(): { keys: Signer['publicJwk'][] } {
+    return { keys: [this.signer.publicJwk] };
+  }
+
+  /** Calls `listener` after each signed checkpoint; returns a function that stops it. */
+  onCheckpoint(listener: () => void): () => void {
+    this.checkpointTimes.listeners.add(listener);
+    return () => this.checkpointTimes.listeners.delete(listener);
+  }
 
   /**
    * Why the log cannot take records (or checkpoints) until it is reopened, if it cannot: a failed
@@ -122,7 +134,10 @@ export class EvidenceLog implements EvidenceSink {
     // The store feeds the checkpointer, which reads the store's durable count: wire them through a holder.
     const feed: { checkpointer?: Checkpointer } = {};
     const durableListeners = new Set<(count: number) => void>();
-    const checkpointTimes = { last: lastLine ? lastCheckpointTime(lastLine.text) : undefined };
+    const checkpointTimes = {
+      last: lastLine ? lastCheckpointTime(lastLine.text) : undefined,
+      listeners: new Set<() => void>(),
+    };
     // Guarded once here: a metric that throws must never cost a record or leave an append waiting.
     const observer = guardObserver(opts.observer);
     const store = await JsonlEvidenceStore.open({
@@ -149,6 +164,7 @@ export class EvidenceLog implements EvidenceSink {
         lastSize,
         onCheckpoint: (size) => {
           checkpointTimes.last = Date.now();
+          for (const listener of checkpointTimes.listeners) listener();
           // Seal the segment once a checkpoint covers all of it, so segments always end on a checkpoint.
           if (size === store.count && store.size >= opts.segmentMaxBytes) void store.rotate();
         },
@@ -157,7 +173,15 @@ export class EvidenceLog implements EvidenceSink {
     );
     feed.checkpointer = checkpointer;
     if (store.count > lastSize) await checkpointer.checkpoint();
-    return new EvidenceLog(store, checkpointer, durableListeners, lock, opts.dir, checkpointTimes);
+    return new EvidenceLog(
+      store,
+      checkpointer,
+      durableListeners,
+      lock,
+      opts.dir,
+      checkpointTimes,
+      opts.signer,
+    );
   }
 
   /** Number of records in the log. */

@@ -46,6 +46,8 @@ export interface MetricSources {
   sessions?: () => number;
   /** Approval requests waiting for a verdict. */
   pendingApprovals?: () => Promise<number>;
+  /** The evidence stream's state, when one is configured. */
+  stream?: () => { connected: boolean; records: number; seconds: number };
   /** The evidence log: its last signed checkpoint, and how much of it that covers. */
   evidence?: {
     readonly lastCheckpointAt: number | undefined;
@@ -249,6 +251,33 @@ export class PepMetrics {
       collect: function (this: Gauge) {
         const evidence = sourcesOf().evidence;
         if (evidence) this.set(Math.max(0, evidence.count - evidence.covered));
+      },
+    });
+    new Gauge({
+      name: 'mcpgov_evidence_stream_connected',
+      help: 'Whether the evidence stream (NATS JetStream) takes records: 1 yes, 0 no (also 0 when none is configured)',
+      registers,
+      collect: function (this: Gauge) {
+        const stream = sourcesOf().stream;
+        if (stream) this.set(stream().connected ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'mcpgov_evidence_stream_lag_records',
+      help: 'Durable evidence records the evidence stream has not acknowledged yet',
+      registers,
+      collect: function (this: Gauge) {
+        const stream = sourcesOf().stream;
+        if (stream) this.set(stream().records);
+      },
+    });
+    new Gauge({
+      name: 'mcpgov_evidence_stream_lag_seconds',
+      help: 'Seconds the oldest record not yet in the evidence stream has waited (0 when caught up)',
+      registers,
+      collect: function (this: Gauge) {
+        const stream = sourcesOf().stream;
+        if (stream) this.set(stream().seconds);
       },
     });
   }

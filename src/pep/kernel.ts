@@ -23,6 +23,7 @@ import { consoleBaseUrl, createWebhookNotifier, type WebhookNotifier } from '../
 import { PepMetrics } from '../metrics/pep-metrics.js';
 import { FileCounterStore } from '../pipeline/spend-file.js';
 import { RedisCounterStore } from '../pipeline/redis-counters.js';
+import { EvidenceStream } from '../control/evidence-stream.js';
 
 /** How long shutdown waits for chain-close records and the final checkpoint before giving up. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -108,6 +109,18 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
   let approvals: ApprovalService;
   let webhooks: WebhookNotifier;
   let counters: FileCounterStore | RedisCounterStore | undefined;
+  // Every durable record also goes to the JetStream evidence stream when one is configured; the local
+  // log stays the spool, so the stream catches up after an outage or a crash.
+  const stream =
+    config.state.evidence_stream === undefined
+      ? undefined
+      : EvidenceStream.start({
+          url: config.state.evidence_stream,
+          source: evidence,
+          pep,
+          jwks: evidence.publicJwks,
+          log,
+        });
   try {
     // Shared counters on Redis when configured; else daily spend totals come back from the state
     // folder, so a restart does not reset a spend cap.
@@ -151,6 +164,7 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
   } catch (err) {
     await counters?.close();
     await evidence.close();
+    await stream?.close();
     throw err;
   }
   const token = config.policy.token_env === undefined ? undefined : env[config.policy.token_env];
@@ -200,6 +214,7 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     sessions: () => open.size,
     pendingApprovals: async () => (await approvals.store.list({ state: 'pending' })).length,
     evidence,
+    stream: stream && (() => stream.lag),
   });
   const closing = new Map<Session, Promise<void>>();
   const closeSession = (session: Session): Promise<void> => {
@@ -267,6 +282,9 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
           .catch((err: Error) => log('error', 'shutdown step failed', { error: err.message }));
         // The log's close writes what is pending and signs a last checkpoint over all of it.
         await evidence.close();
+        // Then the stream gets the rest, the final checkpoint included (what it cannot take in time
+        // is sent at the next start).
+        await stream?.close();
       })();
       return shutdown;
     },

@@ -54,6 +54,31 @@ export interface RedisCounterOptions {
   commandTimeoutMs?: number;
 }
 
+/**
+ * Splits our own query parameters (`prefix`, `timeout_ms`) off a Redis URL; the rest goes to the
+ * client as it is. Throws on a bad value, so a typo in the config stops the start.
+ */
+export function parseRedisUrl(url: string): { url: string; options: RedisCounterOptions } {
+  const parsed = new URL(url);
+  const options: RedisCounterOptions = {};
+  const prefix = parsed.searchParams.get('prefix');
+  if (prefix !== null) {
+    if (prefix === '') throw new Error(`${url}: prefix= must not be empty`);
+    options.prefix = prefix;
+  }
+  const timeout = parsed.searchParams.get('timeout_ms');
+  if (timeout !== null) {
+    const ms = Number(timeout);
+    if (!Number.isInteger(ms) || ms <= 0 || ms > 60_000) {
+      throw new Error(`${url}: timeout_ms= must be a whole number of milliseconds from 1 to 60000`);
+    }
+    options.commandTimeoutMs = ms;
+  }
+  parsed.searchParams.delete('prefix');
+  parsed.searchParams.delete('timeout_ms');
+  return { url: parsed.toString(), options };
+}
+
 interface CounterCommands {
   mcpgovRate(key: string, now: number, windowMs: number, limit: number, member: string): Promise<number>;
   mcpgovSpend(key: string, amount: number, limit: number, ttl: number): Promise<number>;
@@ -100,9 +125,13 @@ export class RedisCounterStore implements CounterStore {
     });
   }
 
-  /** Connects to `url` (`redis://host:port/db`), waiting briefly for a first connection; never fails. */
+  /**
+   * Connects to `url` (`redis://host:port/db`), waiting briefly for a first connection; never fails.
+   * The URL may carry `?prefix=` (key prefix) and `?timeout_ms=` (command timeout), which `opts` override.
+   */
   static async open(url: string, opts: RedisCounterOptions = {}): Promise<RedisCounterStore> {
-    const store = new RedisCounterStore(url, opts);
+    const parsed = parseRedisUrl(url);
+    const store = new RedisCounterStore(parsed.url, { ...parsed.options, ...opts });
     await store.ready(CONNECT_WAIT_MS);
     return store;
   }
