@@ -4,6 +4,7 @@
  * sequentially and with 16 concurrent callers. Reported as ratios against direct, never asserted.
  *
  *   npm run bench [-- --json] [-- --calls N] [-- --approval-samples N] [-- --redis URL]
+ *                 [-- --postgres URL] [-- --nats URL]
  */
 import { parseArgs } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -25,6 +26,7 @@ import { startSidecar } from '../../mcp-sidecar/sidecar.js';
 import { CLI, REFERENCE_SERVERS, writeFixture } from '../helpers/fixture.js';
 import { measureApprovals } from './approvals-bench.js';
 import { measureRedisCapCheck } from './counters-bench.js';
+import { engineState, type EngineState } from './engines-bench.js';
 
 const CONCURRENCY = 16;
 const WARMUP = 100;
@@ -193,24 +195,19 @@ function round(n: number, digits = 0): number {
   return Math.round(n * f) / f;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      json: { type: 'boolean', default: false },
-      calls: { type: 'string', default: '2000' },
-      fsync: { type: 'string', default: 'batch' },
-      'approval-samples': { type: 'string', default: '200' },
-      redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
-    },
-  });
-  const calls = Number(values.calls);
-
-  const fixture = await writeFixture({
+/**
+ * The bench's gateway setup: every server-everything tool for one agent, a stage-1 rule on echo's
+ * message. With `state`, shared state is on the engines and the tools carry a rate cap (never reached)
+ * so that every call takes a Redis check-and-reserve.
+ */
+function benchFixture(fsync: string, state?: EngineState['state']) {
+  return writeFixture({
     config: {
       mode: 'enforce',
-      evidence: { dir: './evidence', fsync: values.fsync },
+      evidence: { dir: './evidence', fsync },
       identity: { default_agent: 'bench' },
       servers: { everything: { command: 'node', args: [REFERENCE_SERVERS.everything, 'stdio'] } },
+      ...(state ? { state } : {}),
     },
     tools: {
       tools: [
@@ -220,6 +217,7 @@ async function main(): Promise<void> {
           risk_tier: 'low',
           scopes: ['demo'],
           data_classes: ['internal'],
+          ...(state ? { caps: { rate_per_minute: 100_000_000 } } : {}),
         },
       ],
       groups: { all: ['everything__*'] },
@@ -239,7 +237,23 @@ async function main(): Promise<void> {
       },
     ],
   });
+}
 
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      calls: { type: 'string', default: '2000' },
+      fsync: { type: 'string', default: 'batch' },
+      'approval-samples': { type: 'string', default: '200' },
+      redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
+      postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
+      nats: { type: 'string', default: 'nats://127.0.0.1:4222' },
+    },
+  });
+  const calls = Number(values.calls);
+
+  const fixture = await benchFixture(values.fsync);
   const direct = await connect(process.execPath, [REFERENCE_SERVERS.everything, 'stdio']);
   const directNumbers = await measure(direct, 'echo', calls);
   await direct.client.close();
@@ -256,6 +270,29 @@ async function main(): Promise<void> {
   ]);
   const gatewayNumbers = await measure(gateway, 'everything__echo', calls, true);
   await gateway.client.close();
+
+  // The same gateway with shared state on all three engines: counters on Redis (a cap check per call),
+  // approvals on PostgreSQL, every record streamed to NATS JetStream.
+  const engines = await engineState({ redis: values.redis, postgres: values.postgres, nats: values.nats });
+  let enginesNumbers: Numbers | { skipped: string };
+  if ('skipped' in engines) enginesNumbers = engines;
+  else {
+    try {
+      const enginesFixture = await benchFixture(values.fsync, engines.state);
+      const gatewayOnEngines = await connect(process.execPath, [
+        ...nodeArgs,
+        CLI,
+        'gateway',
+        '--stdio',
+        '--config',
+        enginesFixture.configFile,
+      ]);
+      enginesNumbers = await measure(gatewayOnEngines, 'everything__echo', calls, true);
+      await gatewayOnEngines.client.close();
+    } finally {
+      await engines.cleanup();
+    }
+  }
 
   // The in-process sidecar: the same client, its transport governed in this process (no extra hop).
   const sidecar = await startSidecar({ config: await loadConfig(fixture.configFile), log: silentLogger });
@@ -301,6 +338,8 @@ async function main(): Promise<void> {
     direct: directNumbers,
     // Stage 1, evidence (fsync per --fsync) and signed checkpoints are on.
     gateway: { ...gatewayNumbers, signing: true },
+    // The gateway with state.counters (Redis), state.approvals (PostgreSQL), state.evidence_stream (NATS).
+    gateway_engines: enginesNumbers,
     sidecar: sidecarNumbers,
     sidecar_stdio: sidecarStdioNumbers,
     evidence,
@@ -311,6 +350,14 @@ async function main(): Promise<void> {
     ratio: {
       seq: round(gatewayNumbers.seq_cps / directNumbers.seq_cps, 3),
       conc: round(gatewayNumbers.conc_cps / directNumbers.conc_cps, 3),
+      ...('skipped' in enginesNumbers
+        ? {}
+        : {
+            gateway_engines: {
+              seq: round(enginesNumbers.seq_cps / directNumbers.seq_cps, 3),
+              conc: round(enginesNumbers.conc_cps / directNumbers.conc_cps, 3),
+            },
+          }),
       sidecar: {
         seq: round(sidecarNumbers.seq_cps / directNumbers.seq_cps, 3),
         conc: round(sidecarNumbers.conc_cps / directNumbers.conc_cps, 3),
@@ -331,7 +378,29 @@ async function main(): Promise<void> {
       const n = report[k];
       return [k, String(n.seq_cps), String(n.conc_cps), String(n.p50_ms), String(n.p99_ms)];
     }),
+    ...('skipped' in enginesNumbers
+      ? []
+      : [
+          [
+            'gateway_engines',
+            String(enginesNumbers.seq_cps),
+            String(enginesNumbers.conc_cps),
+            String(enginesNumbers.p50_ms),
+            String(enginesNumbers.p99_ms),
+          ],
+        ]),
     ['ratio gateway', String(report.ratio.seq), String(report.ratio.conc), '', ''],
+    ...(report.ratio.gateway_engines
+      ? [
+          [
+            'ratio gateway_engines',
+            String(report.ratio.gateway_engines.seq),
+            String(report.ratio.gateway_engines.conc),
+            '',
+            '',
+          ],
+        ]
+      : []),
     ['ratio sidecar', String(report.ratio.sidecar.seq), String(report.ratio.sidecar.conc), '', ''],
     [
       'ratio sidecar_stdio',
@@ -350,6 +419,9 @@ async function main(): Promise<void> {
     `approvals: decision by the admin API to the held call's result p50 ${approvals.decision_to_result_p50_ms} ms, ` +
       `p99 ${approvals.decision_to_result_p99_ms} ms (${approvals.samples} held calls over HTTP)\n`,
   );
+  if ('skipped' in enginesNumbers) {
+    process.stdout.write(`gateway_engines: not measured (${enginesNumbers.skipped})\n`);
+  }
   process.stdout.write(
     'skipped' in redisCap
       ? `redis cap check: not measured (${redisCap.skipped})\n`

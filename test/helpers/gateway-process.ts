@@ -8,6 +8,8 @@ export interface GatewayProcess {
   url: string;
   /** Everything the process has written to stderr so far. */
   stderr(): string;
+  /** The admin listener's URL, once the process has said it serves one. */
+  adminUrl(): string | undefined;
   /** Resolves with the exit code once the process has exited. */
   exited: Promise<number | null>;
 }
@@ -18,6 +20,7 @@ export async function startGatewayProcess(configFile: string): Promise<GatewayPr
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
+  let admin: string | undefined;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stderr! });
@@ -26,8 +29,9 @@ export async function startGatewayProcess(configFile: string): Promise<GatewayPr
       if (!line.startsWith('{')) return; // a plain-text startup error; the exit handler reports it
       const entry = JSON.parse(line) as { msg?: string; url?: string };
       if (entry.msg === 'serving Streamable HTTP' && entry.url) resolve(entry.url);
+      if (entry.msg === 'serving the admin API and approver console' && entry.url) admin = entry.url;
     });
     void exited.then((code) => reject(new Error(`gateway exited with ${code}: ${stderr}`)));
   });
-  return { child, url, stderr: () => stderr, exited };
+  return { child, url, stderr: () => stderr, adminUrl: () => admin, exited };
 }
