@@ -1,43 +1,16 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import { CounterUnavailableError } from '../../src/pipeline/counters.js';
 import { RedisCounterStore } from '../../src/pipeline/redis-counters.js';
 import { freePort } from '../helpers/demo-copy.js';
 import { REFERENCE_SERVERS } from '../helpers/fixture.js';
+import { REDIS as SERVICE, redisReachable } from '../helpers/redis.js';
 import { callTool, runGateway, textOf, type RunningGateway } from '../helpers/gateway-harness.js';
 
-/** The machine's Redis service; the tests run only where it answers, and say so where it does not. */
-const SERVICE = { host: '127.0.0.1', port: 6379 };
-
-function answersPing(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    socket.setTimeout(1000);
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (data) => done(data.toString().startsWith('+PONG')));
-    socket.on('error', () => done(false));
-    socket.on('timeout', () => done(false));
-  });
-}
-
-const available = await answersPing(SERVICE.port, SERVICE.host);
-// CI on a machine that runs the service (MCPGOV_REQUIRE_SERVICES=1) fails instead of skipping.
-if (!available && process.env['MCPGOV_REQUIRE_SERVICES'] === '1') {
-  throw new Error(`Redis is not reachable at ${SERVICE.host}:${SERVICE.port} (MCPGOV_REQUIRE_SERVICES=1)`);
-}
-if (!available) {
-  console.warn(
-    `counters-redis: Redis is not reachable at ${SERVICE.host}:${SERVICE.port}; the Redis counter tests did not run`,
-  );
-}
+const available = await redisReachable('the Redis counter tests');
 /** The outage tests stop and start a private redis-server, never the machine's service. */
 const serverBinary = available && spawnSync('redis-server', ['--version']).status === 0;
 if (available && !serverBinary) {

@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -20,34 +19,14 @@ import { CLI, REFERENCE_SERVERS, writeFixture, type Fixture } from '../helpers/f
 import { callTool, textOf } from '../helpers/gateway-harness.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { freshStreamName, NATS_SERVER, natsReachable, streamAdmin, subjectCounts } from '../helpers/nats.js';
+import { REDIS, redisReachable } from '../helpers/redis.js';
 import { dropSchemas, freshSchema, POSTGRES_URL, postgresReachable } from '../helpers/postgres.js';
 
 const exec = promisify(execFile);
-const REDIS = { host: '127.0.0.1', port: 6379 };
-
-function redisAnswers(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(REDIS);
-    socket.setTimeout(1000);
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (data) => done(data.toString().startsWith('+PONG')));
-    socket.on('error', () => done(false));
-    socket.on('timeout', () => done(false));
-  });
-}
-
 const what = 'the three-replica tests (Redis counters, PostgreSQL approvals, NATS evidence)';
-const redis = await redisAnswers();
-if (!redis) {
-  const message = `Redis at ${REDIS.host}:${REDIS.port} is unreachable: not running ${what}`;
-  if (process.env['MCPGOV_REQUIRE_SERVICES'] === '1') throw new Error(message);
-  console.warn(`SKIPPED: ${message}`);
-}
-const available = redis && (await postgresReachable(what)) && (await natsReachable(what));
+// Each service is asked, so that a machine without them is told of every one missing.
+const reachable = [await redisReachable(what), await postgresReachable(what), await natsReachable(what)];
+const available = reachable.every(Boolean);
 
 /** One replica: its config, and the process running it (replaced when it is restarted). */
 interface Replica {
@@ -307,7 +286,11 @@ describe.skipIf(!available)('three gateway replicas on shared Redis, PostgreSQL 
     const beforeRestart = succeeded.get('a')!;
     await waitFor('callers of the killed replica failing', () => failed.get('a')! > 0, 60_000);
     a.process = await startGatewayProcess(a.fx.configFile);
-    await waitFor('calls through the restarted replica', () => succeeded.get('a')! >= beforeRestart + 20, 60_000);
+    await waitFor(
+      'calls through the restarted replica',
+      () => succeeded.get('a')! >= beforeRestart + 20,
+      60_000,
+    );
     stopAt.done = true;
     await Promise.all(callers);
     // An orderly stop of all three: each sends its last records and final checkpoint to the stream.
