@@ -57,7 +57,7 @@ const SESSION_MISMATCH = 'credentials differ from those the session was opened w
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { config } = opts;
   const log = opts.log ?? createLogger('gateway');
-  const kernel = await openKernel({ config, kind: 'gateway', log, clock: opts.clock });
+  const kernel = await openKernel({ config, kind: 'gateway', log, clock: opts.clock, inlineSync: true });
   const { pep, policy, evidence } = kernel;
   const fleet = createFleet({ config, pep, policy, evidence, log, clock: opts.clock });
   const downstreams = createDownstreams(config, log, SERVER_INFO);

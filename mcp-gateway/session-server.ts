@@ -16,6 +16,7 @@ import type { Identity } from '../src/core/identity.js';
 import { INTENT_META_KEY, type Enforcer, type Session } from '../src/pep/enforcer.js';
 import type { Kernel } from '../src/pep/kernel.js';
 import type { TraceMeta } from '../src/pep/call-trace.js';
+import { HttpSession } from '../src/transport/http-session.js';
 import { LineStdioServerTransport } from '../src/transport/stdio-upstream.js';
 import { declareIntent, DECLARE_INTENT_TOOL } from '../src/pep/intent-tool.js';
 import { listedTools, visibleServers } from '../src/pep/visibility.js';
@@ -179,6 +180,11 @@ export class SessionServers {
     const deps = { catalog: this.catalog, enforcer: this.kernel.enforcer, serverInfo: this.serverInfo };
     const { server, callTool } = createSessionServer(deps, session);
     if (transport instanceof LineStdioServerTransport) transport.toolCalls = callTool;
+    if (transport instanceof HttpSession) {
+      transport.toolCalls = callTool;
+      // A client that may be asked something during a call (elicitation) gets the SDK's SSE stream.
+      transport.directCalls = () => !server.getClientCapabilities()?.elicitation;
+    }
     this.servers.add(server);
     server.onclose = () => {
       this.servers.delete(server);

@@ -15,6 +15,11 @@ export interface SidecarOptions {
   /** Injected clock for the pipeline (tests). */
   clock?: () => number;
   env?: NodeJS.ProcessEnv;
+  /**
+   * The sidecar has a process of its own (the stdio wrapper), so a lone call's fdatasync may run on
+   * its event loop; in an agent's process the loop is the agent's, and it never blocks there.
+   */
+  ownProcess?: boolean;
 }
 
 /** How one governed connection is named and who is calling on it. */
@@ -56,6 +61,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     kind: 'sidecar',
     log,
     clock: opts.clock,
+    inlineSync: opts.ownProcess === true,
     env,
     beforePolicy: async (pep, evidence) => {
       const channel = await connectControlChannel({ config, gateway: opts.gateway, env, pep, evidence, log });

@@ -37,7 +37,7 @@ export interface StdioWrapper {
  */
 export async function startStdioWrapper(opts: StdioWrapperOptions): Promise<StdioWrapper> {
   const { log } = opts;
-  const sidecar = await startSidecar({ config: opts.config, gateway: opts.gateway, log });
+  const sidecar = await startSidecar({ config: opts.config, gateway: opts.gateway, log, ownProcess: true });
   const { MCPGOV_TOKEN: token, ...env } = process.env;
   const child = new LineStdioClientTransport({
     command: opts.command === 'node' ? process.execPath : opts.command,

@@ -81,6 +81,14 @@ export class EvidenceLog implements EvidenceSink {
     return this.store.durableCount;
   }
 
+  /**
+   * Lets the log run an fdatasync on the event loop when `alone()` says nothing else could run
+   * meanwhile (the enforcement point has one call in flight).
+   */
+  syncInlineWhen(alone: () => boolean): void {
+    this.store.syncInline = alone;
+  }
+
   /** Calls `listener` whenever more records become durable; returns a function that stops it. */
   onDurable(listener: (count: number) => void): () => void {
     this.durableListeners.add(listener);

@@ -69,8 +69,14 @@ export function checkArguments(args: unknown, limits: CallLimits): ArgumentsRefu
 export class CallGate {
   private readonly sessions = new Map<string, number>();
   private readonly agents = new Map<string, number>();
+  private total = 0;
 
   constructor(private readonly limits: Pick<CallLimits, 'callsPerSession' | 'callsPerAgent'>) {}
+
+  /** Calls in flight, over every session and agent. */
+  get inFlight(): number {
+    return this.total;
+  }
 
   /** Takes a slot for one call of the session's agent; returns the function that gives it back. */
   enter(sessionId: string, agentId: string | undefined): () => void {
@@ -81,10 +87,12 @@ export class CallGate {
     if (ofAgent >= this.limits.callsPerAgent) throw busy('agent', this.limits.callsPerAgent);
     this.sessions.set(sessionId, inSession + 1);
     this.agents.set(agent, ofAgent + 1);
+    this.total += 1;
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      this.total -= 1;
       decrement(this.sessions, sessionId);
       decrement(this.agents, agent);
     };

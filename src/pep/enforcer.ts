@@ -121,6 +121,8 @@ export class Enforcer {
   private readonly history: HistoryLimits;
   private readonly limits: CallLimits;
   private readonly gate: CallGate;
+  /** Action records appended once their call's answer has gone out (see `forward`). */
+  private readonly afterAnswer = new Set<Promise<void>>();
 
   constructor(private readonly opts: EnforcerOptions) {
     this.policy = opts.policy;
@@ -133,6 +135,11 @@ export class Enforcer {
     // Warm the verifier (its worker thread) while the PEP starts, where stage 2 may run at all; a
     // failure here shows again, as semantic_failed, on the call that needs it.
     if (usesSemantic(this.policy)) opts.semantic?.verifier.ready?.().catch(() => {});
+  }
+
+  /** `tools/call` requests being governed right now, over every session. */
+  get callsInFlight(): number {
+    return this.gate.inFlight;
   }
 
   /** Stops what the enforcer started: the semantic verifier's worker thread. */
@@ -158,6 +165,8 @@ export class Enforcer {
 
   /** Closes a session's chain and signs a checkpoint over it, so the session can be packed and proven. */
   async closeSession(session: Session): Promise<void> {
+    // Action records still to be written belong before the chain's close record.
+    await Promise.all(this.afterAnswer);
     await this.opts.evidence.append(
       chainRecord(session.state, session.identity, this.opts.pep, 'close', false, session.received),
     );
@@ -539,27 +548,47 @@ export class Enforcer {
       failure instanceof ResultRefusedError
         ? { code: failure.reason, message: failure.message }
         : checked?.refusal;
-    // The action record is telemetry about a call already made: the caller does not wait for it.
-    // (The decision record, durable before forwarding, is what proves the call was governed.)
-    void this.opts.evidence
-      .append(
-        actionRecord(ctx, decision.id, this.opts.pep, argsDigest, {
-          forwarded: !unavailable,
-          durationMs,
-          isError: failure !== undefined || refused !== undefined || result?.isError === true,
-          result: facts,
-          error:
-            refused ??
-            (failure === undefined
-              ? undefined
-              : {
-                  code: unavailable ? 'server_unavailable' : 'downstream_error',
-                  message: (failure as Error).message,
-                }),
-        }),
-        { durable: false },
-      )
-      .catch((err: Error) => this.opts.log('error', 'action record not written', { error: err.message }));
+    // The action record is telemetry about a call already made: the caller does not wait for it, not
+    // even for its hashing. It is built and appended on the next turn of the event loop, after this
+    // call's answer has been written. (The decision record, durable before forwarding, is what proves
+    // the call was governed.)
+    const action = {
+      forwarded: !unavailable,
+      durationMs,
+      isError: failure !== undefined || refused !== undefined || result?.isError === true,
+      result: facts,
+      error:
+        refused ??
+        (failure === undefined
+          ? undefined
+          : {
+              code: unavailable ? 'server_unavailable' : 'downstream_error',
+              message: (failure as Error).message,
+            }),
+    };
+    // The outcome check (a tool that declares one) follows its action record, as before.
+    const check = result !== undefined && ctx.toolEntry ? policy.outcomes.get(ctx.toolEntry) : undefined;
+    const written: Promise<void> = new Promise<void>((resolve) => {
+      setImmediate(() => {
+        const appended = this.opts.evidence.append(
+          actionRecord(ctx, decision.id, this.opts.pep, argsDigest, action),
+          { durable: false },
+        );
+        if (check && !unavailable && !refused && failure === undefined) {
+          this.recordOutcome(ctx, decision.id, result, facts?.digest, check);
+        }
+        appended
+          .then(
+            () => undefined,
+            (err: Error) => this.opts.log('error', 'action record not written', { error: err.message }),
+          )
+          .finally(() => {
+            this.afterAnswer.delete(written);
+            resolve();
+          });
+      });
+    });
+    this.afterAnswer.add(written);
     if (unavailable) return refusal('failed', (failure as Error).message, 'server_unavailable', decision.id);
     if (refused) {
       this.opts.log('warn', 'downstream result refused', {
@@ -580,8 +609,6 @@ export class Enforcer {
     if (result && usesSemantic(policy)) {
       recordHistory(session.state, ctx.toolName, ctx.arguments, result, this.history);
     }
-    const check = ctx.toolEntry && policy.outcomes.get(ctx.toolEntry);
-    if (check) this.recordOutcome(ctx, decision.id, result, facts?.digest, check);
     return result as CallToolResult;
   }
 

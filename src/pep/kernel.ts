@@ -41,6 +41,12 @@ export interface KernelOptions {
    * from instead of the config's source (a sidecar's control channel delivers them).
    */
   beforePolicy?: (pep: PepInfo, evidence: EvidenceLog) => Promise<BundleSource | undefined>;
+  /**
+   * The enforcement point owns its process's event loop (the gateway, the stdio wrapper): a lone
+   * call's fdatasync runs on it, saving the thread pool's hand-off there and back. Never in an
+   * agent's own process, whose loop is the agent's.
+   */
+  inlineSync?: boolean;
   /** Runs at shutdown once every chain is closed, before the log is (a sidecar forwards its tail). */
   beforeEvidenceClose?: () => Promise<void>;
 }
@@ -192,6 +198,9 @@ export async function openKernel(opts: KernelOptions): Promise<Kernel> {
     metrics,
     counters,
   });
+  // A lone call's decision record is synced on the event loop (no thread hand-off); under load, on
+  // the thread pool while the loop decides the next calls.
+  if (opts.inlineSync === true) evidence.syncInlineWhen(() => enforcer.callsInFlight <= 1);
   const definitions = new DefinitionGuard({
     settings: (server) => ({ ...config.definitions, ...config.servers[server]?.definitions }),
     evidence,

@@ -1,8 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+import {
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type JSONRPCMessage,
+  type MessageExtraInfo,
+} from '@modelcontextprotocol/sdk/types.js';
+import { errorObject } from './jsonrpc-lines.js';
 import { cancelledId, InFlightIds, requestIds, responseId, type RequestId } from './request-ids.js';
+import { isToolCallParams, wantsProgress } from './stdio-upstream.js';
+import type { ToolCallHandler, ToolCallParams } from './tool-call.js';
 
 type MessageHandler = NonNullable<Transport['onmessage']>;
 
@@ -21,6 +28,19 @@ export class HttpSession implements Transport {
   private handler?: MessageHandler;
   /** When it was last used (a request began or a response ended), in milliseconds since the epoch. */
   private lastSeen: number;
+  /**
+   * Serves a plain `tools/call` without the SDK: answered as one JSON object (Streamable HTTP lets a
+   * server answer a request with `application/json` instead of an SSE stream), with no second schema
+   * validation and dispatch. Set once the session's server is built.
+   */
+  toolCalls?: ToolCallHandler;
+  /**
+   * Whether a call may take that path: only when nothing can need the call's own response stream
+   * meanwhile (the client cannot be asked anything during the call, e.g. no elicitation).
+   */
+  directCalls?: () => boolean;
+  /** Calls served directly and not yet answered, for cancellation. */
+  private readonly directInFlight = new Map<RequestId, AbortController>();
 
   constructor(
     readonly id: string,
@@ -80,6 +100,7 @@ export class HttpSession implements Transport {
   }
 
   close(): Promise<void> {
+    for (const controller of this.directInFlight.values()) controller.abort(new Error('session closed'));
     this.inFlight.clear();
     return this.transport.close();
   }
@@ -103,6 +124,12 @@ export class HttpSession implements Transport {
       this.streams -= 1;
       this.lastSeen = this.clock();
     });
+    const call = this.directCall(req, body);
+    if (call) {
+      this.inFlight.delivered(call.id);
+      await this.serveToolCall(res, call.id, call.params, call.handler);
+      return {};
+    }
     try {
       await this.transport.handleRequest(req, res, body);
     } finally {
@@ -112,8 +139,80 @@ export class HttpSession implements Transport {
     return {};
   }
 
+  /**
+   * The call in `body`, when it can be served directly: one `tools/call` request (not a batch) without
+   * a progress token, on an initialized session, from a client that sent what the SDK path would
+   * require (JSON content, both media types accepted, a supported protocol version). Anything else
+   * takes the SDK path, which answers it or says what is wrong with it.
+   */
+  private directCall(
+    req: IncomingMessage,
+    body: unknown,
+  ): { id: RequestId; params: ToolCallParams; handler: ToolCallHandler } | undefined {
+    const handler = this.toolCalls;
+    if (!handler || this.transport.sessionId === undefined || this.directCalls?.() === false)
+      return undefined;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+    const m = body as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
+    if (m.jsonrpc !== '2.0' || m.method !== 'tools/call') return undefined;
+    if (typeof m.id !== 'string' && typeof m.id !== 'number') return undefined;
+    if (!isToolCallParams(m.params) || wantsProgress(m.params)) return undefined;
+    const accept = req.headers.accept ?? '';
+    if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') return undefined;
+    const version = req.headers['mcp-protocol-version'];
+    if (version !== undefined && (Array.isArray(version) || !SUPPORTED_PROTOCOL_VERSIONS.includes(version))) {
+      return undefined;
+    }
+    return { id: m.id, params: m.params, handler };
+  }
+
+  /**
+   * Answers one `tools/call` as a JSON object. The client cancels it with `notifications/cancelled`
+   * (then it gets no answer, as MCP cancellation says) or by going away.
+   */
+  private async serveToolCall(
+    res: ServerResponse,
+    id: RequestId,
+    params: ToolCallParams,
+    handler: ToolCallHandler,
+  ): Promise<void> {
+    const controller = new AbortController();
+    this.directInFlight.set(id, controller);
+    const gone = () => {
+      if (!res.writableFinished) controller.abort(new Error('the client closed the request'));
+    };
+    res.once('close', gone);
+    let answer: JSONRPCMessage;
+    try {
+      const result = await handler(params, controller.signal, undefined, id);
+      answer = { jsonrpc: '2.0', id, result } as JSONRPCMessage;
+    } catch (err) {
+      answer = { jsonrpc: '2.0', id, error: errorObject(err) } as JSONRPCMessage;
+    } finally {
+      this.directInFlight.delete(id);
+    }
+    // Freed before the answer is written: once the client has it, it may use the id again.
+    this.inFlight.settled(id);
+    if (res.destroyed) return;
+    if (controller.signal.aborted) {
+      res.writeHead(202).end();
+      return;
+    }
+    const text = JSON.stringify(answer);
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'mcp-session-id': this.id,
+    });
+    res.end(text);
+  }
+
   private received(message: JSONRPCMessage): void {
     const cancelled = cancelledId(message);
+    if (cancelled !== undefined)
+      this.directInFlight.get(cancelled)?.abort(new Error('cancelled by the client'));
     // A cancelled request is not answered (MCP cancellation), so its id is free from now on.
     if (cancelled !== undefined) this.inFlight.settled(cancelled);
     else if ('method' in message && 'id' in message) this.inFlight.delivered(message.id);

@@ -199,12 +199,12 @@ export class LineStdioServerTransport implements Transport {
 }
 
 /** Calls that ask for progress take the SDK path, which relays progress notifications. */
-function wantsProgress(params: Record<string, unknown> | undefined): boolean {
+export function wantsProgress(params: { _meta?: Record<string, unknown> } | undefined): boolean {
   const meta = params?.['_meta'] as Record<string, unknown> | undefined;
   return meta?.['progressToken'] !== undefined;
 }
 
-function isToolCallParams(params: unknown): params is ToolCallParams {
+export function isToolCallParams(params: unknown): params is ToolCallParams {
   return (
     isObject(params) &&
     typeof params['name'] === 'string' &&

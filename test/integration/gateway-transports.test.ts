@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { REFERENCE_SERVERS, type FixtureSpec } from '../helpers/fixture.js';
 import { callTool, runGateway, textOf, type RunningGateway } from '../helpers/gateway-harness.js';
 import { freePort } from '../helpers/demo-copy.js';
+import { messagesOf, openRawSession, rawRequest, sessionHeaders } from '../helpers/raw-http.js';
 
 /** A raw HTTP POST with full control of the Host and Origin headers (fetch cannot set Host). */
 function post(
@@ -121,6 +122,64 @@ describe('gateway transports', () => {
       expect(actions[0]?.action?.duration_ms).toBeLessThan(10_000);
     });
     // The gateway keeps serving the session after a cancelled call.
+    expect(textOf(await callTool(client, 'local__echo', { message: 'after cancel' }))).toBe(
+      'Echo: after cancel',
+    );
+  });
+
+  it('answers a plain tools/call over HTTP as one JSON object, and a call asking for progress as an SSE stream', async () => {
+    const session = await openRawSession(gw.url);
+    const call = (id: number, params: Record<string, unknown>) =>
+      rawRequest(gw.url, {
+        headers: sessionHeaders(session),
+        body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params }),
+      });
+    const plain = await call(2, { name: 'local__echo', arguments: { message: 'direct' } });
+    expect(plain.status).toBe(200);
+    expect(plain.headers['content-type']).toBe('application/json');
+    expect(plain.headers['mcp-session-id']).toBe(session);
+    expect(JSON.parse(await plain.text())).toEqual({
+      jsonrpc: '2.0',
+      id: 2,
+      result: { content: [{ type: 'text', text: 'Echo: direct' }] },
+    });
+
+    const withProgress = await call(3, {
+      name: 'local__echo',
+      arguments: { message: 'streamed' },
+      _meta: { progressToken: 'p1' },
+    });
+    expect(withProgress.headers['content-type']).toBe('text/event-stream');
+    expect(messagesOf(await withProgress.text())).toContainEqual(
+      expect.objectContaining({ id: 3, result: expect.objectContaining({ content: expect.any(Array) }) }),
+    );
+
+    // A header the SDK path refuses is refused the same way, not served directly.
+    const badVersion = await rawRequest(gw.url, {
+      headers: { ...sessionHeaders(session), 'mcp-protocol-version': '1999-01-01' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'local__echo' } }),
+    });
+    expect(badVersion.status).toBe(400);
+  });
+
+  it('cancels a call answered as JSON when the client cancels it, and records the call', async () => {
+    const client = await gw.client();
+    const controller = new AbortController();
+    const call = client.callTool(
+      { name: 'local__trigger-long-running-operation', arguments: { duration: 30, steps: 30 } },
+      undefined,
+      { signal: controller.signal },
+    );
+    setTimeout(() => controller.abort(), 300);
+    await expect(call).rejects.toThrow(/abort/i);
+    await vi.waitFor(async () => {
+      const actions = (await gw.evidence()).filter(
+        (r) => r.kind === 'action' && r.action?.tool === 'local__trigger-long-running-operation',
+      );
+      expect(actions).toHaveLength(2);
+      expect(actions[1]?.action).toMatchObject({ forwarded: true, is_error: true });
+      expect(actions[1]?.action?.duration_ms).toBeLessThan(10_000);
+    });
     expect(textOf(await callTool(client, 'local__echo', { message: 'after cancel' }))).toBe(
       'Echo: after cancel',
     );
