@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
 /** JSON-RPC 2.0 error codes (https://www.jsonrpc.org/specification#error_object). */
@@ -167,4 +168,26 @@ export function errorObject(err: unknown): { code: number; message: string; data
   const code = Number.isSafeInteger(e?.code) ? (e.code as number) : INTERNAL_ERROR;
   const message = typeof e?.message === 'string' ? e.message : 'Internal error';
   return e?.data === undefined ? { code, message } : { code, message, data: e.data };
+}
+
+/** Streams corked by `writeLine` until the current tick's work is done. */
+const corked = new WeakSet<Writable>();
+
+/**
+ * Writes lines to a stream, joining the lines written in one turn of the event loop into one write:
+ * the stream is corked at the first line and uncorked once the current tick's work (its promise
+ * jobs included) is done, so under load many answers share one syscall and one wake-up of the reader,
+ * and a lone answer goes out as before. Resolves when the stream takes more (backpressure).
+ */
+export function writeLine(stream: Writable, line: string): Promise<void> {
+  if (!corked.has(stream)) {
+    corked.add(stream);
+    stream.cork();
+    process.nextTick(() => {
+      corked.delete(stream);
+      stream.uncork();
+    });
+  }
+  if (stream.write(line)) return Promise.resolve();
+  return new Promise((resolve) => stream.once('drain', resolve));
 }

@@ -4,7 +4,7 @@ import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { REFUSED_KEY } from './errors.js';
-import { INVALID_REQUEST, LineReader } from './jsonrpc-lines.js';
+import { INVALID_REQUEST, LineReader, writeLine } from './jsonrpc-lines.js';
 
 export interface StdioServerParams {
   command: string;
@@ -115,8 +115,7 @@ export class LineStdioClientTransport implements Transport {
   send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.child?.stdin;
     if (!stdin) return Promise.reject(new Error('Not connected'));
-    if (stdin.write(`${JSON.stringify(message)}\n`)) return Promise.resolve();
-    return new Promise((resolve) => stdin.once('drain', resolve));
+    return writeLine(stdin, `${JSON.stringify(message)}\n`);
   }
 
   /** Closes stdin and waits for the server to exit, then SIGTERM, then SIGKILL. */

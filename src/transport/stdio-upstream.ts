@@ -10,6 +10,7 @@ import {
   isObject,
   LineReader,
   type LineProblem,
+  writeLine,
 } from './jsonrpc-lines.js';
 import { cancelledId, InFlightIds, responseId } from './request-ids.js';
 import type { ToolCallHandler, ToolCallParams } from './tool-call.js';
@@ -76,9 +77,7 @@ export class LineStdioServerTransport implements Transport {
   /** Writes one message; unlike `send`, an error answer written here leaves the ids in flight alone. */
   private async write(message: JSONRPCMessage): Promise<void> {
     if (this.closed) return;
-    if (!this.output.write(`${JSON.stringify(message)}\n`)) {
-      await new Promise<void>((resolve) => this.output.once('drain', resolve));
-    }
+    await writeLine(this.output, `${JSON.stringify(message)}\n`);
   }
 
   async close(): Promise<void> {
