@@ -1,242 +1,84 @@
 /**
  * Throughput and latency of `tools/call echo` on server-everything, through (a) a direct SDK client
- * over stdio and (b) the gateway over stdio with stage 1 and evidence on, measured in the same run,
- * sequentially and with 16 concurrent callers. Reported as ratios against direct, never asserted.
+ * over stdio and (b) each enforcement point with stage 1 and evidence on, measured in the same run,
+ * sequentially and with 16 concurrent callers, next to their floors (the disk's fdatasync, a bare
+ * proxy process) and to other MCP-over-HTTP servers. Reported as ratios, never asserted.
  *
- *   npm run bench [-- --json] [-- --calls N] [-- --approval-samples N] [-- --redis URL]
- *                 [-- --postgres URL] [-- --nats URL]
+ *   npm run bench [-- --json] [-- --calls N] [-- --http-calls N] [-- --only PART[,PART...]]
+ *                 [-- --memory] [-- --memory-calls N] [-- --approval-samples N] [-- --fsync MODE]
+ *                 [-- --redis URL] [-- --postgres URL] [-- --nats URL]
+ *
+ * Parts: direct, gateway, gateway_engines, sidecar, sidecar_stdio, bare_proxy, fdatasync, floor
+ * (fdatasync and bare_proxy), http, evidence, approvals, redis, memory (only with --memory or
+ * --only memory). Direct runs whenever a part reports a ratio against it.
  */
 import { parseArgs } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { EvidenceLog } from '../../src/evidence/evidence-log.js';
-import type { FsyncMode } from '../../src/evidence/jsonl-store.js';
-import { LocalEd25519Signer, writeKeyPair } from '../../src/evidence/signer.js';
-import { EVIDENCE_VERSION, type RecordBody } from '../../src/evidence/types.js';
-import { randomUUIDv7 } from '../../src/util/uuid.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { silentLogger } from '../../src/util/log.js';
 import { LineStdioClientTransport } from '../../src/transport/stdio-client.js';
 import { startSidecar } from '../../mcp-sidecar/sidecar.js';
-import { CLI, REFERENCE_SERVERS, writeFixture } from '../helpers/fixture.js';
+import type { Fixture } from '../helpers/fixture.js';
+import { CLI, REFERENCE_SERVERS } from '../helpers/fixture.js';
 import { measureApprovals } from './approvals-bench.js';
+import { benchFixture } from './bench-fixture.js';
+import { printTable, type Report } from './bench-table.js';
 import { measureRedisCapCheck } from './counters-bench.js';
-import { engineState, type EngineState } from './engines-bench.js';
+import { engineState } from './engines-bench.js';
+import { measureEvidence } from './evidence-bench.js';
+import { measureBareProxy, measureFsyncFloor } from './floor-bench.js';
+import { measureHttp } from './http-bench.js';
+import { CONCURRENCY, connect, measure, ratioOf, type Numbers, type Skipped } from './measure.js';
+import { measureMemory } from './memory-bench.js';
 
-const CONCURRENCY = 16;
-const WARMUP = 100;
+/** Every part `--only` can name, in the order they run. */
+const PARTS = [
+  'direct',
+  'gateway',
+  'bare_proxy',
+  'gateway_engines',
+  'sidecar',
+  'sidecar_stdio',
+  'fdatasync',
+  'http',
+  'evidence',
+  'approvals',
+  'redis',
+  'memory',
+] as const;
+type Part = (typeof PARTS)[number];
+/** Names that stand for several parts. */
+const GROUPS: Record<string, Part[]> = { floor: ['fdatasync', 'bare_proxy'] };
+/** Parts whose figures are reported as ratios against direct. */
+const AGAINST_DIRECT: Part[] = ['gateway', 'bare_proxy', 'gateway_engines', 'sidecar', 'sidecar_stdio'];
 
-interface Numbers {
-  seq_cps: number;
-  conc_cps: number;
-  p50_ms: number;
-  p99_ms: number;
-  /**
-   * CPU time the enforcement point's own process spent per call (all its threads, from
-   * /proc/<pid>/task/<tid>/schedstat), over the sequential and concurrent runs: far steadier than
-   * throughput on a shared machine, and the number a change to the hot path moves.
-   */
-  cpu_us_per_call?: number;
-}
-
-/** A client over stdio to a process this bench started, and that process's id. */
-interface Connected {
-  client: Client;
-  pid?: number;
-}
-
-/** CPU nanoseconds a process has used, over all its threads; undefined where /proc has no schedstat. */
-function cpuNs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    return readdirSync(`/proc/${pid}/task`).reduce(
-      (ns, tid) => ns + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]),
-      0,
-    );
-  } catch {
-    return undefined;
+/** The parts to run: all but memory by default, memory with --memory, exactly the named ones with --only. */
+function selectParts(only: string | undefined, memory: boolean): Set<Part> {
+  const parts = new Set<Part>(PARTS.filter((p) => p !== 'memory' || memory));
+  if (only !== undefined) {
+    parts.clear();
+    for (const name of only.split(',').map((n) => n.trim())) {
+      const named = GROUPS[name] ?? (PARTS.includes(name as Part) ? [name as Part] : undefined);
+      if (!named) {
+        const known = [...PARTS, ...Object.keys(GROUPS)].join(', ');
+        throw new UsageError(`--only: no part "${name}" (parts: ${known})`);
+      }
+      for (const part of named) parts.add(part);
+    }
+    if (memory) parts.add('memory');
   }
+  if (AGAINST_DIRECT.some((p) => parts.has(p))) parts.add('direct');
+  return parts;
 }
 
-async function connect(command: string, args: string[]): Promise<Connected> {
-  const client = new Client({ name: 'mcpgov-bench', version: '0' });
-  const transport = new StdioClientTransport({ command, args, stderr: 'ignore' });
-  await client.connect(transport);
-  return { client, pid: transport.pid ?? undefined };
-}
+class UsageError extends Error {}
 
-async function measure(
-  { client, pid }: Connected,
-  tool: string,
-  calls: number,
-  countCpu = false,
-): Promise<Numbers> {
-  const call = (i: number) =>
-    client.request(
-      { method: 'tools/call', params: { name: tool, arguments: { message: `m${i}` } } },
-      CallToolResultSchema,
-    );
-  for (let i = 0; i < WARMUP; i++) await call(i);
-
-  const cpuBefore = countCpu ? cpuNs(pid) : undefined;
-  const latencies: number[] = [];
-  let started = performance.now();
-  for (let i = 0; i < calls; i++) {
-    const t0 = performance.now();
-    const result = await call(i);
-    latencies.push(performance.now() - t0);
-    if (result.isError) throw new Error(`call failed: ${JSON.stringify(result.content)}`);
-  }
-  const seqSeconds = (performance.now() - started) / 1000;
-
-  let next = 0;
-  started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < calls) await call(next++);
-    }),
-  );
-  const concSeconds = (performance.now() - started) / 1000;
-  const cpuAfter = cpuBefore === undefined ? undefined : cpuNs(pid);
-
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
-  return {
-    seq_cps: round(calls / seqSeconds),
-    conc_cps: round(calls / concSeconds),
-    p50_ms: round(pct(0.5), 3),
-    p99_ms: round(pct(0.99), 3),
-    ...(cpuBefore !== undefined && cpuAfter !== undefined
-      ? { cpu_us_per_call: round((cpuAfter - cpuBefore) / 1000 / (2 * calls)) }
-      : {}),
-  };
-}
-
-/**
- * Records per second of the evidence log alone (segments, group-committed fdatasync, signed
- * checkpoints every 1000 records), with 64 appends in flight, on decision-sized records.
- */
-async function measureEvidence(
-  records: number,
-  fsync: FsyncMode,
-): Promise<{ records_per_s: number; fsync: FsyncMode; records: number }> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'mcpgov-bench-ev-'));
-  const keys = await writeKeyPair(path.join(dir, 'keys'));
-  const log = await EvidenceLog.open({
-    dir: path.join(dir, 'log'),
-    fsync,
-    signer: await LocalEd25519Signer.fromFile(keys.privateKey),
-    origin: 'mcpgov/bench',
-    checkpoint: { everyRecords: 1000, everySeconds: 5 },
-    segmentMaxBytes: 64 * 1024 * 1024,
-    log: () => {},
-  });
-  const body = (i: number): RecordBody => ({
-    v: EVIDENCE_VERSION,
-    id: randomUUIDv7(),
-    kind: 'decision',
-    chain: `session-${i % 16}`,
-    time: new Date().toISOString(),
-    pep: { id: 'bench', kind: 'gateway', version: '0' },
-    subject: { verified: false, agent: 'bench' },
-    request: {
-      method: 'tools/call',
-      server: 'everything',
-      tool: 'everything__echo',
-      args_digest: `sha256:${'a'.repeat(64)}`,
-      args: { message: `message ${i}` },
-      masked: [],
-      definition_digest: `sha256:${'b'.repeat(64)}`,
-      session: { id: `session-${i % 16}`, call_count: i },
-    },
-    decision: {
-      id: randomUUIDv7(),
-      effect: 'allow',
-      mode: 'enforce',
-      enforced: true,
-      reasons: [],
-      rules: [],
-      stages: [
-        'agent',
-        'tool',
-        'definition',
-        'tool_groups',
-        'scopes',
-        'data_classes',
-        'rate_cap',
-        'spend_cap',
-        'rules',
-        'approval',
-        'semantic',
-      ].map((stage) => ({ stage, kind: 'pass' })),
-      bundle: { name: 'sources', revision: 'unversioned', digest: `sha256:${'c'.repeat(64)}` },
-      eval_us: 12.5,
-    },
-  });
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: 64 }, async () => {
-      while (next < records) await log.append(body(next++));
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  await log.close();
-  return { records_per_s: round(records / seconds), fsync, records };
-}
-
-function round(n: number, digits = 0): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
-}
-
-/**
- * The bench's gateway setup: every server-everything tool for one agent, a stage-1 rule on echo's
- * message. With `state`, shared state is on the engines and the tools carry a rate cap (never reached)
- * so that every call takes a Redis check-and-reserve.
- */
-function benchFixture(fsync: string, state?: EngineState['state']) {
-  return writeFixture({
-    config: {
-      mode: 'enforce',
-      evidence: { dir: './evidence', fsync },
-      identity: { default_agent: 'bench' },
-      servers: { everything: { command: 'node', args: [REFERENCE_SERVERS.everything, 'stdio'] } },
-      ...(state ? { state } : {}),
-    },
-    tools: {
-      tools: [
-        {
-          name: 'everything__*',
-          owner: 'bench',
-          risk_tier: 'low',
-          scopes: ['demo'],
-          data_classes: ['internal'],
-          ...(state ? { caps: { rate_per_minute: 100_000_000 } } : {}),
-        },
-      ],
-      groups: { all: ['everything__*'] },
-    },
-    agents: {
-      agents: [
-        { id: 'bench', owner: 'bench', tool_groups: ['all'], scopes: ['demo'], clearance: ['internal'] },
-      ],
-    },
-    rules: [
-      {
-        id: 'no-secrets-in-echo',
-        description: 'echo must not carry a private key',
-        when: { in: ['PRIVATE KEY', { var: 'call.arguments.message' }] },
-        effect: 'deny',
-        reason: 'secret_in_arguments',
-      },
-    ],
-  });
+/** A positive whole number from a flag, or a usage error naming the flag. */
+function count(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsageError(`--${flag}: expected a positive integer, got "${value}"`);
+  return n;
 }
 
 async function main(): Promise<void> {
@@ -244,6 +86,10 @@ async function main(): Promise<void> {
     options: {
       json: { type: 'boolean', default: false },
       calls: { type: 'string', default: '2000' },
+      'http-calls': { type: 'string', default: '300' },
+      only: { type: 'string' },
+      memory: { type: 'boolean', default: false },
+      'memory-calls': { type: 'string', default: '100000' },
       fsync: { type: 'string', default: 'batch' },
       'approval-samples': { type: 'string', default: '200' },
       redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
@@ -251,187 +97,167 @@ async function main(): Promise<void> {
       nats: { type: 'string', default: 'nats://127.0.0.1:4222' },
     },
   });
-  const calls = Number(values.calls);
+  const calls = count('calls', values.calls);
+  const httpCalls = count('http-calls', values['http-calls']);
+  const memoryCalls = count('memory-calls', values['memory-calls']);
+  const approvalSamples = count('approval-samples', values['approval-samples']);
+  const parts = selectParts(values.only, values.memory);
+  const run = (part: Part) => parts.has(part);
+  const started = performance.now();
 
-  const fixture = await benchFixture(values.fsync);
-  const direct = await connect(process.execPath, [REFERENCE_SERVERS.everything, 'stdio']);
-  const directNumbers = await measure(direct, 'echo', calls);
-  await direct.client.close();
-
+  let fixture: Fixture | undefined;
+  const gatewayFixture = async () => (fixture ??= await benchFixture({ fsync: values.fsync }));
   // BENCH_NODE_ARGS (e.g. --cpu-prof) goes to the gateway's node, for profiling.
   const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const gateway = await connect(process.execPath, [
+  const gatewayArgs = (configFile: string) => [
     ...nodeArgs,
     CLI,
     'gateway',
     '--stdio',
     '--config',
-    fixture.configFile,
-  ]);
-  const gatewayNumbers = await measure(gateway, 'everything__echo', calls, true);
-  await gateway.client.close();
+    configFile,
+  ];
 
-  // The same gateway with shared state on all three engines: counters on Redis (a cap check per call),
-  // approvals on PostgreSQL, every record streamed to NATS JetStream.
-  const engines = await engineState({ redis: values.redis, postgres: values.postgres, nats: values.nats });
-  let enginesNumbers: Numbers | { skipped: string };
-  if ('skipped' in engines) enginesNumbers = engines;
-  else {
-    try {
-      const enginesFixture = await benchFixture(values.fsync, engines.state);
-      const gatewayOnEngines = await connect(process.execPath, [
-        ...nodeArgs,
-        CLI,
-        'gateway',
-        '--stdio',
-        '--config',
-        enginesFixture.configFile,
-      ]);
-      enginesNumbers = await measure(gatewayOnEngines, 'everything__echo', calls, true);
-      await gatewayOnEngines.client.close();
-    } finally {
-      await engines.cleanup();
+  const report: Omit<Report, 'ratio' | 'elapsed_s'> = { calls, concurrency: CONCURRENCY };
+  let httpVsSupergateway: Report['ratio']['http_vs_supergateway'];
+
+  if (run('direct')) {
+    const direct = await connect(process.execPath, [REFERENCE_SERVERS.everything, 'stdio']);
+    report.direct = await measure(direct, 'echo', calls);
+    await direct.client.close();
+  }
+
+  if (run('gateway')) {
+    const gateway = await connect(process.execPath, gatewayArgs((await gatewayFixture()).configFile));
+    // Stage 1, evidence (fsync per --fsync) and signed checkpoints are on.
+    report.gateway = { ...(await measure(gateway, 'everything__echo', calls, true)), signing: true };
+    await gateway.client.close();
+  }
+
+  if (run('bare_proxy')) {
+    report.floor = { ...report.floor, bare_proxy: await measureBareProxy(calls) };
+  }
+
+  if (run('gateway_engines')) {
+    // The same gateway with shared state on all three engines: counters on Redis (a cap check per call),
+    // approvals on PostgreSQL, every record streamed to NATS JetStream.
+    const engines = await engineState({ redis: values.redis, postgres: values.postgres, nats: values.nats });
+    if ('skipped' in engines) report.gateway_engines = engines;
+    else {
+      try {
+        const enginesFixture = await benchFixture({ fsync: values.fsync, state: engines.state });
+        const gateway = await connect(process.execPath, gatewayArgs(enginesFixture.configFile));
+        report.gateway_engines = await measure(gateway, 'everything__echo', calls, true);
+        await gateway.client.close();
+      } finally {
+        await engines.cleanup();
+      }
     }
   }
 
-  // The in-process sidecar: the same client, its transport governed in this process (no extra hop).
-  const sidecar = await startSidecar({ config: await loadConfig(fixture.configFile), log: silentLogger });
-  const governedClient = new Client({ name: 'mcpgov-bench', version: '0' });
-  await governedClient.connect(
-    await sidecar.govern(
-      new LineStdioClientTransport({
-        command: process.execPath,
-        args: [REFERENCE_SERVERS.everything, 'stdio'],
-      }),
-      { server: 'everything', prefix: true },
-    ),
-  );
-  const sidecarNumbers = await measure({ client: governedClient }, 'everything__echo', calls);
-  await governedClient.close();
-  await sidecar.close();
+  if (run('sidecar')) {
+    // The in-process sidecar: the same client, its transport governed in this process (no extra hop).
+    const sidecar = await startSidecar({
+      config: await loadConfig((await gatewayFixture()).configFile),
+      log: silentLogger,
+    });
+    const governedClient = new Client({ name: 'mcpgov-bench', version: '0' });
+    await governedClient.connect(
+      await sidecar.govern(
+        new LineStdioClientTransport({
+          command: process.execPath,
+          args: [REFERENCE_SERVERS.everything, 'stdio'],
+        }),
+        { server: 'everything', prefix: true },
+      ),
+    );
+    report.sidecar = await measure({ client: governedClient }, 'everything__echo', calls);
+    await governedClient.close();
+    await sidecar.close();
+  }
 
-  // The stdio wrapper: a process between client and server, like the gateway over stdio.
-  const wrapper = await connect(process.execPath, [
-    ...nodeArgs,
-    CLI,
-    'sidecar',
-    '--config',
-    fixture.configFile,
-    '--name',
-    'everything',
-    '--prefix',
-    '--',
-    'node',
-    REFERENCE_SERVERS.everything,
-    'stdio',
-  ]);
-  const sidecarStdioNumbers = await measure(wrapper, 'everything__echo', calls, true);
-  await wrapper.client.close();
+  if (run('sidecar_stdio')) {
+    // The stdio wrapper: a process between client and server, like the gateway over stdio.
+    const wrapper = await connect(process.execPath, [
+      ...nodeArgs,
+      CLI,
+      'sidecar',
+      '--config',
+      (await gatewayFixture()).configFile,
+      '--name',
+      'everything',
+      '--prefix',
+      '--',
+      'node',
+      REFERENCE_SERVERS.everything,
+      'stdio',
+    ]);
+    report.sidecar_stdio = await measure(wrapper, 'everything__echo', calls, true);
+    await wrapper.client.close();
+  }
 
-  const evidence = await measureEvidence(20_000, 'batch');
-  const approvals = await measureApprovals(Number(values['approval-samples']));
-  const redisCap = await measureRedisCapCheck(values.redis, calls);
+  if (run('fdatasync')) report.floor = { ...(await measureFsyncFloor()), ...report.floor };
 
-  const report = {
-    calls,
-    concurrency: CONCURRENCY,
-    direct: directNumbers,
-    // Stage 1, evidence (fsync per --fsync) and signed checkpoints are on.
-    gateway: { ...gatewayNumbers, signing: true },
-    // The gateway with state.counters (Redis), state.approvals (PostgreSQL), state.evidence_stream (NATS).
-    gateway_engines: enginesNumbers,
-    sidecar: sidecarNumbers,
-    sidecar_stdio: sidecarStdioNumbers,
-    evidence,
-    // From an approver's POST to the admin API to the held call's result at the agent.
-    approvals,
-    // One rate-cap check-and-reserve against Redis (state.counters), measured alone.
-    redis_cap_check: redisCap,
-    ratio: {
-      seq: round(gatewayNumbers.seq_cps / directNumbers.seq_cps, 3),
-      conc: round(gatewayNumbers.conc_cps / directNumbers.conc_cps, 3),
-      ...('skipped' in enginesNumbers
-        ? {}
-        : {
-            gateway_engines: {
-              seq: round(enginesNumbers.seq_cps / directNumbers.seq_cps, 3),
-              conc: round(enginesNumbers.conc_cps / directNumbers.conc_cps, 3),
-            },
-          }),
-      sidecar: {
-        seq: round(sidecarNumbers.seq_cps / directNumbers.seq_cps, 3),
-        conc: round(sidecarNumbers.conc_cps / directNumbers.conc_cps, 3),
-      },
-      sidecar_stdio: {
-        seq: round(sidecarStdioNumbers.seq_cps / directNumbers.seq_cps, 3),
-        conc: round(sidecarStdioNumbers.conc_cps / directNumbers.conc_cps, 3),
-      },
-    },
+  if (run('http')) {
+    const { http, ratio } = await measureHttp((await gatewayFixture()).configFile, httpCalls);
+    report.http = { calls: httpCalls, ...http };
+    httpVsSupergateway = ratio;
+  }
+
+  if (run('evidence')) report.evidence = await measureEvidence(20_000, 'batch');
+  // From an approver's POST to the admin API to the held call's result at the agent.
+  if (run('approvals')) report.approvals = await measureApprovals(approvalSamples);
+  // One rate-cap check-and-reserve against Redis (state.counters), measured alone.
+  if (run('redis')) report.redis_cap_check = await measureRedisCapCheck(values.redis, calls);
+  if (run('memory')) report.memory = await measureMemory(values.fsync, memoryCalls);
+
+  const r = report;
+  // In this order in the JSON, whatever order the parts ran in; parts not run are left out.
+  const final: Report = {
+    calls: r.calls,
+    concurrency: r.concurrency,
+    elapsed_s: Math.round((performance.now() - started) / 1000),
+    direct: r.direct,
+    gateway: r.gateway,
+    gateway_engines: r.gateway_engines,
+    sidecar: r.sidecar,
+    sidecar_stdio: r.sidecar_stdio,
+    floor: r.floor,
+    http: r.http,
+    evidence: r.evidence,
+    approvals: r.approvals,
+    redis_cap_check: r.redis_cap_check,
+    memory: r.memory,
+    ratio: { ...ratios(r), http_vs_supergateway: httpVsSupergateway },
   };
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    return;
-  }
-  const rows = [
-    ['path', 'seq calls/s', `${CONCURRENCY}-conc calls/s`, 'p50 ms', 'p99 ms'],
-    ...(['direct', 'gateway', 'sidecar', 'sidecar_stdio'] as const).map((k) => {
-      const n = report[k];
-      return [k, String(n.seq_cps), String(n.conc_cps), String(n.p50_ms), String(n.p99_ms)];
-    }),
-    ...('skipped' in enginesNumbers
-      ? []
-      : [
-          [
-            'gateway_engines',
-            String(enginesNumbers.seq_cps),
-            String(enginesNumbers.conc_cps),
-            String(enginesNumbers.p50_ms),
-            String(enginesNumbers.p99_ms),
-          ],
-        ]),
-    ['ratio gateway', String(report.ratio.seq), String(report.ratio.conc), '', ''],
-    ...(report.ratio.gateway_engines
-      ? [
-          [
-            'ratio gateway_engines',
-            String(report.ratio.gateway_engines.seq),
-            String(report.ratio.gateway_engines.conc),
-            '',
-            '',
-          ],
-        ]
-      : []),
-    ['ratio sidecar', String(report.ratio.sidecar.seq), String(report.ratio.sidecar.conc), '', ''],
-    [
-      'ratio sidecar_stdio',
-      String(report.ratio.sidecar_stdio.seq),
-      String(report.ratio.sidecar_stdio.conc),
-      '',
-      '',
-    ],
-  ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const row of rows) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
-  process.stdout.write(
-    `(${calls} calls each, echo on server-everything over stdio; gateway with stage 1 + evidence fsync=batch)\n`,
-  );
-  process.stdout.write(
-    `approvals: decision by the admin API to the held call's result p50 ${approvals.decision_to_result_p50_ms} ms, ` +
-      `p99 ${approvals.decision_to_result_p99_ms} ms (${approvals.samples} held calls over HTTP)\n`,
-  );
-  if ('skipped' in enginesNumbers) {
-    process.stdout.write(`gateway_engines: not measured (${enginesNumbers.skipped})\n`);
-  }
-  process.stdout.write(
-    'skipped' in redisCap
-      ? `redis cap check: not measured (${redisCap.skipped})\n`
-      : `redis cap check (${redisCap.url}): p50 ${redisCap.p50_ms} ms, p99 ${redisCap.p99_ms} ms (${redisCap.samples} checks)\n`,
-  );
+  if (values.json) process.stdout.write(`${JSON.stringify(final, null, 2)}\n`);
+  else printTable(final, values.fsync);
+}
+
+/** Every path against direct, and the gateway against the bare proxy, where both sides ran. */
+function ratios(report: Omit<Report, 'ratio' | 'elapsed_s'>): Report['ratio'] {
+  const measured = (n: Numbers | Skipped | undefined): n is Numbers => n !== undefined && !('skipped' in n);
+  const { direct, gateway, gateway_engines, sidecar, sidecar_stdio } = report;
+  const bare = report.floor?.bare_proxy;
+  const against = (n: Numbers | Skipped | undefined) =>
+    measured(n) && measured(direct) ? ratioOf(n, direct) : undefined;
+  return {
+    ...against(gateway),
+    gateway_engines: against(gateway_engines),
+    sidecar: against(sidecar),
+    sidecar_stdio: against(sidecar_stdio),
+    bare_proxy: against(bare),
+    gateway_vs_bare: measured(gateway) && measured(bare) ? ratioOf(gateway, bare) : undefined,
+  };
 }
 
 main().then(
   () => process.exit(0),
   (e: unknown) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(`bench: ${e.message}\n`);
+      process.exit(2);
+    }
     process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
     process.exit(1);
   },
