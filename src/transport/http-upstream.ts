@@ -291,6 +291,9 @@ function digestAuth(req: IncomingMessage): string {
     .digest('hex');
 }
 
+/** Strict UTF-8 (invalid bytes throw); one decoder serves every request, as each decode stands alone. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 type BodyResult =
   | { ok: true; value: unknown; aborted?: undefined }
   | { ok: false; status: 400 | 413; code: number; message: string; aborted?: undefined }
@@ -327,7 +330,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<BodyResult
   if (!chunks) return tooLarge;
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+    text = UTF8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
   } catch {
     return { ok: false, status: 400, code: PARSE_ERROR, message: 'Parse error: invalid UTF-8' };
   }
