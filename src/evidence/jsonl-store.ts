@@ -1,7 +1,7 @@
 import { fdatasync, ftruncateSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { sealRecord } from './hash.js';
+import { sealRecord } from './canonical-record.js';
 import {
   EvidenceRecordSchema,
   type AppendOptions,
@@ -151,9 +151,10 @@ export class JsonlEvidenceStore implements EvidenceSink {
       this.opts.observer?.refused();
       return Promise.reject(new EvidenceUnavailableError(this.broken));
     }
-    const unhashed = { ...body, seq: this.nextSeq, prev: this.prev };
-    const { hash, line } = sealRecord(unhashed);
-    const record = { ...unhashed, hash } as EvidenceRecord;
+    const record = { ...body, seq: this.nextSeq, prev: this.prev } as EvidenceRecord;
+    const { hash, line } = sealRecord(record);
+    // Added after sealing: the hash covers the record without it, and `hash` stays the last member.
+    record.hash = hash;
     this.nextSeq += 1;
     this.prev = hash;
     const durable = options.durable !== false || this.opts.fsync === 'always';
