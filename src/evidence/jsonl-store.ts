@@ -151,7 +151,7 @@ export class JsonlEvidenceStore implements EvidenceSink {
       this.opts.observer?.refused();
       return Promise.reject(new EvidenceUnavailableError(this.broken));
     }
-    const record = { ...body, seq: this.nextSeq, prev: this.prev } as EvidenceRecord;
+    const record = copyRecord(body, this.nextSeq, this.prev);
     const { hash, line } = sealRecord(record);
     // Added after sealing: the hash covers the record without it, and `hash` stays the last member.
     record.hash = hash;
@@ -296,6 +296,18 @@ export class JsonlEvidenceStore implements EvidenceSink {
       this.broken = err as Error;
     }
   }
+}
+
+/**
+ * `{ ...body, seq, prev }`. Object.assign copies a plain object several times faster than a spread in
+ * V8; the two differ only for an own `__proto__` member (which Object.assign would take as the
+ * copy's prototype), and such a body is copied by the spread.
+ */
+function copyRecord(body: RecordBody, seq: number, prev: string | null): EvidenceRecord {
+  const record = Object.hasOwn(body, '__proto__')
+    ? { ...body, seq, prev }
+    : Object.assign({}, body, { seq, prev });
+  return record as EvidenceRecord;
 }
 
 /** Writes every byte (a write may be partial) at the end of the file. */
