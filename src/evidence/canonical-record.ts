@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { canonicalJsonAt, sha256Hex } from './hash.js';
+import { canonicalJsonAt, serializeString, sha256Hex } from './hash.js';
 import { EvidenceRecordSchema } from './types.js';
 
 /*
@@ -29,9 +29,9 @@ interface Member {
 }
 
 /**
- * Compiles the writer of values that `schema` describes: its objects and arrays are walked by compiled
- * writers; everything else (strings, numbers, free-form members such as `args`, and whatever does not
- * fit the schema) goes to `fallback`, by default the generic serializer.
+ * Compiles the writer of values that `schema` describes: its objects, arrays and strings are written
+ * by compiled writers; everything else (numbers, free-form members such as `args`, and whatever does
+ * not fit the schema) goes to `fallback`, by default the generic serializer.
  */
 export function compileWriter(schema: z.ZodType, fallback: Writer = canonicalJsonAt): Writer {
   let inner: z.ZodType = schema;
@@ -40,6 +40,10 @@ export function compileWriter(schema: z.ZodType, fallback: Writer = canonicalJso
   if (inner instanceof z.ZodObject) return objectWriter(inner.shape as Record<string, z.ZodType>, fallback);
   if (inner instanceof z.ZodArray)
     return arrayWriter(compileWriter(inner.element as z.ZodType, fallback), fallback);
+  // Most of a record's values are strings: written here, without the generic serializer's dispatch.
+  if (inner instanceof z.ZodString || inner instanceof z.ZodEnum || inner instanceof z.ZodLiteral) {
+    return (value, depth) => (typeof value === 'string' ? serializeString(value) : fallback(value, depth));
+  }
   return fallback;
 }
 

@@ -22,7 +22,8 @@ export function wellFormed(s: string): string {
   return hasLoneSurrogate(s) ? s.replace(LONE_SURROGATES, '\uFFFD') : s;
 }
 
-function serializeString(s: string): string {
+/** RFC 8785 form of a string (§3.2.2.2: JSON.stringify's escaping); throws on a lone surrogate. */
+export function serializeString(s: string): string {
   if (!SPECIAL.test(s)) return `"${s}"`;
   if (LONE_SURROGATE.test(s)) throw new TypeError('lone surrogate in string (RFC 8785 §3.2.2.2)');
   return JSON.stringify(s);
