@@ -62,16 +62,22 @@ function objectWriter(shape: Record<string, z.ZodType>, fallback: Writer): Write
     const object = value as Record<string, unknown>;
     let out = '{';
     let written = 0;
+    let present = 0;
     for (const member of members) {
       const item = object[member.key];
-      if (item === undefined) continue;
+      if (item === undefined) {
+        // Left out, as RFC 8785 and JSON.stringify leave out a member set to undefined; but counted
+        // if it is there (records set optional members to undefined rather than leave them out).
+        if (member.key in object) present += 1;
+        continue;
+      }
       // Left out by RFC 8785 as by JSON.stringify; rare enough to leave to the generic serializer.
       if (typeof item === 'function' || typeof item === 'symbol') return fallback(value, depth);
       out += (written === 0 ? member.first : member.next) + member.write(item, depth + 1);
       written += 1;
     }
-    // Every own member was one of the schema's and was written: otherwise start again, generically.
-    if (written !== Object.keys(object).length) return fallback(value, depth);
+    // Every own member was one of the schema's: otherwise start again, generically.
+    if (written + present !== Object.keys(object).length) return fallback(value, depth);
     return `${out}}`;
   };
 }

@@ -108,12 +108,20 @@ function shaped(schema: z.ZodType, r: Random, depth: number): unknown {
     return r.chance(0.2) ? null : shaped(schema.unwrap() as z.ZodType, r, depth);
   if (schema instanceof z.ZodObject) {
     const shape = schema.shape as Record<string, z.ZodType>;
-    const keys = Object.keys(shape).filter((k) => !(shape[k] instanceof z.ZodOptional) || r.chance(0.5));
-    if (r.chance(0.5)) keys.sort(() => r.next() - 0.5);
+    const keys = Object.keys(shape);
+    // In the schema's order, in canonical order (as the gateway's record builders write them), or shuffled.
+    const order = r.next();
+    if (order < 0.3) keys.sort();
+    else if (order < 0.6) keys.sort(() => r.next() - 0.5);
     const object: Record<string, unknown> = r.chance(0.1)
       ? (Object.create(null) as Record<string, unknown>)
       : {};
-    for (const key of keys) object[key] = shaped(shape[key]!, r, depth + 1);
+    for (const key of keys) {
+      // An optional member is left out, set to undefined (as `x: y?.z` does), or given a value.
+      if (!(shape[key] instanceof z.ZodOptional) || r.chance(0.5))
+        object[key] = shaped(shape[key]!, r, depth + 1);
+      else if (r.chance(0.4)) object[key] = undefined;
+    }
     if (r.chance(0.04)) object[r.pick(KEYS)] = anyValue(r, depth + 1);
     if (r.chance(0.04)) object[r.pick(Object.keys(shape))] = undefined;
     if (r.chance(0.02)) return Object.assign(new Holder('x'), object);
@@ -175,7 +183,7 @@ describe('canonical JSON of evidence records', () => {
     }
   });
 
-  it('writes the objects the schema describes itself, leaving only leaves and args to the generic serializer', () => {
+  it('writes the objects the schema describes itself, leaving only numbers, literals and args to the generic serializer', () => {
     const handedOver: unknown[] = [];
     const counting: Writer = (value, depth) => {
       handedOver.push(value);
@@ -183,6 +191,7 @@ describe('canonical JSON of evidence records', () => {
     };
     const write = compileWriter(EvidenceRecordSchema, counting);
     const args = { message: 'hi', n: [1, 2] };
+    // Optional members set to undefined, as the gateway's record builders leave them.
     const record = {
       v: EVIDENCE_VERSION,
       id: 'r1',
@@ -196,8 +205,10 @@ describe('canonical JSON of evidence records', () => {
         tool: 'everything__echo',
         args_digest: `sha256:${'a'.repeat(64)}`,
         args,
+        definition_digest: undefined,
         masked: [],
-        session: { id: 's', call_count: 0 },
+        session: { id: 's', call_count: 0, intent_digest: undefined },
+        tool_hints: undefined,
       },
       decision: {
         id: 'd',
@@ -206,7 +217,8 @@ describe('canonical JSON of evidence records', () => {
         enforced: true,
         reasons: [],
         rules: [],
-        stages: [{ stage: 'agent', kind: 'pass' }],
+        stages: [{ stage: 'agent', kind: 'pass', code: undefined }],
+        semantic: undefined,
         bundle: { name: 'b', revision: 'r', digest: `sha256:${'c'.repeat(64)}` },
         eval_us: 1.5,
       },
