@@ -3,7 +3,7 @@
  * evidence log (hash chain, group commit per the fsync mode, a signed checkpoint every 1000 records).
  * `bench.ts` reports it beside the gateway; this file also runs it by itself:
  *
- *   npm run build && node dist/test/bench/evidence-bench.js [--records N] [--fsync batch] [--runs N] [--json]
+ *   npm run bench:evidence [-- --records N] [-- --fsync batch|always|none] [-- --runs N] [-- --json]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
