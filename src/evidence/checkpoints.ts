@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../util/log.js';
 import { appendLine, TornLineError } from './line-file.js';
-import { CompactRange, leafHash } from './merkle.js';
+import { CompactRange, leafHashOfHex } from './merkle.js';
 import type { Signer } from './signer.js';
 
 /** File of signed checkpoints beside the segments, one JSON object per line. */
@@ -34,7 +34,7 @@ export function checkpointBody(origin: string, size: number, root: Uint8Array | 
 
 /** The Merkle leaf of a record: its `hash` as 32 raw bytes. */
 export function recordLeaf(recordHash: string): Buffer {
-  return leafHash(Buffer.from(recordHash.slice('sha256:'.length), 'hex'));
+  return leafHashOfHex(recordHash.slice('sha256:'.length));
 }
 
 /** The whole lines of a checkpoints file, and the number of a torn last line (no newline) if any. */
@@ -81,7 +81,7 @@ export interface CheckpointerOptions {
  */
 export class Checkpointer {
   /** The tree of every checkpointed leaf. */
-  private readonly range = new CompactRange();
+  private range = new CompactRange();
   /** Leaves written after the last checkpoint. */
   private pending: Buffer[] = [];
   private lastSize: number;
@@ -167,7 +167,9 @@ export class Checkpointer {
       if (err instanceof TornLineError) this.torn = err;
       throw err;
     }
-    for (const leaf of this.pending.splice(0, take)) this.range.append(leaf);
+    // The tree just signed is the log's tree from now on: its leaves need no second hashing.
+    this.pending.splice(0, take);
+    this.range = tree;
     this.lastSize = size;
     this.opts.onCheckpoint?.(size);
   }

@@ -22,7 +22,8 @@ export function wellFormed(s: string): string {
   return hasLoneSurrogate(s) ? s.replace(LONE_SURROGATES, '\uFFFD') : s;
 }
 
-function serializeString(s: string): string {
+/** RFC 8785 form of a string (§3.2.2.2: JSON.stringify's escaping); throws on a lone surrogate. */
+export function serializeString(s: string): string {
   if (!SPECIAL.test(s)) return `"${s}"`;
   if (LONE_SURROGATE.test(s)) throw new TypeError('lone surrogate in string (RFC 8785 §3.2.2.2)');
   return JSON.stringify(s);
@@ -130,6 +131,11 @@ export function canonicalJson(value: unknown): string {
   return serialize(value, 0);
 }
 
+/** `canonicalJson` of a value found `depth` levels down (the nesting limit counts from the outermost value). */
+export function canonicalJsonAt(value: unknown, depth: number): string {
+  return serialize(value, depth);
+}
+
 /** Hex SHA-256 of bytes or a UTF-8 string. */
 export function sha256Hex(data: string | Uint8Array): string {
   return cryptoHash('sha256', data, 'hex');
@@ -157,16 +163,4 @@ export function digestOnce(value: object): string {
 export function recordHash(record: Record<string, unknown>): string {
   const { hash: _hash, ...rest } = record;
   return digest(rest);
-}
-
-/**
- * Hashes a record that has no `hash` yet and returns it with the JSON line to store, serializing it
- * only once: the line is the canonical form with `hash` appended as the last member. Readers parse the
- * line, so member order in the file does not matter; the hash is over the canonical form without it.
- */
-export function sealRecord<T extends Record<string, unknown>>(unhashed: T): { hash: string; line: string } {
-  const canonical = canonicalJson(unhashed);
-  const hash = `sha256:${sha256Hex(canonical)}`;
-  const line = canonical === '{}' ? `{"hash":"${hash}"}\n` : `${canonical.slice(0, -1)},"hash":"${hash}"}\n`;
-  return { hash, line };
 }

@@ -5,16 +5,43 @@ import { createHash, hash as cryptoHash } from 'node:crypto';
  * SHA-256(0x00 || data), node hash SHA-256(0x01 || left || right), the empty tree SHA-256("").
  */
 export function leafHash(data: Uint8Array): Buffer {
-  return cryptoHash('sha256', Buffer.concat([LEAF_PREFIX, data]), 'buffer');
+  if (data.length > HASH_BYTES) return cryptoHash('sha256', Buffer.concat([LEAF_PREFIX, data]), 'buffer');
+  scratch[0] = 0x00;
+  scratch.set(data, 1);
+  return cryptoHash('sha256', scratch.subarray(0, 1 + data.length), 'buffer');
+}
+
+/**
+ * `leafHash(Buffer.from(hex, 'hex'))`, decoding 64 hex digits (a record's `hash`) straight into place;
+ * anything else (a malformed hash in a log being verified) takes that longer way, with its result.
+ */
+export function leafHashOfHex(hex: string): Buffer {
+  scratch[0] = 0x00;
+  if (hex.length !== 2 * HASH_BYTES || scratch.write(hex, 1, HASH_BYTES, 'hex') !== HASH_BYTES) {
+    return leafHash(Buffer.from(hex, 'hex'));
+  }
+  return cryptoHash('sha256', scratch.subarray(0, 1 + HASH_BYTES), 'buffer');
 }
 
 /** Interior node hash. */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return cryptoHash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
+  if (left.length !== HASH_BYTES || right.length !== HASH_BYTES) {
+    return cryptoHash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
+  }
+  scratch[0] = 0x01;
+  scratch.set(left, 1);
+  scratch.set(right, 1 + HASH_BYTES);
+  return cryptoHash('sha256', scratch, 'buffer');
 }
 
+const HASH_BYTES = 32;
 const LEAF_PREFIX = Buffer.from([0x00]);
 const NODE_PREFIX = Buffer.from([0x01]);
+/**
+ * Where the small hashes' input is assembled (a prefix byte and at most two hashes): one buffer
+ * reused, rather than a new one per hash, as a log hashes a leaf and a node or two per record.
+ */
+const scratch = Buffer.alloc(1 + 2 * HASH_BYTES);
 /** MTH({}) = SHA-256 of the empty string. */
 export const EMPTY_ROOT = createHash('sha256').digest();
 

@@ -1,6 +1,7 @@
 import canonicalize from 'canonicalize';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, digest, recordHash, sealRecord } from '../../../src/evidence/hash.js';
+import { sealRecord } from '../../../src/evidence/canonical-record.js';
+import { canonicalJson, digest, recordHash } from '../../../src/evidence/hash.js';
 
 /** Deterministic pseudo-random JSON values, to compare the fast serializer with the reference one. */
 function* randomValues(seed: number, count: number): Generator<unknown> {

@@ -114,6 +114,25 @@ describe('jsonl evidence store', () => {
     expect(verifyChainLines(await lines(store))).toEqual({ ok: true, count: 3 });
   });
 
+  it('stores each body as given, an own __proto__ member included, and leaves the body unchanged', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mcpgov-ev-'));
+    const store = await JsonlEvidenceStore.open({ dir, fsync: 'batch' });
+    const plain = body(0);
+    // JSON.parse makes `__proto__` an own member, not the prototype.
+    const odd = JSON.parse(JSON.stringify(body(1)).replace('{', '{"__proto__":{"x":1},')) as RecordBody;
+    const records = [await store.append(plain), await store.append(odd)];
+    await store.close();
+    expect(Object.keys(plain)).not.toContain('seq');
+    expect(Object.getPrototypeOf(records[1])).toBe(Object.prototype);
+    expect(Object.keys(records[1]!)).toContain('__proto__');
+    const written = await lines(store);
+    expect(written[1]).toContain('"__proto__":{"x":1}');
+    expect(written.map((l) => JSON.parse(l) as unknown)).toEqual(
+      records.map((r) => JSON.parse(JSON.stringify(r))),
+    );
+    expect(verifyChainLines(written)).toEqual({ ok: true, count: 2 });
+  });
+
   it('refuses to extend a log whose last line is not a record', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'mcpgov-ev-'));
     await writeFile(path.join(dir, segmentName(1)), '{"not":"a record"}\n');

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   CompactRange,
@@ -5,6 +6,7 @@ import {
   EMPTY_ROOT,
   inclusionProof,
   leafHash,
+  leafHashOfHex,
   nodeHash,
   treeHash,
   verifyConsistency,
@@ -165,5 +167,31 @@ describe('RFC 6962 Merkle tree', () => {
           verifyInclusion(LEAVES[i]!, i, m, inclusionProof(LEAVES, i, m), treeHash(LEAVES.slice(0, m))),
         ).toBe(true);
     }
+  });
+
+  it('hashes a leaf given as hex exactly as decoding it first does, malformed hex included', () => {
+    const valid = 'ab'.repeat(32);
+    for (const hex of [
+      valid,
+      valid.toUpperCase(),
+      valid.slice(0, 62),
+      `${valid}00`,
+      `${valid.slice(0, 10)}zz${valid.slice(12)}`,
+      '',
+    ])
+      expect(leafHashOfHex(hex)).toEqual(leafHash(Buffer.from(hex, 'hex')));
+  });
+
+  it('hashes nodes of any size, not only of 32-byte hashes', () => {
+    const concat = (l: Buffer, r: Buffer) =>
+      createHash('sha256')
+        .update(Buffer.concat([Buffer.from([1]), l, r]))
+        .digest();
+    for (const [l, r] of [
+      [LEAVES[0]!, LEAVES[1]!],
+      [Buffer.from('ab'), LEAVES[2]!],
+      [Buffer.alloc(40, 7), Buffer.alloc(0)],
+    ] as const)
+      expect(nodeHash(l, r)).toEqual(concat(l, r));
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { AgentsFileSchema, ToolsFileSchema } from '../../../src/config/schema.js';
 import type { LiveTool } from '../../../src/core/live-tool.js';
 import { digestAnyDepth } from '../../../src/evidence/json-limits.js';
-import { sealRecord } from '../../../src/evidence/hash.js';
+import { sealRecord } from '../../../src/evidence/canonical-record.js';
 import { DEFAULT_CALL_LIMITS, type CallLimits } from '../../../src/pep/call-limits.js';
 import { Enforcer, INTENT_META_KEY } from '../../../src/pep/enforcer.js';
 import type { PolicySet } from '../../../src/policy/policy-set.js';
