@@ -1,11 +1,11 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config.js';
 import { generatedKeyPaths } from '../pep/open-evidence.js';
 import { isPack, verifyPack, writePack } from '../evidence/pack.js';
 import { toOcsf, verificationFinding } from '../evidence/export-ocsf.js';
-import { listSegments } from '../evidence/jsonl-store.js';
+import { listSegments, readEvidenceLines } from '../evidence/jsonl-store.js';
 import { REPLICAS_DIR } from '../control/evidence-replica.js';
 import { pullEvidence, type PulledPep } from '../control/evidence-pull.js';
 import type { EvidenceRecord } from '../evidence/types.js';
@@ -151,14 +151,10 @@ async function exportCommand(argv: string[]): Promise<number> {
   if (since !== undefined && Number.isNaN(since))
     throw new UsageError(`--since "${values.since}" is not an ISO 8601 time`);
   const dir = values.dir ?? (await loadConfig(values.config)).evidence.dir;
-  const segments = await listSegments(dir);
-  if (values.dir !== undefined && segments.length === 0) {
+  if (values.dir !== undefined && (await listSegments(dir)).length === 0) {
     throw new UsageError(`${values.dir} holds no evidence segments`);
   }
-  const lines: string[] = [];
-  for (const file of segments) {
-    lines.push(...(await readFile(file, 'utf8')).split('\n').filter(Boolean));
-  }
+  const lines = await readEvidenceLines(dir);
   const records = lines.map((l) => JSON.parse(l) as EvidenceRecord);
   const selected = records.filter((r) => since === undefined || Date.parse(r.time) >= since);
   let output: string[];

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { PoliciesConfig } from '../config/schema.js';
-import { EvidenceReplica, REPLICAS_DIR, ReplicaError } from './evidence-replica.js';
+import { EvidenceReplica, REPLICAS_DIR, ReplicaError, replicaFolder } from './evidence-replica.js';
 import { readJwks } from '../evidence/signer.js';
 import {
   CONTROL_PATH,
@@ -163,10 +163,8 @@ export class ControlServer {
   private async openReplica(pepId: string): Promise<EvidenceReplica | undefined> {
     const jwksFile = this.opts.policy.reporters[pepId]?.evidence_jwks;
     if (jwksFile === undefined) return undefined;
-    // PEP ids may hold any characters; the folder name must not climb out of peps/.
-    const folder = encodeURIComponent(pepId);
     return EvidenceReplica.open(
-      path.join(this.opts.evidenceDir, REPLICAS_DIR, folder),
+      path.join(this.opts.evidenceDir, REPLICAS_DIR, replicaFolder(pepId)),
       await readJwks(jwksFile),
     );
   }

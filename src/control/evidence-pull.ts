@@ -3,7 +3,7 @@ import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { JSONWebKeySet } from 'jose';
-import { EvidenceReplica, REPLICA_JWKS, REPLICAS_DIR } from './evidence-replica.js';
+import { EvidenceReplica, REPLICA_JWKS, REPLICAS_DIR, replicaFolder } from './evidence-replica.js';
 import { CHECKPOINT_INDEX_HEADER, parseStreamUrl, pepSubjects, pepToken } from './evidence-stream.js';
 
 /** What a pull rebuilt for one enforcement point. */
@@ -66,7 +66,7 @@ export async function pullEvidence(opts: PullOptions): Promise<PulledPep[]> {
     for (const token of wanted) {
       const pep = decodeURIComponent(token);
       const subjects = pepSubjects(target.stream, pep);
-      const dir = path.join(opts.out, REPLICAS_DIR, token);
+      const dir = path.join(opts.out, REPLICAS_DIR, replicaFolder(pep));
       const expected = (subject: string): number => counts[subject] ?? 0;
       const jwks = await pinKeys(
         dir,

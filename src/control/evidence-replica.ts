@@ -17,6 +17,11 @@ import { referenceRecordHash } from '../evidence/verify-chain.js';
 /** The folder, inside a gateway's evidence folder, of the replicas of other PEPs' logs. */
 export const REPLICAS_DIR = 'peps';
 
+/** A PEP's folder under `peps/`: its id percent-encoded, so no id can climb out of the folder. */
+export function replicaFolder(pepId: string): string {
+  return encodeURIComponent(pepId);
+}
+
 /** Where a replica's pinned public keys live, so `mcpgov evidence verify` can check it offline. */
 export const REPLICA_JWKS = 'keys/pep.jwks.json';
 

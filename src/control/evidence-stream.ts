@@ -62,7 +62,7 @@ export function parseStreamUrl(url: string): StreamTarget {
 }
 
 /**
- * A PEP id as one subject token (and folder name): percent-encoded, including the characters NATS
+ * A PEP id as one subject token: percent-encoded, including the characters NATS
  * gives meaning to (`.`, `*`, `>`), so ids map one to one and back with decodeURIComponent.
  */
 export function pepToken(pepId: string): string {

@@ -369,12 +369,16 @@ async function readTail(
   return { found: true, nextSeq: record.seq + 1, prev: record.hash, size };
 }
 
+/** Every record line of an evidence folder's segments, as written (no newline), in log order. */
+export async function readEvidenceLines(dir: string): Promise<string[]> {
+  const lines: string[] = [];
+  for (const file of await listSegments(dir)) {
+    for (const line of (await readFile(file, 'utf8')).split('\n')) if (line) lines.push(line);
+  }
+  return lines;
+}
+
 /** Reads every record of an evidence folder's segments, in log order. */
 export async function readEvidence(dir: string): Promise<EvidenceRecord[]> {
-  const records: EvidenceRecord[] = [];
-  for (const file of await listSegments(dir)) {
-    const text = await readFile(file, 'utf8');
-    for (const line of text.split('\n')) if (line) records.push(JSON.parse(line) as EvidenceRecord);
-  }
-  return records;
+  return (await readEvidenceLines(dir)).map((line) => JSON.parse(line) as EvidenceRecord);
 }

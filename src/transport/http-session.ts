@@ -6,10 +6,14 @@ import {
   type JSONRPCMessage,
   type MessageExtraInfo,
 } from '@modelcontextprotocol/sdk/types.js';
-import { errorObject } from './jsonrpc-lines.js';
 import { cancelledId, InFlightIds, requestIds, responseId, type RequestId } from './request-ids.js';
-import { isToolCallParams, wantsProgress } from './stdio-upstream.js';
-import type { ToolCallHandler, ToolCallParams } from './tool-call.js';
+import {
+  answerToolCall,
+  isToolCallParams,
+  wantsProgress,
+  type ToolCallHandler,
+  type ToolCallParams,
+} from './tool-call.js';
 
 type MessageHandler = NonNullable<Transport['onmessage']>;
 
@@ -184,15 +188,8 @@ export class HttpSession implements Transport {
       if (!res.writableFinished) controller.abort(new Error('the client closed the request'));
     };
     res.once('close', gone);
-    let answer: JSONRPCMessage;
-    try {
-      const result = await handler(params, controller.signal, undefined, id);
-      answer = { jsonrpc: '2.0', id, result } as JSONRPCMessage;
-    } catch (err) {
-      answer = { jsonrpc: '2.0', id, error: errorObject(err) } as JSONRPCMessage;
-    } finally {
-      this.directInFlight.delete(id);
-    }
+    const answer = await answerToolCall(handler, id, params, controller.signal);
+    this.directInFlight.delete(id);
     // Freed before the answer is written: once the client has it, it may use the id again.
     this.inFlight.settled(id);
     if (res.destroyed) return;

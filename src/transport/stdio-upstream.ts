@@ -3,17 +3,15 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../util/log.js';
 import {
-  errorObject,
   INTERNAL_ERROR,
   INVALID_PARAMS,
   INVALID_REQUEST,
-  isObject,
   LineReader,
   type LineProblem,
   writeLine,
 } from './jsonrpc-lines.js';
 import { cancelledId, InFlightIds, responseId } from './request-ids.js';
-import type { ToolCallHandler, ToolCallParams } from './tool-call.js';
+import { answerToolCall, isToolCallParams, wantsProgress, type ToolCallHandler } from './tool-call.js';
 
 export { INVALID_REQUEST, PARSE_ERROR } from './jsonrpc-lines.js';
 
@@ -170,19 +168,11 @@ export class LineStdioServerTransport implements Transport {
     }
     const controller = new AbortController();
     this.inFlight.set(id, controller);
-    handler(params, controller.signal).then(
-      (result) => {
-        this.inFlight.delete(id);
-        // A cancelled request gets no response (MCP cancellation: the receiver should not answer).
-        if (!controller.signal.aborted) void this.send({ jsonrpc: '2.0', id, result } as JSONRPCMessage);
-      },
-      (err: unknown) => {
-        this.inFlight.delete(id);
-        if (!controller.signal.aborted) {
-          void this.send({ jsonrpc: '2.0', id, error: errorObject(err) } as JSONRPCMessage);
-        }
-      },
-    );
+    void answerToolCall(handler, id, params, controller.signal).then((answer) => {
+      this.inFlight.delete(id);
+      // A cancelled request gets no response (MCP cancellation: the receiver should not answer).
+      if (!controller.signal.aborted) void this.send(answer);
+    });
   }
 
   private reject(problem: LineProblem): void {
@@ -195,19 +185,4 @@ export class LineStdioServerTransport implements Transport {
       error: { code: problem.code, message: problem.message },
     } as unknown as JSONRPCMessage);
   }
-}
-
-/** Calls that ask for progress take the SDK path, which relays progress notifications. */
-export function wantsProgress(params: { _meta?: Record<string, unknown> } | undefined): boolean {
-  const meta = params?.['_meta'] as Record<string, unknown> | undefined;
-  return meta?.['progressToken'] !== undefined;
-}
-
-export function isToolCallParams(params: unknown): params is ToolCallParams {
-  return (
-    isObject(params) &&
-    typeof params['name'] === 'string' &&
-    (params['arguments'] === undefined || isObject(params['arguments'])) &&
-    (params['_meta'] === undefined || isObject(params['_meta']))
-  );
 }

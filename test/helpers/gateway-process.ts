@@ -12,6 +12,8 @@ export interface GatewayProcess {
   adminUrl(): string | undefined;
   /** Resolves with the exit code once the process has exited. */
   exited: Promise<number | null>;
+  /** SIGTERM, as an orchestrator stops it; resolves once it has exited (at once if it already has). */
+  stop(): Promise<void>;
 }
 
 /** Starts the built gateway on an ephemeral port; resolves once it serves (its log names the URL). */
@@ -33,5 +35,9 @@ export async function startGatewayProcess(configFile: string): Promise<GatewayPr
     });
     void exited.then((code) => reject(new Error(`gateway exited with ${code}: ${stderr}`)));
   });
-  return { child, url, stderr: () => stderr, adminUrl: () => admin, exited };
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  return { child, url, stderr: () => stderr, adminUrl: () => admin, exited, stop };
 }

@@ -6,7 +6,7 @@ export const REDIS = { host, port: Number(port) };
 export const REDIS_URL = `redis://${REDIS.host}:${REDIS.port}`;
 
 /** Whether a Redis server answers PING at host:port. */
-export function answersPing(p: number, h = '127.0.0.1'): Promise<boolean> {
+function answersPing(p: number, h = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: h, port: p });
     socket.setTimeout(1000);

@@ -7,7 +7,7 @@ import { StorageType } from '@nats-io/jetstream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { pepToken } from '../../src/control/evidence-stream.js';
-import { listSegments, readEvidence } from '../../src/evidence/jsonl-store.js';
+import { readEvidence, readEvidenceLines } from '../../src/evidence/jsonl-store.js';
 import { generatedKeyPaths } from '../../src/pep/open-evidence.js';
 import type { LogLevel } from '../../src/util/log.js';
 import { startGateway, type Gateway } from '../../mcp-gateway/gateway.js';
@@ -114,14 +114,6 @@ async function streamedRecords(server: string, stream: string, pepId: string): P
   }
 }
 
-/** The local log's lines, as written. */
-async function localLines(dir: string): Promise<string[]> {
-  const lines: string[] = [];
-  for (const file of await listSegments(dir))
-    lines.push(...(await readFile(file, 'utf8')).split('\n').filter(Boolean));
-  return lines;
-}
-
 async function cli(...args: string[]): Promise<{ stdout: string; stderr: string }> {
   return exec(process.execPath, [CLI, ...args]);
 }
@@ -153,7 +145,7 @@ describe.skipIf(!available)('evidence stream on NATS JetStream', () => {
     expect((await streamGauges(second)).connected).toBe(1);
     await stop(second);
 
-    const local = await localLines(fx.evidenceDir);
+    const local = await readEvidenceLines(fx.evidenceDir);
     const streamed = await streamedRecords(NATS_SERVER, stream, 'gw-stream');
     expect(streamed).toEqual(local);
     expect(new Set(streamed.map((l) => (JSON.parse(l) as { id: string }).id)).size).toBe(local.length);
@@ -173,14 +165,14 @@ describe.skipIf(!available)('evidence stream on NATS JetStream', () => {
     const pulled = await cli('evidence', 'pull', '--stream', url, '--out', out);
     expect(pulled.stdout).toContain(`pulled gw-stream: ${local.length} records`);
     const rebuilt = path.join(out, 'peps', pepToken('gw-stream'));
-    expect(await localLines(rebuilt)).toEqual(local);
+    expect(await readEvidenceLines(rebuilt)).toEqual(local);
     expect(await readFile(path.join(rebuilt, 'checkpoints.jsonl'), 'utf8')).toBe(
       await readFile(path.join(fx.evidenceDir, 'checkpoints.jsonl'), 'utf8'),
     );
     // Pulling again into the same folder adds nothing.
     const again = await cli('evidence', 'pull', '--stream', url, '--out', out, '--pep', 'gw-stream');
     expect(again.stdout).toContain(`pulled gw-stream: ${local.length} records`);
-    expect(await localLines(rebuilt)).toEqual(local);
+    expect(await readEvidenceLines(rebuilt)).toEqual(local);
 
     const jwks = generatedKeyPaths(fx.evidenceDir).publicJwks;
     const verified = await cli('evidence', 'verify', out, '--jwks', jwks);
@@ -254,7 +246,7 @@ describe.skipIf(!available)('evidence stream on NATS JetStream', () => {
         });
         await stop(r);
 
-        const local = await localLines(fx.evidenceDir);
+        const local = await readEvidenceLines(fx.evidenceDir);
         const streamed = await streamedRecords(server, stream, 'gw-stream');
         expect(streamed).toEqual(local);
         const decisions = (await readEvidence(fx.evidenceDir)).filter((rec) => rec.kind === 'decision');

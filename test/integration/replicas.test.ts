@@ -11,7 +11,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { JSONWebKeySet } from 'jose';
 import { pepToken } from '../../src/control/evidence-stream.js';
-import { listSegments, readEvidence } from '../../src/evidence/jsonl-store.js';
+import { readEvidence, readEvidenceLines } from '../../src/evidence/jsonl-store.js';
 import { generatedKeyPaths } from '../../src/pep/open-evidence.js';
 import { waitFor } from '../helpers/approvals.js';
 import { APPROVER_ISSUER, approverKeys, type ApproverKeys } from '../helpers/approver-tokens.js';
@@ -131,7 +131,7 @@ describe.skipIf(!available)('three gateway replicas on shared Redis, PostgreSQL 
   });
 
   afterAll(async () => {
-    await Promise.all(replicas.map((r) => stopProcess(r.process)));
+    await Promise.all(replicas.map((r) => r.process.stop()));
     await dropSchemas();
     const admin = await streamAdmin().catch(() => undefined);
     await admin?.jsm.streams.delete(stream).catch(() => {});
@@ -294,13 +294,13 @@ describe.skipIf(!available)('three gateway replicas on shared Redis, PostgreSQL 
     stopAt.done = true;
     await Promise.all(callers);
     // An orderly stop of all three: each sends its last records and final checkpoint to the stream.
-    await Promise.all(replicas.map((r) => stopProcess(r.process)));
+    await Promise.all(replicas.map((r) => r.process.stop()));
 
     const admin = await streamAdmin();
     try {
       const counts = await subjectCounts(admin.jsm, stream);
       for (const r of replicas) {
-        const local = await localLines(r.fx.evidenceDir);
+        const local = await readEvidenceLines(r.fx.evidenceDir);
         expect(counts[`${stream}.${pepToken(`replica-${r.name}`)}.records`], `replica ${r.name}`).toBe(
           local.length,
         );
@@ -321,10 +321,10 @@ describe.skipIf(!available)('three gateway replicas on shared Redis, PostgreSQL 
     ]);
     const jwks: JSONWebKeySet = { keys: [] };
     for (const r of replicas) {
-      const local = await localLines(r.fx.evidenceDir);
+      const local = await readEvidenceLines(r.fx.evidenceDir);
       // Rebuilt byte for byte: every record exactly once, in order.
       const rebuilt = path.join(out, 'peps', pepToken(`replica-${r.name}`));
-      expect(await localLines(rebuilt), `replica ${r.name}`).toEqual(local);
+      expect(await readEvidenceLines(rebuilt), `replica ${r.name}`).toEqual(local);
       expect(pulled.stdout).toContain(`pulled replica-${r.name}: ${local.length} records`);
       const own = JSON.parse(
         await readFile(generatedKeyPaths(r.fx.evidenceDir).publicJwks, 'utf8'),
@@ -347,17 +347,3 @@ describe.skipIf(!available)('three gateway replicas on shared Redis, PostgreSQL 
     }
   });
 });
-
-async function localLines(dir: string): Promise<string[]> {
-  const lines: string[] = [];
-  for (const file of await listSegments(dir))
-    lines.push(...(await readFile(file, 'utf8')).split('\n').filter(Boolean));
-  return lines;
-}
-
-/** SIGTERM, as an orchestrator stops a replica; resolves once it has exited. */
-async function stopProcess(p: GatewayProcess): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill('SIGTERM');
-  await p.exited;
-}

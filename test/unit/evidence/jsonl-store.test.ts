@@ -1,8 +1,13 @@
-import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { JsonlEvidenceStore, listSegments, segmentName } from '../../../src/evidence/jsonl-store.js';
+import {
+  JsonlEvidenceStore,
+  listSegments,
+  readEvidenceLines,
+  segmentName,
+} from '../../../src/evidence/jsonl-store.js';
 import { EVIDENCE_VERSION, type RecordBody } from '../../../src/evidence/types.js';
 import { verifyChainLines } from '../../../src/evidence/verify-chain.js';
 
@@ -18,12 +23,8 @@ function body(i: number): RecordBody {
 }
 
 /** Every line of every segment of a store, in log order. */
-async function lines(store: JsonlEvidenceStore): Promise<string[]> {
-  const dir = path.dirname(store.file);
-  const out: string[] = [];
-  for (const file of await listSegments(dir))
-    out.push(...(await readFile(file, 'utf8')).split('\n').filter(Boolean));
-  return out;
+function lines(store: JsonlEvidenceStore): Promise<string[]> {
+  return readEvidenceLines(path.dirname(store.file));
 }
 
 describe('jsonl evidence store', () => {
