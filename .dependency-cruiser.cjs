@@ -72,6 +72,14 @@ module.exports = {
       to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
     },
     {
+      // index.ts (beside package.json) is the package's library entry: it re-exports names from every
+      // layer up to the entry points, so it sits above them all, outside the layers, and nothing imports it.
+      name: 'package-entry-on-top',
+      severity: 'error',
+      from: { path: '^(src|mcp-gateway|mcp-sidecar)/' },
+      to: { path: '^index\\.ts$' },
+    },
+    {
       name: 'src-not-tests',
       comment: 'shipped code never imports test code',
       severity: 'error',

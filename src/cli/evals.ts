@@ -10,6 +10,7 @@ import { EVAL_STAGES, runEvals, type EvalStage } from '../evals/runner.js';
 import { checkThresholds, formatThresholdFailure, readThresholds } from '../evals/thresholds.js';
 import { readPolicySet } from '../policy/policy-set.js';
 import { createVerifier } from '../semantic/factory.js';
+import { PACKAGE_ROOT } from '../util/version.js';
 import { EXIT, UsageError, err, out } from './io.js';
 
 export const evalsHelp = `Usage: mcpgov evals <subcommand>
@@ -28,7 +29,7 @@ export const evalsHelp = `Usage: mcpgov evals <subcommand>
 
 Options:
   --config FILE       the suite's config: registries, policies, paths and the semantic verifier
-                      (default: evals/mcpgov.yaml)
+                      (default: evals/mcpgov.yaml of this mcpgov install)
   --cases GLOB        case files, repeatable (default: cases/*.jsonl beside the config)
   --stage S           deterministic, semantic or pipeline (default: pipeline)
   --verifier V        heuristic, llm or replay (default: the config's semantic.verifier)
@@ -56,7 +57,8 @@ async function runCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      config: { type: 'string', default: path.join('evals', 'mcpgov.yaml') },
+      // The suite mcpgov ships, wherever mcpgov is installed (a clone, node_modules, a global install).
+      config: { type: 'string', default: path.join(PACKAGE_ROOT, 'evals', 'mcpgov.yaml') },
       cases: { type: 'string', multiple: true },
       stage: { type: 'string', default: 'pipeline' },
       verifier: { type: 'string' },

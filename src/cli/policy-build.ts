@@ -62,7 +62,9 @@ export async function policyBuildCommand(argv: string[]): Promise<number> {
   const name = config.policy.name;
   // The next seq follows the highest the registry has seen, so a build never reuses a published one.
   const next = seq ?? (await publishedMaxSeq(config.policy.registry, name)) + 1;
-  const outDir = path.resolve(values.out ?? path.join(config.dir, '.mcpgov', 'bundles', `${name}@${next}`));
+  const outDir = path.resolve(
+    values.out ?? path.join(config.stateRoot, '.mcpgov', 'bundles', `${name}@${next}`),
+  );
   try {
     const built = await buildBundle(sourcesOf(config), {
       out: outDir,

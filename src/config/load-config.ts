@@ -1,6 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { checkPoliciesConfig } from './check-policies.js';
+import { launchPackage } from './package-server.js';
+import { stateRoot } from './state-root.js';
 import { realFolder } from '../util/real-path.js';
 import { ConfigError, YamlFile, type Problem } from './yaml-file.js';
 import {
@@ -15,8 +17,13 @@ import {
 export interface ResolvedConfig extends Omit<Config, 'servers' | 'policies' | 'state'> {
   /** Absolute path of the config file. */
   file: string;
-  /** Folder of the config file; the base of every relative path. */
+  /** Folder of the config file; the base of every relative path but state paths. */
   dir: string;
+  /**
+   * The base of relative state paths (evidence, state, policy registry and cache): `dir`, or the user
+   * state folder for a config inside `node_modules` (src/config/state-root.ts).
+   */
+  stateRoot: string;
   servers: Record<string, ServerConfig>;
   /**
    * Where shared state is kept: the folder (absolute; default `state` beside the evidence folder),
@@ -31,13 +38,20 @@ export interface ResolvedConfig extends Omit<Config, 'servers' | 'policies' | 's
 }
 
 /**
- * Replaces `${config_dir}` and `${env:NAME}` in server command lines and environment values, so a
- * config can point a child server at files beside it whatever the working directory.
+ * Replaces `${config_dir}`, `${state_root}` and `${env:NAME}` in server command lines and environment
+ * values, so a config can point a child server at files beside it (or at its state) whatever the
+ * working directory. `${state_root}` is the config's folder unless given.
  */
-export function interpolate(value: string, configDir: string, env: NodeJS.ProcessEnv = process.env): string {
+export function interpolate(
+  value: string,
+  configDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+  stateDir = configDir,
+): string {
   return value.replace(
-    /\$\{(config_dir|env:([A-Za-z_][A-Za-z0-9_]*))\}/g,
-    (_m, what: string, name?: string) => (what === 'config_dir' ? configDir : (env[name ?? ''] ?? '')),
+    /\$\{(config_dir|state_root|env:([A-Za-z_][A-Za-z0-9_]*))\}/g,
+    (_m, what: string, name?: string) =>
+      what === 'config_dir' ? configDir : what === 'state_root' ? stateDir : (env[name ?? ''] ?? ''),
   );
 }
 
@@ -57,39 +71,52 @@ export async function loadConfig(file: string): Promise<ResolvedConfig> {
  */
 const real = (folder: string): string => realFolder(folder) ?? folder;
 
-/** Makes a validated config's paths absolute against the folder of `file`; named paths and roots real. */
-export function resolveConfig(config: Config, file: string): ResolvedConfig {
+/**
+ * Makes a validated config's paths absolute against the folder of `file` (state paths against its
+ * state root), named paths and roots real, and package servers into the commands that start them.
+ */
+export function resolveConfig(
+  config: Config,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedConfig {
   const dir = path.dirname(file);
+  const root = stateRoot(file, env);
   const at = (p: string) => path.resolve(dir, p);
+  const state = (p: string) => path.resolve(root, p);
+  const fill = (value: string) => interpolate(value, dir, env, root);
   const servers: Record<string, ServerConfig> = {};
-  for (const [name, server] of Object.entries(config.servers)) {
-    servers[name] =
-      'command' in server
-        ? {
-            ...server,
-            command: interpolate(server.command, dir),
-            args: server.args.map((a) => interpolate(a, dir)),
-            env: Object.fromEntries(Object.entries(server.env).map(([k, v]) => [k, interpolate(v, dir)])),
-            cwd: at(interpolate(server.cwd ?? '.', dir)),
-            roots: server.roots.map((r) => real(at(interpolate(r, dir)))),
-          }
-        : {
-            ...server,
-            headers: Object.fromEntries(
-              Object.entries(server.headers).map(([k, v]) => [k, interpolate(v, dir)]),
-            ),
-          };
+  for (const [name, entry] of Object.entries(config.servers)) {
+    if ('url' in entry) {
+      servers[name] = {
+        ...entry,
+        headers: Object.fromEntries(Object.entries(entry.headers).map(([k, v]) => [k, fill(v)])),
+      };
+      continue;
+    }
+    const launch =
+      'package' in entry ? launchPackage(entry.package, dir) : { command: fill(entry.command), args: [] };
+    const { package: _spec, ...server } = 'package' in entry ? entry : { ...entry, package: '' };
+    servers[name] = {
+      ...server,
+      command: launch.command,
+      args: [...launch.args, ...server.args.map(fill)],
+      env: Object.fromEntries(Object.entries(server.env).map(([k, v]) => [k, fill(v)])),
+      cwd: at(fill(server.cwd ?? '.')),
+      roots: server.roots.map((r) => real(at(fill(r)))),
+    };
   }
   return {
     ...config,
     file,
     dir,
+    stateRoot: root,
     registries: at(config.registries),
     policies: at(config.policies.sources),
-    policy: resolvePolicies(config.policies, at),
+    policy: resolvePolicies(config.policies, at, state),
     evidence: {
       ...config.evidence,
-      dir: at(config.evidence.dir),
+      dir: state(config.evidence.dir),
       key: config.evidence.key === undefined ? undefined : at(config.evidence.key),
     },
     identity: {
@@ -101,8 +128,8 @@ export function resolveConfig(config: Config, file: string): ResolvedConfig {
     state: {
       dir:
         config.state.dir === undefined
-          ? path.join(path.dirname(at(config.evidence.dir)), 'state')
-          : at(config.state.dir),
+          ? path.join(path.dirname(state(config.evidence.dir)), 'state')
+          : state(config.state.dir),
       counters: config.state.counters,
       approvals: config.state.approvals,
       evidence_stream: config.state.evidence_stream,
@@ -114,14 +141,21 @@ export function resolveConfig(config: Config, file: string): ResolvedConfig {
   };
 }
 
-/** Makes the policy lifecycle's paths absolute; URLs (`http:`, `https:`, `file:`) stay as they are. */
-function resolvePolicies(policies: PoliciesConfig, at: (p: string) => string): PoliciesConfig {
+/**
+ * Makes the policy lifecycle's paths absolute (the registry and cache, which mcpgov writes, against
+ * the state root); URLs (`http:`, `https:`, `file:`) stay as they are.
+ */
+function resolvePolicies(
+  policies: PoliciesConfig,
+  at: (p: string) => string,
+  state: (p: string) => string,
+): PoliciesConfig {
   const { keys } = policies;
   return {
     ...policies,
     sources: at(policies.sources),
-    registry: at(policies.registry),
-    cache: at(policies.cache),
+    registry: state(policies.registry),
+    cache: state(policies.cache),
     bundle:
       policies.bundle === undefined || /^(https?|file):/i.test(policies.bundle)
         ? policies.bundle

@@ -102,8 +102,21 @@ export const HttpServerSchema = z.strictObject({
   ...ServerBase,
 });
 
-export const ServerSchema = z.union([StdioServerSchema, HttpServerSchema]);
-export type ServerConfig = z.infer<typeof ServerSchema>;
+/**
+ * A stdio server named by its npm package (`name@version`) instead of a command: started with node from
+ * a local install when there is one, else with `npx -y name@version` (src/config/package-server.ts).
+ */
+export const PackageServerSchema = StdioServerSchema.omit({ command: true }).extend({
+  package: z
+    .string()
+    .regex(/^(?:@[\w.-]+\/)?[\w.-]+@[\w.+-]+$/, 'must be an npm package and its version: name@version'),
+});
+
+export const ServerSchema = z.union([StdioServerSchema, PackageServerSchema, HttpServerSchema]);
+/** A server as the config file may state it. */
+export type ServerEntry = z.infer<typeof ServerSchema>;
+/** A server as an enforcement point starts it (a package server resolved to its command). */
+export type ServerConfig = StdioServerConfig | HttpServerConfig;
 export type StdioServerConfig = z.infer<typeof StdioServerSchema>;
 export type HttpServerConfig = z.infer<typeof HttpServerSchema>;
 
