@@ -46,12 +46,12 @@ export function interpolate(
   value: string,
   configDir: string,
   env: NodeJS.ProcessEnv = process.env,
-  stateDir = configDir,
+  stateRootDir = configDir,
 ): string {
   return value.replace(
     /\$\{(config_dir|state_root|env:([A-Za-z_][A-Za-z0-9_]*))\}/g,
     (_m, what: string, name?: string) =>
-      what === 'config_dir' ? configDir : what === 'state_root' ? stateDir : (env[name ?? ''] ?? ''),
+      what === 'config_dir' ? configDir : what === 'state_root' ? stateRootDir : (env[name ?? ''] ?? ''),
   );
 }
 
@@ -96,6 +96,7 @@ export function resolveConfig(
     }
     const launch =
       'package' in entry ? launchPackage(entry.package, dir) : { command: fill(entry.command), args: [] };
+    // The resolved server keeps the entry's settings; its package is now the command above.
     const { package: _spec, ...server } = 'package' in entry ? entry : { ...entry, package: '' };
     servers[name] = {
       ...server,
