@@ -82,6 +82,8 @@ export type LimitsConfig = z.infer<typeof LimitsSchema>;
 
 /** A downstream MCP server launched as a child process speaking stdio. */
 export const StdioServerSchema = z.strictObject({
+  /** Optional, as MCP client configs write it (VS Code `mcp.json`): `stdio` needs `command`. */
+  type: z.literal('stdio').optional(),
   command: z.string().min(1),
   args: z.array(z.string()).default([]),
   env: z.record(z.string(), z.string()).default({}),
@@ -97,12 +99,48 @@ export const StdioServerSchema = z.strictObject({
 
 /** A downstream MCP server reached over Streamable HTTP (http/https). */
 export const HttpServerSchema = z.strictObject({
+  /** Optional, as MCP client configs write it: `http` (Streamable HTTP) needs `url`. */
+  type: z.literal('http').optional(),
   url: z.url({ protocol: /^https?$/ }),
   headers: z.record(z.string(), z.string()).default({}),
   ...ServerBase,
 });
 
-export const ServerSchema = z.union([StdioServerSchema, HttpServerSchema]);
+/**
+ * A server entry, stdio or Streamable HTTP. The keys of MCP client configs (`type`, `command`, `url`)
+ * are checked against each other first, so a mismatch reads as one clear problem rather than as
+ * neither shape fitting.
+ */
+export const ServerSchema = z.preprocess(
+  (entry, ctx) => {
+    const problem = serverShapeProblem(entry);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path, input: entry });
+    return entry;
+  },
+  z.union([StdioServerSchema, HttpServerSchema]),
+);
+
+/** What is wrong with a server entry's `type`, `command` and `url` together, if anything. */
+function serverShapeProblem(entry: unknown): { path: string[]; message: string } | undefined {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return undefined;
+  const has = (key: string) => Object.hasOwn(entry, key);
+  const type = (entry as { type?: unknown }).type;
+  if (type === 'sse')
+    return {
+      path: ['type'],
+      message: "sse is not supported: only Streamable HTTP (type: http, the server's /mcp URL) is",
+    };
+  if (type !== undefined && type !== 'stdio' && type !== 'http')
+    return { path: ['type'], message: 'must be stdio or http (Streamable HTTP)' };
+  if (type === 'http' && !has('url')) return { path: ['url'], message: 'type http needs a url' };
+  if (type === 'stdio' && !has('command'))
+    return { path: ['command'], message: 'type stdio needs a command' };
+  if (has('command') && has('url'))
+    return { path: [], message: 'give command (a stdio server) or url (Streamable HTTP), not both' };
+  if (type === undefined && !has('command') && !has('url'))
+    return { path: [], message: 'needs command (a stdio server) or url (Streamable HTTP)' };
+  return undefined;
+}
 export type ServerConfig = z.infer<typeof ServerSchema>;
 export type StdioServerConfig = z.infer<typeof StdioServerSchema>;
 export type HttpServerConfig = z.infer<typeof HttpServerSchema>;
@@ -315,6 +353,10 @@ export const ConfigSchema = z.strictObject({
   }),
   definitions: DefinitionsConfigSchema.default({ on_change: 'block', on_poisoned: 'hide' }),
   servers: z.record(ServerNameSchema, ServerSchema).default({}),
+  /** A client config's key, refused with the way to bring its servers in. */
+  mcpServers: z
+    .never({ error: 'a client config key: list servers under `servers`, or run `mcpgov init --from FILE`' })
+    .optional(),
   /** Where shared state is kept: embedded by default (files under `dir`), or on an existing engine. */
   state: z
     .strictObject({
