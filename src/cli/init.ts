@@ -66,6 +66,8 @@ interface InitResult {
   skipped: { name: string; reason: string }[];
   /** Client config keys read and not taken over, as `server.key`. */
   ignored: string[];
+  /** With --sidecar: servers reached over HTTP, which no sidecar wraps (they need the gateway). */
+  unwrapped: string[];
   snippet?: Record<string, unknown>;
 }
 
@@ -120,12 +122,15 @@ export async function initCommand(argv: string[]): Promise<number> {
   }
 
   const result = summarize(dir, [...files.keys()], servers, listed, client);
-  const unwrapped = values.sidecar ? servers.filter((s) => s.entry.type !== 'stdio') : [];
+  // A sidecar wraps a command it starts: a server reached over HTTP stays with the gateway.
+  result.unwrapped = values.sidecar ? servers.filter((s) => s.entry.type !== 'stdio').map((s) => s.name) : [];
   if (client) result.snippet = snippetFor(client, dir, servers, values.sidecar);
   const failed = result.servers.filter((s) => s.error !== undefined && !values['no-probe']);
   if (values.json) out(JSON.stringify(result, null, 2));
-  else report(result, unwrapped, values['no-probe']);
-  return failed.length > 0 || unwrapped.length > 0 || result.skipped.length > 0 ? EXIT.failed : EXIT.ok;
+  else report(result, values['no-probe']);
+  return failed.length > 0 || result.unwrapped.length > 0 || result.skipped.length > 0
+    ? EXIT.failed
+    : EXIT.ok;
 }
 
 /** The client config, or one line saying why it cannot be used. */
@@ -214,11 +219,12 @@ function summarize(
     secrets: servers.flatMap((s) => Object.keys(s.secrets)),
     skipped: client?.skipped ?? [],
     ignored: client?.ignored ?? [],
+    unwrapped: [],
   };
 }
 
 /** The human report: files, servers, what needs attention, and the client block to paste. */
-function report(result: InitResult, unwrapped: readonly InitServer[], noProbe: boolean): void {
+function report(result: InitResult, noProbe: boolean): void {
   for (const f of result.files) out(`wrote ${f}`);
   for (const s of result.servers) {
     const what =
@@ -232,9 +238,9 @@ function report(result: InitResult, unwrapped: readonly InitServer[], noProbe: b
     );
   if (result.ignored.length > 0) err(`mcpgov init: ignored client config keys: ${result.ignored.join(', ')}`);
   for (const s of result.skipped) err(`mcpgov init: left out ${s.name}: ${s.reason}`);
-  for (const s of unwrapped)
+  for (const name of result.unwrapped)
     err(
-      `mcpgov init: ${s.name} is reached over HTTP: a sidecar wraps stdio servers only; use the gateway for it`,
+      `mcpgov init: ${name} is reached over HTTP: a sidecar wraps stdio servers only; use the gateway for it`,
     );
   if (noProbe) out('no server was started (--no-probe): add their tools to registries/tools.yaml');
   if (result.snippet) {

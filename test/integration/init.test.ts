@@ -305,6 +305,21 @@ describe('mcpgov init --sidecar', () => {
     const records = await readEvidence(path.join(dir, '.mcpgov/sidecars/everything/evidence'));
     expect(records.some((r) => r.kind === 'decision' && r.request?.tool === 'everything__echo')).toBe(true);
   });
+  it('leaves a server reached over HTTP to the gateway, says so, and exits 1', async () => {
+    const { dir, file } = await clientConfig({
+      mcpServers: {
+        everything: { command: 'node', args: [REFERENCE_SERVERS.everything, 'stdio'] },
+        remote: { url: 'http://127.0.0.1:1/mcp' },
+      },
+    });
+    const init = await mcpgov('init', '--dir', dir, '--from', file, '--sidecar', '--no-probe');
+    expect(init.code).toBe(1);
+    expect(init.stderr).toBe(
+      'mcpgov init: remote is reached over HTTP: a sidecar wraps stdio servers only; use the gateway for it\n',
+    );
+    expect(init.stdout).toContain(path.join(dir, 'sidecars/everything.yaml'));
+    await expect(stat(path.join(dir, 'sidecars/remote.yaml'))).rejects.toThrow(/ENOENT/);
+  });
 });
 
 describe('mcpgov init, plain and refused', () => {
