@@ -28,10 +28,11 @@ With --from, it reads an MCP client config: Claude Desktop's claude_desktop_conf
 .cursor/mcp.json ("mcpServers"), or VS Code's mcp.json ("servers", with type stdio or http). Each of
 its servers goes into mcpgov.yaml; each is started (or reached) once and its tools are registered with
 a risk tier guessed from their MCP annotations (readOnlyHint: low, destructiveHint: high, otherwise
-medium), marked for review. Secret-looking env and header values are not written to mcpgov.yaml: it
-reads them as \${env:NAME}, and the printed client entry passes them. Then it prints the client config
-block that replaces those servers: one "mcpgov" entry running the gateway over stdio, or with
---sidecar one entry per server, each wrapped in a sidecar (a config per server under sidecars/).
+medium), marked for review. Secret-looking env, header and argument values are not written to
+mcpgov.yaml: it reads them as \${env:NAME}, and the printed client entry passes them. Then it prints
+the client config block that replaces those servers: one "mcpgov" entry running the gateway over
+stdio, or with --sidecar one entry per server, each wrapped in a sidecar (a config per server under
+sidecars/).
 
 Options:
   --dir DIR             where to write (default: the current folder)

@@ -19,7 +19,7 @@ export interface InitServer {
   name: string;
   /** Its name in the client config. */
   from: string;
-  /** The entry written to `mcpgov.yaml`: secret-looking values replaced by `${env:NAME}`. */
+  /** The entry written to `mcpgov.yaml`: secret-looking values (env, headers, args) replaced by `${env:NAME}`. */
   entry: InitServerEntry;
   /** The secrets taken out of `entry`, by variable name: the gateway's client entry passes them. */
   secrets: Record<string, string>;
@@ -27,7 +27,7 @@ export interface InitServer {
   client: ClientServer;
 }
 
-/** Says whether a key's value is a credential (its name, or what the value looks like). */
+/** Says whether a value is a credential, by its key's name or by what it looks like (key '' for an argument). */
 export type SecretTest = (key: string, value: string) => boolean;
 
 /** A value that is already an environment reference in the syntax both VS Code and mcpgov read. */
@@ -64,7 +64,13 @@ export function planServers(servers: readonly ClientServer[], isSecret: SecretTe
         ? {
             type: 'stdio',
             command: client.command,
-            args: client.args,
+            // A connection string with a password in it is an argument (server-postgres takes one).
+            args: client.args.map((arg, i) => {
+              if (!isSecret('', arg)) return arg;
+              const v = variable(name, `${name}_ARG${i + 1}`, arg);
+              secrets[v] = arg;
+              return `\${env:${v}}`;
+            }),
             ...(Object.keys(client.env).length > 0 ? { env: moved(client.env, (k) => k) } : {}),
             ...(client.cwd ? { cwd: client.cwd } : {}),
           }

@@ -134,6 +134,23 @@ describe('planning the servers', () => {
     expect(docs?.secrets).toEqual({ DOCS_X_API_KEY: 'k1' });
   });
 
+  it('moves an argument that holds a secret, such as a connection string with a password', () => {
+    const [db] = planServers(
+      [
+        {
+          name: 'db',
+          kind: 'stdio',
+          command: 'npx',
+          args: ['server-postgres', 'postgres://u:pw@h/db'],
+          env: {},
+        },
+      ],
+      (_key, value) => value.includes(':pw@'),
+    );
+    expect(db?.entry).toEqual({ type: 'stdio', command: 'npx', args: ['server-postgres', '${env:DB_ARG2}'] });
+    expect(db?.secrets).toEqual({ DB_ARG2: 'postgres://u:pw@h/db' });
+  });
+
   it('gives two servers with one variable name and different secrets a variable each', () => {
     const planned = planServers(
       [
