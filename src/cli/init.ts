@@ -44,7 +44,8 @@ Options:
   -h, --help            show this help
 
 Exit status: 0 when every server listed its tools; 1 when one did not (it is still in mcpgov.yaml,
-its tools unregistered) or nothing could be written; 2 for a usage error.`;
+its tools unregistered), one was left out (SSE; HTTP with --sidecar), or nothing could be written;
+2 for a usage error.`;
 
 /** The options of `mcpgov init`, in one place. */
 const OPTIONS = {
@@ -129,6 +130,10 @@ export async function initCommand(argv: string[]): Promise<number> {
   const failed = result.servers.filter((s) => s.error !== undefined && !values['no-probe']);
   if (values.json) out(JSON.stringify(result, null, 2));
   else report(result, values['no-probe']);
+  if (failed.length > 0)
+    err(
+      `mcpgov init: ${failed.map((s) => s.name).join(', ')} did not list tools: in mcpgov.yaml, tools not registered`,
+    );
   return failed.length > 0 || result.unwrapped.length > 0 || result.skipped.length > 0
     ? EXIT.failed
     : EXIT.ok;

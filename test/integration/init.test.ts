@@ -199,6 +199,12 @@ describe('mcpgov init --from a Claude Desktop config', () => {
     expect(init.code).toBe(1);
     expect(init.stdout).toMatch(/^server everything: \d+ tools registered for review$/m);
     expect(init.stdout).toMatch(/^server missing: no tools registered: spawn .*no-such-mcp-server ENOENT$/m);
+    expect(init.stderr).toBe(
+      'mcpgov init: missing did not list tools: in mcpgov.yaml, tools not registered\n',
+    );
+    expect(
+      parse(await readFile(path.join(dir, 'registries/tools.yaml'), 'utf8')).tools.length,
+    ).toBeGreaterThan(0);
     const config = parse(await readFile(path.join(dir, 'mcpgov.yaml'), 'utf8'));
     expect(Object.keys(config.servers)).toEqual(['everything', 'missing']);
     expect((await mcpgov('validate', '--config', path.join(dir, 'mcpgov.yaml'))).code).toBe(0);
