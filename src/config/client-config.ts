@@ -81,6 +81,8 @@ function readServer(name: string, entry: unknown): ClientServer | { reason: stri
     const args = entry['args'] ?? [];
     if (!Array.isArray(args) || !args.every((a) => typeof a === 'string'))
       return { reason: 'args is not a list of strings' };
+    if (runsMcpgov([command, ...(args as string[])]))
+      return { reason: 'already runs mcpgov (a gateway or sidecar would govern itself)' };
     const env = stringRecord(entry['env']);
     if (!env) return { reason: 'env is not an object of strings' };
     const cwd = typeof entry['cwd'] === 'string' ? entry['cwd'] : undefined;
@@ -95,6 +97,19 @@ function readServer(name: string, entry: unknown): ClientServer | { reason: stri
   return {
     reason: type ? `type ${type} without ${type === 'http' ? 'url' : 'command'}` : 'neither command nor url',
   };
+}
+
+/**
+ * A command line that runs an mcpgov gateway, sidecar or relay: `mcpgov`, `mcpgov@1.2.3` or its bin
+ * file, followed by one of those commands (a folder that happens to be called mcpgov is not one).
+ */
+function runsMcpgov(line: readonly string[]): boolean {
+  const at = line.findIndex((arg) =>
+    arg.includes('/')
+      ? arg.endsWith('/bin-mcpgov.js') || arg.endsWith('/.bin/mcpgov')
+      : arg === 'mcpgov' || arg.startsWith('mcpgov@'),
+  );
+  return at !== -1 && line.slice(at + 1).some((arg) => ['gateway', 'sidecar', 'connect'].includes(arg));
 }
 
 /** An object of string values (absent counts as empty); undefined when it is anything else. */

@@ -99,6 +99,31 @@ describe('reading a client config', () => {
     expect(config?.ignored).toEqual(['local.envFile']);
   });
 
+  it('leaves out an entry that already runs mcpgov, so a second init does not wrap the gateway in itself', () => {
+    const { config } = parseClientConfig(
+      JSON.stringify({
+        mcpServers: {
+          mcpgov: {
+            command: 'npx',
+            args: ['-y', 'mcpgov', 'gateway', '--stdio', '--config', '/m/mcpgov.yaml'],
+          },
+          fs: {
+            command: 'npx',
+            args: ['-y', 'mcpgov@0.2.0', 'sidecar', '-c', 's.yaml', '--', 'node', 'fs.js'],
+          },
+          dev: { command: 'node', args: ['/src/mcpgov/dist/src/cli/bin-mcpgov.js', 'gateway', '--stdio'] },
+          memory: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'] },
+          files: {
+            command: 'npx',
+            args: ['-y', '@modelcontextprotocol/server-filesystem', '/home/me/mcpgov'],
+          },
+        },
+      }),
+    );
+    expect(config?.servers.map((s) => s.name)).toEqual(['memory', 'files']);
+    expect(config?.skipped.map((s) => s.name)).toEqual(['mcpgov', 'fs', 'dev']);
+  });
+
   it('says in one line what is wrong with a file that is not a client config', () => {
     expect(parseClientConfig('not json').problem).toMatch(/^not JSON: /);
     expect(parseClientConfig('{"preferences": {}}').problem).toBe(
