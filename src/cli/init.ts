@@ -92,35 +92,47 @@ export async function initCommand(argv: string[]): Promise<number> {
   }
   const servers = planServers(client?.servers ?? [], isSecret);
   const sidecars = values.sidecar ? servers.filter((s) => s.entry.type === 'stdio') : [];
-  const files = new Map<string, string>([
-    ['mcpgov.yaml', ''],
-    ['registries/tools.yaml', ''],
-    ['registries/agents.yaml', ''],
-    ['policies/starter.yaml', renderPolicy()],
-    ...sidecars.map((s) => [`sidecars/${s.name}.yaml`, renderSidecarConfig(s.name)] as [string, string]),
-  ]);
+  const names = [
+    'mcpgov.yaml',
+    'registries/tools.yaml',
+    'registries/agents.yaml',
+    'policies/starter.yaml',
+    ...sidecars.map((s) => `sidecars/${s.name}.yaml`),
+  ];
   // Refused before any server starts: nothing is written, nothing is run.
-  const existing = [...files.keys()].filter((f) => existsSync(path.join(dir, f)));
+  const existing = names.filter((f) => existsSync(path.join(dir, f)));
   if (existing.length > 0 && !values.force) {
     const more = existing.length > 1 ? ` (and ${existing.length - 1} more)` : '';
     err(`mcpgov init: ${path.join(dir, existing[0]!)} exists${more}; pass --force to overwrite`);
     return EXIT.failed;
   }
+  try {
+    // The servers start where the gateway will start them: in the config's folder.
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    err(`mcpgov init: cannot create ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    return EXIT.failed;
+  }
 
-  // The servers start where the gateway will start them: in the config's folder.
-  await mkdir(dir, { recursive: true });
   const listed: ServerTools[] = values['no-probe']
     ? servers.map((s) => ({ server: s.name, missing: 'not started: --no-probe' }))
     : await probeServers(servers, dir);
-  files.set('mcpgov.yaml', renderConfig(servers, values.from ? path.resolve(values.from) : undefined));
-  files.set('registries/tools.yaml', renderTools(listed));
-  files.set(
-    'registries/agents.yaml',
-    renderAgents(listed.filter((l) => l.tools?.length).map((l) => l.server)),
-  );
+  const files = new Map<string, string>([
+    ['mcpgov.yaml', renderConfig(servers, values.from ? path.resolve(values.from) : undefined)],
+    ['registries/tools.yaml', renderTools(listed)],
+    ['registries/agents.yaml', renderAgents(listed.filter((l) => l.tools?.length).map((l) => l.server))],
+    ['policies/starter.yaml', renderPolicy()],
+    ...sidecars.map((s) => [`sidecars/${s.name}.yaml`, renderSidecarConfig(s.name)] as const),
+  ]);
   for (const [file, text] of files) {
-    await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
-    await writeFile(path.join(dir, file), text);
+    const at = path.join(dir, file);
+    try {
+      await mkdir(path.dirname(at), { recursive: true });
+      await writeFile(at, text);
+    } catch (e) {
+      err(`mcpgov init: cannot write ${at}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      return EXIT.failed;
+    }
   }
 
   const result = summarize(dir, [...files.keys()], servers, listed, client);

@@ -362,6 +362,13 @@ describe('mcpgov init, plain and refused', () => {
     await expect(stat(path.join(dir, 'out'))).rejects.toThrow(/ENOENT/);
   });
 
+  it('says in one line when the folder cannot be made', async () => {
+    const { file } = await clientConfig('{}');
+    const init = await mcpgov('init', '--dir', path.join(file, 'setup'));
+    expect(init.code).toBe(1);
+    expect(init.stderr).toBe(`mcpgov init: cannot create ${path.join(file, 'setup')}: ENOTDIR\n`);
+  });
+
   it('takes --sidecar only with --from, as a usage error', async () => {
     const init = await mcpgov('init', '--sidecar');
     expect(init.code).toBe(2);
