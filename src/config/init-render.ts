@@ -78,10 +78,11 @@ export interface ServerTools {
 export function renderTools(servers: readonly ServerTools[]): string {
   const head = [
     '# Tool registry (written by `mcpgov init`): every tool an agent may call, by exposed name',
-    '# (<server>__<tool>) or glob. A tool with no entry is refused (unknown_tool), so a tool a server adds',
-    "# later stays out until it is registered here. Each risk tier below is a guess from the tool's MCP",
-    '# annotations (readOnlyHint: low, destructiveHint: high, neither: medium): review each, set its owner,',
-    '# and pin the definitions with `mcpgov registry pin` once they are right.',
+    '# (<server>__<tool>) or glob. A tool with no entry is decided unregistered_tool: recorded in observe',
+    '# mode, hidden and refused in enforce mode, so there a tool a server adds later stays out until it is',
+    "# registered here. Each risk tier below is a guess from the tool's MCP annotations (readOnlyHint: low,",
+    '# destructiveHint: high, neither: medium): review each, set its owner, and pin the definitions with',
+    '# `mcpgov registry pin` once they are right.',
   ];
   const entries: Record<string, unknown>[] = [];
   const notes: string[] = [];
