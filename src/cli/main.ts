@@ -10,6 +10,7 @@ Commands:
   gateway    run the governing MCP gateway (stdio and/or Streamable HTTP)
   sidecar    run one local MCP server over stdio, governed (in place of the bare server)
   validate   check the config, registries and policies; print every problem with file and line
+  init       write a starting setup, or put a client config's servers (Claude Desktop, Cursor, VS Code) under governance
   evidence   verify evidence offline, export it for a SIEM (JSONL, OCSF), pack one session
   report     the pilot report from evidence: coverage, denies, approvals, drift, completeness (JSON, HTML)
   keys       generate an Ed25519 key pair (evidence checkpoints, policy bundles)
@@ -47,6 +48,10 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   validate: async () => {
     const m = await import('./validate.js');
     return { run: m.validateCommand, help: m.validateHelp };
+  },
+  init: async () => {
+    const m = await import('./init.js');
+    return { run: m.initCommand, help: m.initHelp };
   },
   connect: async () => {
     const m = await import('./connect.js');

@@ -82,6 +82,8 @@ export type LimitsConfig = z.infer<typeof LimitsSchema>;
 
 /** A downstream MCP server launched as a child process speaking stdio. */
 export const StdioServerSchema = z.strictObject({
+  /** Optional, as MCP client configs write it (VS Code `mcp.json`): `stdio` needs `command`. */
+  type: z.literal('stdio').optional(),
   command: z.string().min(1),
   args: z.array(z.string()).default([]),
   env: z.record(z.string(), z.string()).default({}),
@@ -97,11 +99,14 @@ export const StdioServerSchema = z.strictObject({
 
 /** A downstream MCP server reached over Streamable HTTP (http/https). */
 export const HttpServerSchema = z.strictObject({
+  /** Optional, as MCP client configs write it: `http` (Streamable HTTP) needs `url`. */
+  type: z.literal('http').optional(),
   url: z.url({ protocol: /^https?$/ }),
   headers: z.record(z.string(), z.string()).default({}),
   ...ServerBase,
 });
 
+/**
 /**
  * A stdio server named by its npm package (`name@version`) instead of a command: started with node from
  * a local install when there is one, else with `npx -y name@version` (src/config/package-server.ts).
@@ -112,7 +117,43 @@ export const PackageServerSchema = StdioServerSchema.omit({ command: true }).ext
     .regex(/^(?:@[\w.-]+\/)?[\w.-]+@[\w.+-]+$/, 'must be an npm package and its version: name@version'),
 });
 
-export const ServerSchema = z.union([StdioServerSchema, PackageServerSchema, HttpServerSchema]);
+/**
+ * A server entry: stdio (a command, or an npm package) or Streamable HTTP. The keys of MCP client
+ * configs (`type`, `command`, `url`) are checked against each other first, so a mismatch reads as one
+ * clear problem rather than as no shape fitting.
+ */
+export const ServerSchema = z.preprocess(
+  (entry, ctx) => {
+    const problem = serverShapeProblem(entry);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path, input: entry });
+    return entry;
+  },
+  z.union([StdioServerSchema, PackageServerSchema, HttpServerSchema]),
+);
+
+/** What is wrong with a server entry's `type`, `command`, `package` and `url` together, if anything. */
+function serverShapeProblem(entry: unknown): { path: string[]; message: string } | undefined {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return undefined;
+  const has = (key: string) => Object.hasOwn(entry, key);
+  const type = (entry as { type?: unknown }).type;
+  const stdio = has('command') || has('package');
+  if (type === 'sse')
+    return {
+      path: ['type'],
+      message: "sse is not supported: only Streamable HTTP (type: http, the server's /mcp URL) is",
+    };
+  if (type !== undefined && type !== 'stdio' && type !== 'http')
+    return { path: ['type'], message: 'must be stdio or http (Streamable HTTP)' };
+  if (type === 'http' && !has('url')) return { path: ['url'], message: 'type http needs a url' };
+  if (type === 'stdio' && !stdio) return { path: ['command'], message: 'type stdio needs a command' };
+  if (has('command') && has('package'))
+    return { path: [], message: 'give command or package (a stdio server), not both' };
+  if (stdio && has('url'))
+    return { path: [], message: 'give command (a stdio server) or url (Streamable HTTP), not both' };
+  if (type === undefined && !stdio && !has('url'))
+    return { path: [], message: 'needs command (a stdio server) or url (Streamable HTTP)' };
+  return undefined;
+}
 /** A server as the config file may state it. */
 export type ServerEntry = z.infer<typeof ServerSchema>;
 /** A server as an enforcement point starts it (a package server resolved to its command). */
@@ -328,6 +369,10 @@ export const ConfigSchema = z.strictObject({
   }),
   definitions: DefinitionsConfigSchema.default({ on_change: 'block', on_poisoned: 'hide' }),
   servers: z.record(ServerNameSchema, ServerSchema).default({}),
+  /** A client config's key, refused with the way to bring its servers in. */
+  mcpServers: z
+    .never({ error: 'a client config key: list servers under `servers`, or run `mcpgov init --from FILE`' })
+    .optional(),
   /** Where shared state is kept: embedded by default (files under `dir`), or on an existing engine. */
   state: z
     .strictObject({
