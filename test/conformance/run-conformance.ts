@@ -15,11 +15,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { CONFORMANCE_SERVER as SERVER } from '../helpers/conformance-server.js';
 import { REPO, writeFixture } from '../helpers/fixture.js';
 import { startGatewayProcess } from '../helpers/gateway-process.js';
 
 const SUITE = path.join(REPO, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
-const SERVER = fileURLToPath(new URL('../fixtures/conformance-server.js', import.meta.url));
 /** The gateway must pass this one whatever the server alone does: it is the gateway's own listener. */
 const ALWAYS_REQUIRED = 'dns-rebinding-protection';
 
@@ -66,7 +66,11 @@ async function listScenarios(): Promise<string[]> {
  * Runs every server scenario against `url` (`--suite all`: the pending ones too) and reads each
  * scenario's `checks.json` from the results folder; a scenario that wrote none failed to run.
  */
-async function runSuite(url: string, scenarios: string[], outDir: string): Promise<Map<string, ScenarioResult>> {
+async function runSuite(
+  url: string,
+  scenarios: string[],
+  outDir: string,
+): Promise<Map<string, ScenarioResult>> {
   await run([SUITE, 'server', '--url', url, '--suite', 'all', '-o', outDir], path.join(outDir, 'suite.log'));
   const folders = await readdir(outDir);
   const results = new Map<string, ScenarioResult>();
@@ -79,14 +83,19 @@ async function runSuite(url: string, scenarios: string[], outDir: string): Promi
     }
     const checks = JSON.parse(await readFile(path.join(outDir, folder, 'checks.json'), 'utf8')) as Check[];
     const failed = checks.find((c) => c.status === 'FAILURE');
-    results.set(scenario, failed ? { passed: false, why: failed.errorMessage ?? failed.id } : { passed: true });
+    results.set(
+      scenario,
+      failed ? { passed: false, why: failed.errorMessage ?? failed.id } : { passed: true },
+    );
   }
   return results;
 }
 
 /** Starts the conformance server over Streamable HTTP on a free loopback port. */
 async function startServerAlone(): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [SERVER, 'http', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [SERVER, 'http', '127.0.0.1:0'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stderr }).on('line', (line) => {
@@ -138,7 +147,9 @@ export function formatTable(
     rows.push(`${s.padEnd(width)}  ${mark(a).padEnd(5)}  ${mark(g).padEnd(7)}  ${why.slice(0, 110)}`);
   }
   const count = (m: Map<string, ScenarioResult>) => scenarios.filter((s) => m.get(s)?.passed).length;
-  rows.push(`passed: alone ${count(alone)}/${scenarios.length}, gateway ${count(gateway)}/${scenarios.length}`);
+  rows.push(
+    `passed: alone ${count(alone)}/${scenarios.length}, gateway ${count(gateway)}/${scenarios.length}`,
+  );
   return rows.join('\n');
 }
 
@@ -148,9 +159,7 @@ export function regressions(
   alone: Map<string, ScenarioResult>,
   gateway: Map<string, ScenarioResult>,
 ): string[] {
-  return scenarios.filter(
-    (s) => (alone.get(s)?.passed || s === ALWAYS_REQUIRED) && !gateway.get(s)?.passed,
-  );
+  return scenarios.filter((s) => (alone.get(s)?.passed || s === ALWAYS_REQUIRED) && !gateway.get(s)?.passed);
 }
 
 async function main(keep: boolean): Promise<number> {
