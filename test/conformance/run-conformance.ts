@@ -7,6 +7,7 @@
  *
  *   npm run conformance                (builds first)
  *   node dist/test/conformance/run-conformance.js [--keep]    --keep leaves the result folders
+ *                                                             (they are always left when one fails)
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -143,7 +144,11 @@ export function formatTable(
   for (const s of scenarios) {
     const a = alone.get(s);
     const g = gateway.get(s);
-    const why = !g?.passed ? `gateway: ${g?.why ?? ''}` : !a?.passed ? `alone: ${a?.why ?? ''}` : '';
+    const why = !g?.passed
+      ? `gateway: ${g?.why ?? 'no result'}`
+      : !a?.passed
+        ? `alone: ${a?.why ?? 'no result'}`
+        : '';
     rows.push(`${s.padEnd(width)}  ${mark(a).padEnd(5)}  ${mark(g).padEnd(7)}  ${why.slice(0, 110)}`);
   }
   const count = (m: Map<string, ScenarioResult>) => scenarios.filter((s) => m.get(s)?.passed).length;
@@ -181,8 +186,10 @@ async function main(keep: boolean): Promise<number> {
   }
   process.stdout.write(`${formatTable(scenarios, alone, through)}\n`);
   const failed = regressions(scenarios, alone, through);
-  if (keep) process.stdout.write(`results: ${work}\ngateway config and evidence: ${fixture.dir}\n`);
-  else await Promise.all([rm(work, { recursive: true }), rm(fixture.dir, { recursive: true })]);
+  // The suite's logs and checks, and the gateway's evidence, stay for a look when something failed.
+  if (keep || failed.length > 0) {
+    process.stdout.write(`results: ${work}\ngateway config and evidence: ${fixture.dir}\n`);
+  } else await Promise.all([rm(work, { recursive: true }), rm(fixture.dir, { recursive: true })]);
   if (failed.length === 0) return 0;
   process.stderr.write(`conformance: through the gateway these fail: ${failed.join(', ')}\n`);
   return 1;
