@@ -37,6 +37,12 @@ interface Check {
   errorMessage?: string;
 }
 
+/**
+ * How long one run of the suite may take: it finishes in seconds here, and its own checks time out
+ * after 10 s at most, so a run past this hangs; it is stopped, and its missing scenarios fail.
+ */
+const SUITE_LIMIT_MS = 180_000;
+
 /** Runs `node args...`, its output to `logFile`; resolves with the exit code. */
 function run(args: string[], logFile: string): Promise<number | null> {
   const log = createWriteStream(logFile);
@@ -46,7 +52,13 @@ function run(args: string[], logFile: string): Promise<number | null> {
   });
   child.stdout.pipe(log);
   child.stderr.pipe(log);
-  return new Promise((resolve) => child.once('close', (code) => log.end(() => resolve(code))));
+  const limit = setTimeout(() => child.kill('SIGKILL'), SUITE_LIMIT_MS);
+  return new Promise((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(limit);
+      log.end(() => resolve(code));
+    }),
+  );
 }
 
 /** The suite's server scenarios, as `conformance list` names them. */
