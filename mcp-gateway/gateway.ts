@@ -64,7 +64,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   watchDownstreams(downstreams, kernel.metrics);
   // The catalog listens before any server lists its tools: the first list a server sends is the one
   // its tools are first seen with.
-  const catalog = new Catalog(downstreams, (server, defs) => kernel.definitions.review(server, defs));
+  const catalog = new Catalog(
+    downstreams,
+    (server, defs, prefix) => kernel.definitions.review(server, defs, prefix),
+    log,
+  );
   await Promise.all([...downstreams.values()].map((ds) => ds.start()));
   const sessions = new SessionServers(kernel, catalog, SERVER_INFO);
   const probes = probeRoutes(readinessChecks(kernel, downstreams));

@@ -21,7 +21,7 @@ import { LineStdioServerTransport } from '../src/transport/stdio-upstream.js';
 import { declareIntent, DECLARE_INTENT_TOOL } from '../src/pep/intent-tool.js';
 import { listedTools, visibleServers } from '../src/pep/visibility.js';
 import type { Progress, ToolCallHandler } from '../src/transport/tool-call.js';
-import { splitName, type Catalog } from './catalog.js';
+import type { Catalog } from './catalog.js';
 import type { Downstream, ListKind } from './downstream.js';
 
 /** What a session's server needs from the gateway. */
@@ -88,10 +88,8 @@ export function createSessionServer(
     prompts: catalog.prompts(await servers()),
   }));
   server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
-    const parts = splitName(request.params.name);
-    if (!parts || !(await servers()).has(parts.server)) {
-      throw new McpError(ErrorCode.InvalidParams, `Prompt ${request.params.name} not found`);
-    }
+    const parts = catalog.promptOwner(request.params.name, await servers());
+    if (!parts) throw new McpError(ErrorCode.InvalidParams, `Prompt ${request.params.name} not found`);
     return downstream(catalog, parts.server).getPrompt(
       { ...request.params, name: parts.name },
       { signal: extra.signal },

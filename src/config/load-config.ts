@@ -229,6 +229,7 @@ export function checkConfig(config: ResolvedConfig, agentIds?: ReadonlySet<strin
   for (const [name, server] of Object.entries(config.servers)) {
     if ('command' in server) problems.push(...checkRoots(config.file, name, server));
   }
+  problems.push(...checkUnprefixed(config.file, config.servers));
   // `mcpgov__*` names are the enforcement point's own tools (e.g. mcpgov__declare_intent).
   if (Object.hasOwn(config.servers, 'mcpgov')) {
     problems.push({
@@ -238,6 +239,23 @@ export function checkConfig(config: ResolvedConfig, agentIds?: ReadonlySet<strin
     });
   }
   return problems;
+}
+
+/**
+ * At most one server may set `prefix: false`: two would both serve their tools under their own names,
+ * so any name both offer would collide (the gateway also refuses live collisions, tool by tool).
+ */
+function checkUnprefixed(file: string, servers: Record<string, ServerConfig>): Problem[] {
+  const unprefixed = Object.keys(servers).filter((name) => servers[name]?.prefix === false);
+  if (unprefixed.length < 2) return [];
+  const [first, second] = unprefixed;
+  return [
+    {
+      file,
+      path: `servers.${second}.prefix`,
+      message: `servers "${first}" and "${second}" both set prefix: false: their tools would share one set of unprefixed names, where any name both offer collides; keep the prefix on one of them`,
+    },
+  ];
 }
 
 /**

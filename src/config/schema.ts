@@ -42,6 +42,11 @@ const ServerBase = {
   definitions: z
     .strictObject({ on_change: OnChangeSchema.optional(), on_poisoned: OnPoisonedSchema.optional() })
     .optional(),
+  /**
+   * `false`: the gateway serves this server's tools and prompts under their own names, not
+   * `<server>__<name>` (default `true`). One server at most may set it: two would share one namespace.
+   */
+  prefix: z.boolean().optional(),
 };
 
 const count = () => z.number().int().positive();

@@ -107,6 +107,28 @@ describe('config paths', () => {
     expect(check(['x.js'], ['a'])).toEqual([]);
   });
 
+  it('refuses a second server with prefix: false, naming both servers', () => {
+    const check = (servers: Record<string, unknown>) =>
+      checkConfig(resolveConfig(ConfigSchema.parse({ servers }), '/etc/mcpgov/mcpgov.yaml')).map(
+        (p) => `${p.path}: ${p.message}`,
+      );
+    expect(
+      check({
+        docs: { url: 'http://127.0.0.1:3001/mcp', prefix: false },
+        fs: { command: 'node' },
+        search: { command: 'node', prefix: false },
+      }),
+    ).toEqual([
+      'servers.search.prefix: servers "docs" and "search" both set prefix: false: their tools would share one set of unprefixed names, where any name both offer collides; keep the prefix on one of them',
+    ]);
+    expect(
+      check({ docs: { command: 'node', prefix: false }, fs: { command: 'node', prefix: true } }),
+    ).toEqual([]);
+    expect(ConfigSchema.safeParse({ servers: { fs: { command: 'node', prefix: 'no' } } }).success).toBe(
+      false,
+    );
+  });
+
   it('refuses hosts that name unknown agents, or that no token could be verified for', () => {
     const config = resolveConfig(
       ConfigSchema.parse({ identity: { hosts: { agents: ['chat-host', 'ghost'] } } }),
