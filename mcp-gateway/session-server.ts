@@ -1,6 +1,7 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
+  CompleteRequestSchema,
   ErrorCode,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
@@ -9,8 +10,16 @@ import {
   ListToolsRequestSchema,
   McpError,
   ReadResourceRequestSchema,
+  RootsListChangedNotificationSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
   type CallToolResult,
+  type CompleteRequest,
+  type ServerNotification,
+  type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Identity } from '../src/core/identity.js';
 import { INTENT_META_KEY, type Enforcer, type Session } from '../src/pep/enforcer.js';
@@ -22,12 +31,14 @@ import { declareIntent, DECLARE_INTENT_TOOL } from '../src/pep/intent-tool.js';
 import { listedTools, visibleServers } from '../src/pep/visibility.js';
 import type { Progress, ToolCallHandler } from '../src/transport/tool-call.js';
 import { splitName, type Catalog } from './catalog.js';
+import type { ClientRelay, Peer } from './client-relay.js';
 import type { Downstream, ListKind } from './downstream.js';
 
 /** What a session's server needs from the gateway. */
 export interface SessionDeps {
   catalog: Catalog;
   enforcer: Enforcer;
+  relay: ClientRelay;
   serverInfo: { name: string; version: string };
 }
 
@@ -39,73 +50,194 @@ export interface SessionDeps {
 export function createSessionServer(
   deps: SessionDeps,
   session: Session,
-): { server: Server; callTool: ToolCallHandler } {
-  const { catalog, enforcer } = deps;
+): { server: Server; callTool: ToolCallHandler; peer: Peer } {
+  const { catalog, enforcer, relay } = deps;
   const server = new Server(deps.serverInfo, {
     capabilities: {
       tools: { listChanged: true },
-      resources: { listChanged: true },
+      resources: { listChanged: true, subscribe: true },
       prompts: { listChanged: true },
+      logging: {},
+      completions: {},
     },
     instructions: 'Tools of several MCP servers, named <server>__<tool>, governed by mcpgov policy.',
   });
 
   const tools = () => catalog.tools().values();
   const servers = () => visibleServers(enforcer, session, tools());
-
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: await listedTools(enforcer, session, tools()),
-  }));
-
-  const callTool = toolCallHandler(deps, session, server);
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
-    const progressToken = request.params._meta?.progressToken;
-    const onprogress =
-      progressToken === undefined
-        ? undefined
-        : (p: Progress) =>
-            void extra.sendNotification({
-              method: 'notifications/progress',
-              params: { ...p, progressToken },
-            });
-    return callTool(request.params, extra.signal, onprogress, extra.requestId);
-  });
-
-  server.setRequestHandler(ListResourcesRequestSchema, async () => ({
-    resources: catalog.resources(await servers()),
-  }));
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({
-    resourceTemplates: catalog.resourceTemplates(await servers()),
-  }));
-  server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
-    const owner = catalog.resourceServer(request.params.uri, await servers());
-    if (owner === undefined)
-      throw new McpError(ErrorCode.InvalidParams, `Resource ${request.params.uri} not found`);
-    return downstream(catalog, owner).readResource(request.params, { signal: extra.signal });
-  });
-
-  server.setRequestHandler(ListPromptsRequestSchema, async () => ({
-    prompts: catalog.prompts(await servers()),
-  }));
-  server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
-    const parts = splitName(request.params.name);
-    if (!parts || !(await servers()).has(parts.server)) {
-      throw new McpError(ErrorCode.InvalidParams, `Prompt ${request.params.name} not found`);
+  const peer = relay.attach({ server, session, visible: servers });
+  // While a request is served downstream, what that server asks its client is relayed to this one.
+  const served = async <T>(owner: string, requestId: string | number, send: () => Promise<T>): Promise<T> => {
+    const done = relay.calling(peer, owner, requestId);
+    try {
+      return await send();
+    } finally {
+      done();
     }
-    return downstream(catalog, parts.server).getPrompt(
-      { ...request.params, name: parts.name },
-      { signal: extra.signal },
-    );
-  });
+  };
+  // The client's roots are read, when wanted, as part of whatever it asks next.
+  const withRoots =
+    <Req, Res>(handler: (request: Req, extra: Extra) => Promise<Res>) =>
+    async (request: Req, extra: Extra): Promise<Res> => {
+      await relay.readRoots(peer, extra.requestId);
+      return handler(request, extra);
+    };
+  const progressOf = (extra: ProgressExtra, token: string | number | undefined) =>
+    token === undefined
+      ? undefined
+      : (p: Progress) =>
+          void extra.sendNotification({
+            method: 'notifications/progress',
+            params: { ...p, progressToken: token },
+          });
 
-  return { server, callTool };
+  server.setRequestHandler(
+    ListToolsRequestSchema,
+    withRoots(async () => ({
+      tools: await listedTools(enforcer, session, tools()),
+    })),
+  );
+
+  const callTool = toolCallHandler(deps, session, server, peer);
+  server.setRequestHandler(
+    CallToolRequestSchema,
+    withRoots(async (request, extra): Promise<CallToolResult> => {
+      const onprogress = progressOf(extra, request.params._meta?.progressToken);
+      return callTool(request.params, extra.signal, onprogress, extra.requestId);
+    }),
+  );
+
+  server.setRequestHandler(
+    ListResourcesRequestSchema,
+    withRoots(async () => ({
+      resources: catalog.resources(await servers()),
+    })),
+  );
+  server.setRequestHandler(
+    ListResourceTemplatesRequestSchema,
+    withRoots(async () => ({
+      resourceTemplates: catalog.resourceTemplates(await servers()),
+    })),
+  );
+  server.setRequestHandler(
+    ReadResourceRequestSchema,
+    withRoots(async (request, extra) => {
+      const owner = catalog.resourceServer(request.params.uri, await servers());
+      if (owner === undefined)
+        throw new McpError(ErrorCode.InvalidParams, `Resource ${request.params.uri} not found`);
+      const onprogress = progressOf(extra, request.params._meta?.progressToken);
+      return served(owner, extra.requestId, () =>
+        downstream(catalog, owner).readResource(request.params, { signal: extra.signal, onprogress }),
+      );
+    }),
+  );
+  server.setRequestHandler(
+    SubscribeRequestSchema,
+    withRoots(async (request) => {
+      const { uri } = request.params;
+      const owner = catalog.resourceServer(uri, await servers());
+      if (owner === undefined) throw new McpError(ErrorCode.InvalidParams, `Resource ${uri} not found`);
+      await relay.subscribe(peer, owner, uri);
+      return {};
+    }),
+  );
+  server.setRequestHandler(
+    UnsubscribeRequestSchema,
+    withRoots(async (request) => {
+      const { uri } = request.params;
+      const owner = peer.subscriptions.get(uri);
+      if (owner !== undefined) await relay.unsubscribe(peer, owner, uri);
+      return {};
+    }),
+  );
+
+  server.setRequestHandler(
+    ListPromptsRequestSchema,
+    withRoots(async () => ({
+      prompts: catalog.prompts(await servers()),
+    })),
+  );
+  server.setRequestHandler(
+    GetPromptRequestSchema,
+    withRoots(async (request, extra) => {
+      const parts = splitName(request.params.name);
+      if (!parts || !(await servers()).has(parts.server)) {
+        throw new McpError(ErrorCode.InvalidParams, `Prompt ${request.params.name} not found`);
+      }
+      const onprogress = progressOf(extra, request.params._meta?.progressToken);
+      return served(parts.server, extra.requestId, () =>
+        downstream(catalog, parts.server).getPrompt(
+          { ...request.params, name: parts.name },
+          { signal: extra.signal, onprogress },
+        ),
+      );
+    }),
+  );
+
+  server.setRequestHandler(
+    CompleteRequestSchema,
+    withRoots(async (request, extra) => {
+      const target = completionTarget(catalog, request.params.ref, await servers());
+      if (!target) throw new McpError(ErrorCode.InvalidParams, 'Completion reference not found');
+      return downstream(catalog, target.server).complete(
+        { ...request.params, ref: target.ref },
+        { signal: extra.signal },
+      );
+    }),
+  );
+
+  server.setRequestHandler(
+    SetLevelRequestSchema,
+    withRoots(async (request) => {
+      await relay.setLevel(peer, request.params.level);
+      return {};
+    }),
+  );
+  // The client's roots are offered to every downstream server: read with its first request, and
+  // again with the next one after they change.
+  server.oninitialized = () => relay.rootsChanged(peer);
+  server.setNotificationHandler(RootsListChangedNotificationSchema, () => relay.rootsChanged(peer));
+
+  return { server, callTool, peer };
+}
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+type ProgressExtra = {
+  sendNotification: (n: {
+    method: 'notifications/progress';
+    params: Progress & { progressToken: string | number };
+  }) => Promise<void>;
+};
+
+/**
+ * The server a `completion/complete` reference belongs to, and the reference in its own names: a
+ * prompt by its `<server>__<name>`, a resource template by the server that lists it (else that owns
+ * a matching URI).
+ */
+function completionTarget(
+  catalog: Catalog,
+  ref: CompleteRequest['params']['ref'],
+  servers: ReadonlySet<string>,
+): { server: string; ref: CompleteRequest['params']['ref'] } | undefined {
+  if (ref.type === 'ref/prompt') {
+    const parts = splitName(ref.name);
+    return parts && servers.has(parts.server)
+      ? { server: parts.server, ref: { ...ref, name: parts.name } }
+      : undefined;
+  }
+  for (const [server, ds] of catalog.downstreams) {
+    if (servers.has(server) && ds.resourceTemplates.some((t) => t.uriTemplate === ref.uri))
+      return { server, ref };
+  }
+  const server = catalog.resourceServer(ref.uri, servers);
+  return server === undefined ? undefined : { server, ref };
 }
 
 /**
  * The one path by which a session's `tools/call` reaches a downstream server, shared by the SDK
  * `Server` and the stdio transport's direct path: look the tool up, let the enforcer decide, forward.
  */
-function toolCallHandler(deps: SessionDeps, session: Session, server: Server): ToolCallHandler {
+function toolCallHandler(deps: SessionDeps, session: Session, server: Server, peer: Peer): ToolCallHandler {
   const { catalog, enforcer } = deps;
   // The user confirms through their client (MCP elicitation), where the client can ask them.
   // The SDK's default request timeout (60 s) would drop an answer a person takes longer to give:
@@ -121,7 +253,9 @@ function toolCallHandler(deps: SessionDeps, session: Session, server: Server): T
       );
       return answer.action;
     };
-  return (params, signal, onprogress, requestId) => {
+  return async (params, signal, onprogress, requestId) => {
+    // The direct paths (stdio, HTTP) come here without the SDK's handlers: roots are read here too.
+    await deps.relay.readRoots(peer, requestId);
     const { name, arguments: args = {}, _meta } = params;
     if (name === DECLARE_INTENT_TOOL) return declareIntent(enforcer, session, args);
     // Counted before anything can refuse the call (the SDK path and the stdio direct path both land
@@ -135,10 +269,15 @@ function toolCallHandler(deps: SessionDeps, session: Session, server: Server): T
       // span in place of the caller's as its trace parent when tracing is on.
       const { progressToken: _drop, [INTENT_META_KEY]: _intent, ...rest } = _meta ?? {};
       const meta = { ...rest, ...trace };
-      return ds.callTool(
-        { name: live.tool, arguments: args, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) },
-        { signal, onprogress },
-      );
+      const done = deps.relay.calling(peer, live.server, requestId);
+      try {
+        return await ds.callTool(
+          { name: live.tool, arguments: args, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) },
+          { signal, onprogress },
+        );
+      } finally {
+        done();
+      }
     };
     const confirm = server.getClientCapabilities()?.elicitation ? elicit(requestId) : undefined;
     return enforcer.call(session, name, args, live, forward, _meta, {
@@ -165,6 +304,7 @@ export class SessionServers {
   constructor(
     private readonly kernel: Kernel,
     private readonly catalog: Catalog,
+    private readonly relay: ClientRelay,
     private readonly serverInfo: { name: string; version: string },
   ) {
     catalog.onChange((kind) => this.notify(kind));
@@ -177,17 +317,27 @@ export class SessionServers {
     // The stdio client launched this gateway; an HTTP caller is whoever reached the port.
     const channel = transport instanceof LineStdioServerTransport ? 'launcher' : 'network';
     const session = await this.kernel.openSession(identity, sessionId, channel);
-    const deps = { catalog: this.catalog, enforcer: this.kernel.enforcer, serverInfo: this.serverInfo };
-    const { server, callTool } = createSessionServer(deps, session);
+    const deps = {
+      catalog: this.catalog,
+      enforcer: this.kernel.enforcer,
+      relay: this.relay,
+      serverInfo: this.serverInfo,
+    };
+    const { server, callTool, peer } = createSessionServer(deps, session);
     if (transport instanceof LineStdioServerTransport) transport.toolCalls = callTool;
     if (transport instanceof HttpSession) {
       transport.toolCalls = callTool;
-      // A client that may be asked something during a call (elicitation) gets the SDK's SSE stream.
-      transport.directCalls = () => !server.getClientCapabilities()?.elicitation;
+      // A client that may be asked something during a call (elicitation, sampling) gets the SDK's SSE
+      // stream: a question relates to the call, on the call's own response stream.
+      transport.directCalls = () => {
+        const caps = server.getClientCapabilities();
+        return !caps?.elicitation && !caps?.sampling && !peer.rootsWanted;
+      };
     }
     this.servers.add(server);
     server.onclose = () => {
       this.servers.delete(server);
+      void this.relay.detach(peer);
       void this.kernel.closeSession(session);
     };
     await server.connect(transport);

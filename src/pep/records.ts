@@ -254,3 +254,35 @@ export function definitionDriftRecord(
 ): RecordBody {
   return { ...recordBase('drift', DEFINITIONS_CHAIN, pep, time), drift };
 }
+
+/** The chain of relayed requests no session can be named for (no call was in flight to their server). */
+export const RELAY_CHAIN = 'relay';
+
+/**
+ * A downstream server's request to a client (sampling, elicitation) relayed through the enforcement
+ * point, or refused: the server that asked, in the chain of the session asked (`RELAY_CHAIN` when
+ * none could be), naming who the session belongs to.
+ */
+export function relayRecord(
+  pep: PepInfo,
+  session: { id: string; identity: Identity } | undefined,
+  relay: NonNullable<RecordBody['relay']>,
+): RecordBody {
+  return {
+    ...recordBase('relay', session?.id ?? RELAY_CHAIN, pep),
+    subject: session && subjectOf(session.identity),
+    relay: {
+      action: relay.action,
+      code: relay.code,
+      duration_ms: relay.duration_ms,
+      error: relay.error === undefined ? undefined : maskText(relay.error),
+      event: relay.event,
+      message: relay.message === undefined ? undefined : maskText(relay.message),
+      method: relay.method,
+      model: relay.model,
+      params_digest: relay.params_digest,
+      result_digest: relay.result_digest,
+      server: relay.server,
+    },
+  };
+}
