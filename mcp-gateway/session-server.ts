@@ -65,6 +65,7 @@ export function createSessionServer(
 
   const tools = () => catalog.tools().values();
   const servers = () => visibleServers(enforcer, session, tools());
+  const allServers: ReadonlySet<string> = new Set(catalog.downstreams.keys());
   const peer = relay.attach({ server, session, visible: servers });
   // While a request is served downstream, what that server asks its client is relayed to this one.
   const served = async <T>(owner: string, requestId: string | number, send: () => Promise<T>): Promise<T> => {
@@ -122,12 +123,17 @@ export function createSessionServer(
   server.setRequestHandler(
     ReadResourceRequestSchema,
     withRoots(async (request, extra) => {
-      const owner = catalog.resourceServer(request.params.uri, await servers());
-      if (owner === undefined)
-        throw new McpError(ErrorCode.InvalidParams, `Resource ${request.params.uri} not found`);
+      const { uri } = request.params;
+      const visible = await servers();
+      // A server the agent may not use still owns its resources: reading one is decided and recorded.
+      const owner = catalog.resourceServer(uri, visible) ?? catalog.resourceServer(uri, allServers);
+      if (owner === undefined) throw new McpError(ErrorCode.InvalidParams, `Resource ${uri} not found`);
       const onprogress = progressOf(extra, request.params._meta?.progressToken);
-      return served(owner, extra.requestId, () =>
-        downstream(catalog, owner).readResource(request.params, { signal: extra.signal, onprogress }),
+      const target = { method: 'resources/read' as const, server: owner, name: uri, params: request.params };
+      return enforcer.read(session, { ...target, serverVisible: visible.has(owner) }, () =>
+        served(owner, extra.requestId, () =>
+          downstream(catalog, owner).readResource(request.params, { signal: extra.signal, onprogress }),
+        ),
       );
     }),
   );
@@ -160,15 +166,20 @@ export function createSessionServer(
   server.setRequestHandler(
     GetPromptRequestSchema,
     withRoots(async (request, extra) => {
-      const parts = splitName(request.params.name);
-      if (!parts || !(await servers()).has(parts.server)) {
-        throw new McpError(ErrorCode.InvalidParams, `Prompt ${request.params.name} not found`);
+      const { name } = request.params;
+      const parts = splitName(name);
+      if (!parts || !allServers.has(parts.server)) {
+        throw new McpError(ErrorCode.InvalidParams, `Prompt ${name} not found`);
       }
       const onprogress = progressOf(extra, request.params._meta?.progressToken);
-      return served(parts.server, extra.requestId, () =>
-        downstream(catalog, parts.server).getPrompt(
-          { ...request.params, name: parts.name },
-          { signal: extra.signal, onprogress },
+      const serverVisible = (await servers()).has(parts.server);
+      const target = { method: 'prompts/get' as const, server: parts.server, name, params: request.params };
+      return enforcer.read(session, { ...target, serverVisible }, () =>
+        served(parts.server, extra.requestId, () =>
+          downstream(catalog, parts.server).getPrompt(
+            { ...request.params, name: parts.name },
+            { signal: extra.signal, onprogress },
+          ),
         ),
       );
     }),

@@ -80,6 +80,15 @@ describe('MCP features relayed through the gateway', () => {
           { name: 'everything__*', owner: 'platform', risk_tier: 'low', scopes: ['demo'] },
           { name: 'fs__*', owner: 'platform', risk_tier: 'low', scopes: ['demo'] },
         ],
+        resources: [
+          {
+            uri: 'demo://resource/static/document/*',
+            server: 'everything',
+            owner: 'docs',
+            risk_tier: 'medium',
+            data_classes: ['internal'],
+          },
+        ],
         groups: { demo: ['everything__*', 'fs__*'] },
       },
       agents: { agents: [{ id: 'dev', owner: 'platform', tool_groups: ['demo'], scopes: ['demo'] }] },
@@ -191,5 +200,47 @@ describe('MCP features relayed through the gateway', () => {
     await callTool(host.client, 'everything__toggle-subscriber-updates');
     // A debug message is below the level the client asked for: none was relayed.
     expect(host.logs.every((l) => l.level !== 'debug')).toBe(true);
+  });
+
+  it('governs resources/read like a call: decided and recorded, and refused for data the agent is not cleared for', async () => {
+    // No resource entry matches: the agent may read it, as it may use the server's tools.
+    const uri = 'demo://resource/dynamic/text/7';
+    const read = await host.client.readResource({ uri });
+    expect(read.contents[0]?.uri).toBe(uri);
+    // The static documents are `internal`, and the agent is cleared for nothing.
+    const { resources } = await host.client.listResources();
+    const doc = resources.find((r) => r.uri.startsWith('demo://resource/static/document/'))!.uri;
+    await expect(host.client.readResource({ uri: doc })).rejects.toThrow(/resource_not_cleared/);
+
+    const records = await gw.evidence();
+    const decisions = records.filter((r) => r.kind === 'decision' && r.request?.method === 'resources/read');
+    expect(decisions.map((r) => [r.request?.tool, r.request?.server, r.decision?.effect])).toEqual([
+      [uri, 'everything', 'allow'],
+      [doc, 'everything', 'deny'],
+    ]);
+    expect(decisions[1]!.decision?.reasons[0]).toBe('resource_not_cleared');
+    const action = records.find((r) => r.kind === 'action' && r.action?.decision_id === decisions[0]!.id);
+    expect(action?.action).toMatchObject({ server: 'everything', forwarded: true, is_error: false });
+  });
+
+  it('governs prompts/get like a call, and relays completion for prompts and resource templates', async () => {
+    const prompt = await host.client.getPrompt({ name: 'everything__simple-prompt' });
+    expect(prompt.messages.length).toBeGreaterThan(0);
+    const decision = (await gw.evidence()).find(
+      (r) => r.kind === 'decision' && r.request?.method === 'prompts/get',
+    );
+    expect(decision?.request).toMatchObject({ tool: 'everything__simple-prompt', server: 'everything' });
+    expect(decision?.decision?.effect).toBe('allow');
+
+    const departments = await host.client.complete({
+      ref: { type: 'ref/prompt', name: 'everything__completable-prompt' },
+      argument: { name: 'department', value: 'S' },
+    });
+    expect(departments.completion.values).toEqual(['Sales', 'Support']);
+    const ids = await host.client.complete({
+      ref: { type: 'ref/resource', uri: 'demo://resource/dynamic/text/{resourceId}' },
+      argument: { name: 'resourceId', value: '12' },
+    });
+    expect(ids.completion.values).toEqual(['12']);
   });
 });
