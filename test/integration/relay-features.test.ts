@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
@@ -15,14 +17,15 @@ import {
   type LoggingMessageNotification,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { REFERENCE_SERVERS } from '../helpers/fixture.js';
+import { readEvidence } from '../../src/evidence/jsonl-store.js';
+import { CLI, REFERENCE_SERVERS, writeFixture, type FixtureSpec } from '../helpers/fixture.js';
 import { callTool, runGateway, textOf, type RunningGateway } from '../helpers/gateway-harness.js';
 
 /**
  * An SDK client as an MCP host would be: it declares roots, sampling and elicitation and answers
  * them (a canned model answer, a canned form), keeping what it was asked and what it was told.
  */
-async function hostClient(url: string, rootDir: string) {
+async function hostClient(url: string | Transport, rootDir: string) {
   const sampled: CreateMessageRequest[] = [];
   const elicited: ElicitRequest[] = [];
   const logs: LoggingMessageNotification['params'][] = [];
@@ -52,8 +55,39 @@ async function hostClient(url: string, rootDir: string) {
   client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
     updated.push(n.params.uri);
   });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  await client.connect(typeof url === 'string' ? new StreamableHTTPClientTransport(new URL(url)) : url);
   return { client, sampled, elicited, logs, updated };
+}
+
+/** The gateway's setup: server-everything and server-filesystem (started on `serverDir`), all tools allowed. */
+function spec(serverDir: string): FixtureSpec {
+  return {
+    config: {
+      mode: 'enforce',
+      identity: { default_agent: 'dev' },
+      servers: {
+        everything: { command: 'node', args: [REFERENCE_SERVERS.everything, 'stdio'] },
+        fs: { command: 'node', args: [REFERENCE_SERVERS.filesystem, serverDir] },
+      },
+    },
+    tools: {
+      tools: [
+        { name: 'everything__*', owner: 'platform', risk_tier: 'low', scopes: ['demo'] },
+        { name: 'fs__*', owner: 'platform', risk_tier: 'low', scopes: ['demo'] },
+      ],
+      resources: [
+        {
+          uri: 'demo://resource/static/document/*',
+          server: 'everything',
+          owner: 'docs',
+          risk_tier: 'medium',
+          data_classes: ['internal'],
+        },
+      ],
+      groups: { demo: ['everything__*', 'fs__*'] },
+    },
+    agents: { agents: [{ id: 'dev', owner: 'platform', tool_groups: ['demo'], scopes: ['demo'] }] },
+  };
 }
 
 describe('MCP features relayed through the gateway', () => {
@@ -66,33 +100,7 @@ describe('MCP features relayed through the gateway', () => {
   beforeAll(async () => {
     serverDir = await realpath(await mkdtemp(path.join(tmpdir(), 'mcpgov-fs-')));
     clientRoot = await realpath(await mkdtemp(path.join(tmpdir(), 'mcpgov-root-')));
-    gw = await runGateway({
-      config: {
-        mode: 'enforce',
-        identity: { default_agent: 'dev' },
-        servers: {
-          everything: { command: 'node', args: [REFERENCE_SERVERS.everything, 'stdio'] },
-          fs: { command: 'node', args: [REFERENCE_SERVERS.filesystem, serverDir] },
-        },
-      },
-      tools: {
-        tools: [
-          { name: 'everything__*', owner: 'platform', risk_tier: 'low', scopes: ['demo'] },
-          { name: 'fs__*', owner: 'platform', risk_tier: 'low', scopes: ['demo'] },
-        ],
-        resources: [
-          {
-            uri: 'demo://resource/static/document/*',
-            server: 'everything',
-            owner: 'docs',
-            risk_tier: 'medium',
-            data_classes: ['internal'],
-          },
-        ],
-        groups: { demo: ['everything__*', 'fs__*'] },
-      },
-      agents: { agents: [{ id: 'dev', owner: 'platform', tool_groups: ['demo'], scopes: ['demo'] }] },
-    });
+    gw = await runGateway(spec(serverDir));
     host = await hostClient(gw.url, clientRoot);
     // server-everything offers its sampling, elicitation and roots tools once it knows its client
     // (the gateway) can answer them, and says so with tools/list_changed.
@@ -242,5 +250,46 @@ describe('MCP features relayed through the gateway', () => {
       argument: { name: 'resourceId', value: '12' },
     });
     expect(ids.completion.values).toEqual(['12']);
+  });
+});
+
+describe('MCP features relayed through a gateway serving stdio', () => {
+  it('crosses roots and sampling with the client that launched it', async () => {
+    const serverDir = await realpath(await mkdtemp(path.join(tmpdir(), 'mcpgov-fs-')));
+    const clientRoot = await realpath(await mkdtemp(path.join(tmpdir(), 'mcpgov-root-')));
+    const fixture = await writeFixture(spec(serverDir));
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'gateway', '--config', fixture.configFile, '--stdio'],
+      stderr: 'ignore',
+    });
+    const host = await hostClient(transport, clientRoot);
+    try {
+      await vi.waitFor(
+        async () => {
+          const result = await callTool(host.client, 'fs__list_allowed_directories');
+          expect(textOf(result)).toContain(clientRoot);
+        },
+        { timeout: 20_000, interval: 100 },
+      );
+      await vi.waitFor(
+        async () => {
+          const { tools } = await host.client.listTools();
+          expect(tools.map((t) => t.name)).toContain('everything__trigger-sampling-request');
+        },
+        { timeout: 20_000, interval: 100 },
+      );
+      const result = await callTool(host.client, 'everything__trigger-sampling-request', {
+        prompt: 'over stdio',
+      });
+      expect(textOf(result)).toContain('the host model answered');
+    } finally {
+      await host.client.close();
+    }
+    const relayed = (await readEvidence(fixture.evidenceDir)).filter((r) => r.kind === 'relay');
+    expect(relayed.map((r) => [r.relay?.event, r.relay?.server])).toEqual([
+      ['requested', 'everything'],
+      ['answered', 'everything'],
+    ]);
   });
 });
