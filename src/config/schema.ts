@@ -406,8 +406,11 @@ export type ResourceEntry = z.infer<typeof ResourceEntrySchema>;
 
 export const ToolsFileSchema = z.strictObject({
   tools: z.array(ToolEntrySchema).default([]),
-  /** Resources by URI pattern, first match in file order (`resources/read` is governed like a call). */
-  resources: z.array(ResourceEntrySchema).default([]),
+  /**
+   * Resources by URI pattern, first match in file order (`resources/read` is governed like a call).
+   * No default: a registry without the section keeps the policy digest it had before the section existed.
+   */
+  resources: z.array(ResourceEntrySchema).optional(),
   /** Named tool sets: each member is an exposed tool name or a glob. */
   groups: z.record(z.string(), z.array(z.string())).default({}),
 });

@@ -21,7 +21,7 @@ export class ToolRegistry {
 
   /** The first resource entry in file order whose `uri` glob matches and whose `server`, if set, is this one. */
   matchResource(uri: string, server: string): ResourceEntry | undefined {
-    return this.file.resources.find(
+    return (this.file.resources ?? []).find(
       (e) => (e.server === undefined || e.server === server) && globMatch(e.uri, uri),
     );
   }
