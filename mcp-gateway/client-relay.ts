@@ -83,11 +83,15 @@ export class ClientRelay {
     return full;
   }
 
-  /** A session ended: its subscriptions end, and servers learn that the clients' roots changed. */
+  /**
+   * A session ended: its subscriptions end, servers learn that the clients' roots changed, and its
+   * logging level no longer counts.
+   */
   async detach(peer: Peer): Promise<void> {
     this.peers.delete(peer);
     for (const [uri, server] of peer.subscriptions) await this.unsubscribe(peer, server, uri).catch(() => {});
     if (peer.roots !== undefined) await this.tellRootsChanged();
+    if (peer.level !== undefined) await this.applyLevel();
   }
 
   /**
@@ -138,17 +142,7 @@ export class ClientRelay {
    */
   async setLevel(peer: Peer, level: LoggingLevel): Promise<void> {
     peer.level = level;
-    const wanted = [...this.peers].flatMap((p) => (p.level ? [LEVELS.indexOf(p.level)] : []));
-    const most = LEVELS[Math.min(...wanted)] ?? level;
-    await Promise.all(
-      [...this.downstreams.values()].map((ds) =>
-        ds
-          .setLoggingLevel(most)
-          .catch((err: Error) =>
-            this.log('warn', 'logging level not set downstream', { server: ds.name, error: err.message }),
-          ),
-      ),
-    );
+    await this.applyLevel();
   }
 
   /** Subscribes a session to a resource of `server`; the server is subscribed once for all sessions. */
@@ -173,6 +167,22 @@ export class ClientRelay {
     const roots = new Map<string, Root>();
     for (const peer of this.peers) for (const root of peer.roots ?? []) roots.set(root.uri, root);
     return [...roots.values()];
+  }
+
+  /** Asks every server that declares logging for the most verbose level a session wants, if any does. */
+  private async applyLevel(): Promise<void> {
+    const wanted = [...this.peers].flatMap((p) => (p.level ? [LEVELS.indexOf(p.level)] : []));
+    const level = LEVELS[Math.min(...wanted)];
+    if (level === undefined) return;
+    await Promise.all(
+      [...this.downstreams.values()].map((ds) =>
+        ds
+          .setLoggingLevel(level)
+          .catch((err: Error) =>
+            this.log('warn', 'logging level not set downstream', { server: ds.name, error: err.message }),
+          ),
+      ),
+    );
   }
 
   private subscribed(server: string, uri: string): boolean {
