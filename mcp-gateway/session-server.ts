@@ -141,7 +141,14 @@ export function createSessionServer(
     SubscribeRequestSchema,
     withRoots(async (request) => {
       const { uri } = request.params;
-      const owner = catalog.resourceServer(uri, await servers());
+      const visible = await servers();
+      // A URI no server lists (a resource yet to exist) goes to the one server that offers
+      // subscriptions, when only one does: no other could send its updates.
+      const subscribable = [...visible].filter(
+        (s) => catalog.downstreams.get(s)?.capabilities?.resources?.subscribe,
+      );
+      const owner =
+        catalog.resourceServer(uri, visible) ?? (subscribable.length === 1 ? subscribable[0] : undefined);
       if (owner === undefined) throw new McpError(ErrorCode.InvalidParams, `Resource ${uri} not found`);
       await relay.subscribe(peer, owner, uri);
       return {};

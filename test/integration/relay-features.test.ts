@@ -205,6 +205,12 @@ describe('MCP features relayed through the gateway', () => {
     await vi.waitFor(() => expect(host.updated).toContain(uri));
 
     await host.client.unsubscribeResource({ uri: uri! });
+    // A URI no server lists goes to the one server that offers subscriptions (server-filesystem offers none).
+    await host.client.subscribeResource({ uri: 'test://watched-resource' });
+    await vi.waitFor(() =>
+      expect(host.logs.some((l) => String(l.data).includes('test://watched-resource'))).toBe(true),
+    );
+    await host.client.unsubscribeResource({ uri: 'test://watched-resource' });
     await callTool(host.client, 'everything__toggle-subscriber-updates');
     // A debug message is below the level the client asked for: none was relayed.
     expect(host.logs.every((l) => l.level !== 'debug')).toBe(true);
