@@ -11,14 +11,17 @@ import {
   ElicitRequestSchema,
   ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
   ResourceUpdatedNotificationSchema,
+  ToolListChangedNotificationSchema,
   type CreateMessageRequest,
   type ElicitRequest,
   type LoggingMessageNotification,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readEvidence } from '../../src/evidence/jsonl-store.js';
-import { CLI, REFERENCE_SERVERS, writeFixture, type FixtureSpec } from '../helpers/fixture.js';
+import { CLI, REFERENCE_SERVERS, REPO, writeFixture, type FixtureSpec } from '../helpers/fixture.js';
 import { callTool, runGateway, textOf, type RunningGateway } from '../helpers/gateway-harness.js';
 
 /**
@@ -58,6 +61,9 @@ async function hostClient(url: string | Transport, rootDir: string) {
   await client.connect(typeof url === 'string' ? new StreamableHTTPClientTransport(new URL(url)) : url);
   return { client, sampled, elicited, logs, updated };
 }
+
+/** test/fixtures/growing-server.ts as built: a server whose lists grow when asked. */
+const GROWING_SERVER = path.join(REPO, 'dist/test/fixtures/growing-server.js');
 
 /** The gateway's setup: server-everything and server-filesystem (started on `serverDir`), all tools allowed. */
 function spec(serverDir: string): FixtureSpec {
@@ -297,5 +303,48 @@ describe('MCP features relayed through a gateway serving stdio', () => {
       ['requested', 'everything'],
       ['answered', 'everything'],
     ]);
+  });
+});
+
+describe('list changes of a downstream server', () => {
+  it('reloads the lists and tells the client to list again', async () => {
+    const gw = await runGateway({
+      config: {
+        mode: 'enforce',
+        identity: { default_agent: 'dev' },
+        servers: { growing: { command: 'node', args: [GROWING_SERVER] } },
+      },
+      tools: {
+        tools: [{ name: 'growing__*', owner: 'platform', risk_tier: 'low' }],
+        groups: { all: ['growing__*'] },
+      },
+      agents: { agents: [{ id: 'dev', owner: 'platform', tool_groups: ['all'] }] },
+    });
+    try {
+      const client = new Client({ name: 'lister', version: '0' });
+      const changed = new Set<string>();
+      for (const [schema, kind] of [
+        [ToolListChangedNotificationSchema, 'tools'],
+        [PromptListChangedNotificationSchema, 'prompts'],
+        [ResourceListChangedNotificationSchema, 'resources'],
+      ] as const) {
+        client.setNotificationHandler(schema, () => {
+          changed.add(kind);
+        });
+      }
+      await client.connect(new StreamableHTTPClientTransport(new URL(gw.url)));
+      // Notifications come on the standalone stream, which the client opened as it initialized.
+      const grown = async () =>
+        (await client.listTools()).tools.map((t) => t.name).filter((n) => n.startsWith('growing__'));
+      expect(await grown()).toEqual(['growing__grow']);
+      await callTool(client, 'growing__grow');
+      await vi.waitFor(() => expect([...changed].sort()).toEqual(['prompts', 'resources', 'tools']));
+      expect((await grown()).sort()).toEqual(['growing__grow', 'growing__grown']);
+      expect((await client.listPrompts()).prompts.map((p) => p.name)).toContain('growing__grown-prompt');
+      expect((await client.listResources()).resources.map((r) => r.uri)).toContain('grown://note');
+      await client.close();
+    } finally {
+      await gw.close();
+    }
   });
 });
