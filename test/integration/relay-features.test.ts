@@ -21,6 +21,8 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readEvidence } from '../../src/evidence/jsonl-store.js';
+import { readJwks } from '../../src/evidence/signer.js';
+import { verifyLogDir } from '../../src/evidence/verify.js';
 import { CLI, REFERENCE_SERVERS, REPO, writeFixture, type FixtureSpec } from '../helpers/fixture.js';
 import { callTool, runGateway, textOf, type RunningGateway } from '../helpers/gateway-harness.js';
 
@@ -303,6 +305,12 @@ describe('MCP features relayed through a gateway serving stdio', () => {
       ['requested', 'everything'],
       ['answered', 'everything'],
     ]);
+    // The relay records are part of the signed, hash-chained log like every other record.
+    const jwks = await readJwks(path.join(fixture.evidenceDir, 'keys/signing-key.jwks.json'));
+    const report = await verifyLogDir(fixture.evidenceDir, jwks);
+    expect(report.failure).toBeUndefined();
+    expect(report.ok).toBe(true);
+    expect(report.kinds['relay']).toBe(2);
   });
 });
 
