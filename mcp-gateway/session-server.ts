@@ -44,8 +44,9 @@ export interface SessionDeps {
 
 /**
  * The MCP server one upstream session talks to. Built on the SDK's low-level `Server` so that the
- * downstream servers' JSON schemas and results pass through untouched. Every `tools/call` goes through
- * the enforcer; lists show only what the session's agent may use.
+ * downstream servers' JSON schemas and results pass through untouched. Every `tools/call`,
+ * `resources/read` and `prompts/get` goes through the enforcer; lists show only what the session's
+ * agent may use; logging, subscriptions, completion and roots pass through the client relay.
  */
 export function createSessionServer(
   deps: SessionDeps,
