@@ -4,7 +4,16 @@ import { createInterface } from 'node:readline';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
+  CompleteResultSchema,
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  EmptyResultSchema,
+  ErrorCode,
   GetPromptResultSchema,
+  ListRootsRequestSchema,
+  LoggingMessageNotificationSchema,
+  McpError,
+  ResourceUpdatedNotificationSchema,
   ListPromptsResultSchema,
   ListResourcesResultSchema,
   ListResourceTemplatesResultSchema,
@@ -14,13 +23,19 @@ import {
   ResourceListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
   type CallToolResult,
+  type ClientCapabilities,
+  type CompleteRequest,
+  type CompleteResult,
   type GetPromptRequest,
   type GetPromptResult,
   type Prompt,
   type ReadResourceRequest,
   type ReadResourceResult,
   type Resource,
+  type LoggingLevel,
+  type LoggingMessageNotification,
   type ResourceTemplate,
+  type Result,
   type ServerCapabilities,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -53,6 +68,29 @@ export interface DownstreamOptions {
   maxMessageBytes?: number;
 }
 
+/** A request a downstream server sends its client: relayed by the gateway to one of its own clients. */
+export type ServerToClientRequest =
+  | { method: 'sampling/createMessage'; params: Record<string, unknown> }
+  | { method: 'elicitation/create'; params: Record<string, unknown> }
+  | { method: 'roots/list'; params?: Record<string, unknown> };
+
+/** Answers a downstream server's requests to its client (the gateway relays them upstream). */
+export type ClientRequestHandler = (
+  server: string,
+  request: ServerToClientRequest,
+  signal: AbortSignal,
+) => Promise<Result>;
+
+/**
+ * What the gateway offers downstream servers as their client: sampling, elicitation and roots are
+ * answered by the gateway's own clients (relayed), so a server may use them during a call.
+ */
+export const DOWNSTREAM_CLIENT_CAPABILITIES: ClientCapabilities = {
+  sampling: {},
+  elicitation: { form: {}, url: {} },
+  roots: { listChanged: true },
+};
+
 /** Per-call options. */
 export interface CallOptions {
   signal?: AbortSignal;
@@ -78,8 +116,17 @@ export class Downstream extends EventEmitter {
   capabilities?: ServerCapabilities;
   serverInfo?: { name: string; version: string };
 
+  /**
+   * Answers the server's requests to its client (sampling, elicitation, roots); without one they are
+   * refused.
+   */
+  clientRequests?: ClientRequestHandler;
+
   private client?: Client;
   private transport?: DirectRequestTransport;
+  /** The logging level last asked for, and the resources subscribed to: applied again on reconnect. */
+  private loggingLevel?: LoggingLevel;
+  private readonly subscribed = new Set<string>();
   private attempt = 0;
   private restartTimer?: NodeJS.Timeout;
   private stableTimer?: NodeJS.Timeout;
@@ -106,7 +153,10 @@ export class Downstream extends EventEmitter {
   async start(): Promise<void> {
     if (this.state === 'stopped') return;
     this.setState('starting');
-    const client = new Client(this.opts.clientInfo ?? { name: 'mcpgov', version: '0' });
+    const client = new Client(this.opts.clientInfo ?? { name: 'mcpgov', version: '0' }, {
+      capabilities: DOWNSTREAM_CLIENT_CAPABILITIES,
+    });
+    this.answerServerRequests(client);
     const transport = new DirectRequestTransport(this.createTransport());
     this.client = client;
     this.transport = transport;
@@ -121,6 +171,7 @@ export class Downstream extends EventEmitter {
       this.serverInfo = client.getServerVersion();
       this.watchListChanges(client);
       await this.refresh(['tools', 'resources', 'prompts']);
+      await this.restoreInterest(client);
     } catch (err) {
       this.log('warn', 'downstream server failed to start', {
         server: this.name,
@@ -187,6 +238,45 @@ export class Downstream extends EventEmitter {
     );
   }
 
+  /** Forwards `completion/complete` (the ref already in the server's own names). */
+  async complete(params: CompleteRequest['params'], opts: CallOptions = {}): Promise<CompleteResult> {
+    return this.up().request(
+      { method: 'completion/complete', params },
+      CompleteResultSchema,
+      this.requestOptions(opts),
+    );
+  }
+
+  /**
+   * Asks the server to send log messages at `level` and above, when it declares `logging`; kept and
+   * asked again after a reconnect.
+   */
+  async setLoggingLevel(level: LoggingLevel): Promise<void> {
+    this.loggingLevel = level;
+    if (!this.capabilities?.logging || this.state !== 'up' || !this.client) return;
+    await this.client.setLoggingLevel(level);
+  }
+
+  /** Subscribes to a resource's updates (kept, and subscribed again after a reconnect). */
+  async subscribeResource(uri: string): Promise<void> {
+    const client = this.up();
+    await client.request({ method: 'resources/subscribe', params: { uri } }, EmptyResultSchema);
+    this.subscribed.add(uri);
+  }
+
+  /** Ends a subscription to a resource's updates. */
+  async unsubscribeResource(uri: string): Promise<void> {
+    this.subscribed.delete(uri);
+    if (this.state !== 'up' || !this.client) return;
+    await this.client.request({ method: 'resources/unsubscribe', params: { uri } }, EmptyResultSchema);
+  }
+
+  /** Tells the server its client's roots changed (`notifications/roots/list_changed`). */
+  async rootsChanged(): Promise<void> {
+    if (this.state !== 'up' || !this.client) return;
+    await this.client.sendRootsListChanged();
+  }
+
   private up(): Client {
     if (this.state !== 'up' || !this.client) throw new ServerUnavailableError(this.name);
     return this.client;
@@ -220,6 +310,41 @@ export class Downstream extends EventEmitter {
       this.log('info', line, { server: this.name, stream: 'stderr' }),
     );
     return transport;
+  }
+
+  /**
+   * The server's requests to its client go to `clientRequests`; its log messages and resource updates
+   * are emitted (`log`, `resourceUpdated`) for the gateway to relay to its own clients.
+   */
+  private answerServerRequests(client: Client): void {
+    const ask = (request: ServerToClientRequest, signal: AbortSignal) => {
+      const handler = this.clientRequests;
+      if (!handler) throw new McpError(ErrorCode.MethodNotFound, `${request.method} is not relayed`);
+      return handler(this.name, request, signal);
+    };
+    client.setRequestHandler(CreateMessageRequestSchema, (request, extra) =>
+      ask({ method: 'sampling/createMessage', params: request.params }, extra.signal),
+    );
+    client.setRequestHandler(ElicitRequestSchema, (request, extra) =>
+      ask({ method: 'elicitation/create', params: request.params }, extra.signal),
+    );
+    client.setRequestHandler(ListRootsRequestSchema, (request, extra) =>
+      ask({ method: 'roots/list', params: request.params }, extra.signal),
+    );
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n: LoggingMessageNotification) => {
+      this.emit('log', n.params);
+    });
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      this.emit('resourceUpdated', n.params.uri);
+    });
+  }
+
+  /** After a (re)connect: the logging level and the subscriptions the gateway's clients asked for. */
+  private async restoreInterest(client: Client): Promise<void> {
+    if (this.loggingLevel && this.capabilities?.logging) await client.setLoggingLevel(this.loggingLevel);
+    for (const uri of this.subscribed) {
+      await client.request({ method: 'resources/subscribe', params: { uri } }, EmptyResultSchema);
+    }
   }
 
   private watchListChanges(client: Client): void {

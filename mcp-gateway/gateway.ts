@@ -22,6 +22,7 @@ import { LineStdioServerTransport } from '../src/transport/stdio-upstream.js';
 import { createLogger, type Logger } from '../src/util/log.js';
 import { VERSION } from '../src/util/version.js';
 import { Catalog } from './catalog.js';
+import { ClientRelay } from './client-relay.js';
 import { createDownstreams, type Downstream, type DownstreamState } from './downstream.js';
 import { SessionServers } from './session-server.js';
 
@@ -69,8 +70,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     (server, defs, prefix) => kernel.definitions.review(server, defs, prefix),
     log,
   );
+  // Before any server starts: a server may ask its client for roots as soon as it is initialized.
+  const relay = new ClientRelay(downstreams, evidence, kernel.pep, log);
   await Promise.all([...downstreams.values()].map((ds) => ds.start()));
-  const sessions = new SessionServers(kernel, catalog, SERVER_INFO);
+  const sessions = new SessionServers(kernel, catalog, relay, SERVER_INFO);
   const probes = probeRoutes(readinessChecks(kernel, downstreams));
   const at = { config, kernel, sessions, log, probes };
   const http = opts.http ? await serveHttp(opts.http, { ...at, fleet }) : undefined;

@@ -1,6 +1,7 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
+  CompleteRequestSchema,
   ErrorCode,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
@@ -9,8 +10,16 @@ import {
   ListToolsRequestSchema,
   McpError,
   ReadResourceRequestSchema,
+  RootsListChangedNotificationSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
   type CallToolResult,
+  type CompleteRequest,
+  type ServerNotification,
+  type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Identity } from '../src/core/identity.js';
 import { INTENT_META_KEY, type Enforcer, type Session } from '../src/pep/enforcer.js';
@@ -22,88 +31,230 @@ import { declareIntent, DECLARE_INTENT_TOOL } from '../src/pep/intent-tool.js';
 import { listedTools, visibleServers } from '../src/pep/visibility.js';
 import type { Progress, ToolCallHandler } from '../src/transport/tool-call.js';
 import type { Catalog } from './catalog.js';
+import type { ClientRelay, Peer } from './client-relay.js';
 import type { Downstream, ListKind } from './downstream.js';
 
 /** What a session's server needs from the gateway. */
 export interface SessionDeps {
   catalog: Catalog;
   enforcer: Enforcer;
+  relay: ClientRelay;
   serverInfo: { name: string; version: string };
 }
 
 /**
  * The MCP server one upstream session talks to. Built on the SDK's low-level `Server` so that the
- * downstream servers' JSON schemas and results pass through untouched. Every `tools/call` goes through
- * the enforcer; lists show only what the session's agent may use.
+ * downstream servers' JSON schemas and results pass through untouched. Every `tools/call`,
+ * `resources/read` and `prompts/get` goes through the enforcer; lists show only what the session's
+ * agent may use; logging, subscriptions, completion and roots pass through the client relay.
  */
 export function createSessionServer(
   deps: SessionDeps,
   session: Session,
-): { server: Server; callTool: ToolCallHandler } {
-  const { catalog, enforcer } = deps;
+): { server: Server; callTool: ToolCallHandler; peer: Peer } {
+  const { catalog, enforcer, relay } = deps;
   const server = new Server(deps.serverInfo, {
     capabilities: {
       tools: { listChanged: true },
-      resources: { listChanged: true },
+      resources: { listChanged: true, subscribe: true },
       prompts: { listChanged: true },
+      logging: {},
+      completions: {},
     },
     instructions: 'Tools of several MCP servers, named <server>__<tool>, governed by mcpgov policy.',
   });
 
   const tools = () => catalog.tools().values();
   const servers = () => visibleServers(enforcer, session, tools());
+  const allServers: ReadonlySet<string> = new Set(catalog.downstreams.keys());
+  const peer = relay.attach({ server, session, visible: servers });
+  // While a request is served downstream, what that server asks its client is relayed to this one.
+  const served = async <T>(owner: string, requestId: string | number, send: () => Promise<T>): Promise<T> => {
+    const done = relay.calling(peer, owner, requestId);
+    try {
+      return await send();
+    } finally {
+      done();
+    }
+  };
+  // The client's roots are read, when wanted, as part of whatever it asks next.
+  const withRoots =
+    <Req, Res>(handler: (request: Req, extra: Extra) => Promise<Res>) =>
+    async (request: Req, extra: Extra): Promise<Res> => {
+      await relay.readRoots(peer, extra.requestId);
+      return handler(request, extra);
+    };
+  const progressOf = (extra: ProgressExtra, token: string | number | undefined) =>
+    token === undefined
+      ? undefined
+      : (p: Progress) =>
+          void extra.sendNotification({
+            method: 'notifications/progress',
+            params: { ...p, progressToken: token },
+          });
 
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: await listedTools(enforcer, session, tools()),
-  }));
+  server.setRequestHandler(
+    ListToolsRequestSchema,
+    withRoots(async () => ({
+      tools: await listedTools(enforcer, session, tools()),
+    })),
+  );
 
-  const callTool = toolCallHandler(deps, session, server);
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
-    const progressToken = request.params._meta?.progressToken;
-    const onprogress =
-      progressToken === undefined
-        ? undefined
-        : (p: Progress) =>
-            void extra.sendNotification({
-              method: 'notifications/progress',
-              params: { ...p, progressToken },
-            });
-    return callTool(request.params, extra.signal, onprogress, extra.requestId);
-  });
+  const callTool = toolCallHandler(deps, session, server, peer);
+  server.setRequestHandler(
+    CallToolRequestSchema,
+    withRoots(async (request, extra): Promise<CallToolResult> => {
+      const onprogress = progressOf(extra, request.params._meta?.progressToken);
+      return callTool(request.params, extra.signal, onprogress, extra.requestId);
+    }),
+  );
 
-  server.setRequestHandler(ListResourcesRequestSchema, async () => ({
-    resources: catalog.resources(await servers()),
-  }));
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({
-    resourceTemplates: catalog.resourceTemplates(await servers()),
-  }));
-  server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
-    const owner = catalog.resourceServer(request.params.uri, await servers());
-    if (owner === undefined)
-      throw new McpError(ErrorCode.InvalidParams, `Resource ${request.params.uri} not found`);
-    return downstream(catalog, owner).readResource(request.params, { signal: extra.signal });
-  });
+  server.setRequestHandler(
+    ListResourcesRequestSchema,
+    withRoots(async () => ({
+      resources: catalog.resources(await servers()),
+    })),
+  );
+  server.setRequestHandler(
+    ListResourceTemplatesRequestSchema,
+    withRoots(async () => ({
+      resourceTemplates: catalog.resourceTemplates(await servers()),
+    })),
+  );
+  server.setRequestHandler(
+    ReadResourceRequestSchema,
+    withRoots(async (request, extra) => {
+      const { uri } = request.params;
+      const visible = await servers();
+      // A server the agent may not use still owns its resources: reading one is decided and recorded.
+      const owner = catalog.resourceServer(uri, visible) ?? catalog.resourceServer(uri, allServers);
+      if (owner === undefined) throw new McpError(ErrorCode.InvalidParams, `Resource ${uri} not found`);
+      const onprogress = progressOf(extra, request.params._meta?.progressToken);
+      const target = { method: 'resources/read' as const, server: owner, name: uri, params: request.params };
+      return enforcer.read(session, { ...target, serverVisible: visible.has(owner) }, () =>
+        served(owner, extra.requestId, () =>
+          downstream(catalog, owner).readResource(request.params, { signal: extra.signal, onprogress }),
+        ),
+      );
+    }),
+  );
+  server.setRequestHandler(
+    SubscribeRequestSchema,
+    withRoots(async (request) => {
+      const { uri } = request.params;
+      const visible = await servers();
+      // A URI no server lists (a resource yet to exist) goes to the one server that offers
+      // subscriptions, when only one does: no other could send its updates.
+      const subscribable = [...visible].filter(
+        (s) => catalog.downstreams.get(s)?.capabilities?.resources?.subscribe,
+      );
+      const owner =
+        catalog.resourceServer(uri, visible) ?? (subscribable.length === 1 ? subscribable[0] : undefined);
+      if (owner === undefined) throw new McpError(ErrorCode.InvalidParams, `Resource ${uri} not found`);
+      await relay.subscribe(peer, owner, uri);
+      return {};
+    }),
+  );
+  server.setRequestHandler(
+    UnsubscribeRequestSchema,
+    withRoots(async (request) => {
+      const { uri } = request.params;
+      const owner = peer.subscriptions.get(uri);
+      if (owner !== undefined) await relay.unsubscribe(peer, owner, uri);
+      return {};
+    }),
+  );
 
-  server.setRequestHandler(ListPromptsRequestSchema, async () => ({
-    prompts: catalog.prompts(await servers()),
-  }));
-  server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
-    const parts = catalog.promptOwner(request.params.name, await servers());
-    if (!parts) throw new McpError(ErrorCode.InvalidParams, `Prompt ${request.params.name} not found`);
-    return downstream(catalog, parts.server).getPrompt(
-      { ...request.params, name: parts.name },
-      { signal: extra.signal },
-    );
-  });
+  server.setRequestHandler(
+    ListPromptsRequestSchema,
+    withRoots(async () => ({
+      prompts: catalog.prompts(await servers()),
+    })),
+  );
+  server.setRequestHandler(
+    GetPromptRequestSchema,
+    withRoots(async (request, extra) => {
+      const { name } = request.params;
+      const parts = catalog.promptOwner(name, allServers);
+      if (!parts) {
+        throw new McpError(ErrorCode.InvalidParams, `Prompt ${name} not found`);
+      }
+      const onprogress = progressOf(extra, request.params._meta?.progressToken);
+      const serverVisible = (await servers()).has(parts.server);
+      const target = { method: 'prompts/get' as const, server: parts.server, name, params: request.params };
+      return enforcer.read(session, { ...target, serverVisible }, () =>
+        served(parts.server, extra.requestId, () =>
+          downstream(catalog, parts.server).getPrompt(
+            { ...request.params, name: parts.name },
+            { signal: extra.signal, onprogress },
+          ),
+        ),
+      );
+    }),
+  );
 
-  return { server, callTool };
+  server.setRequestHandler(
+    CompleteRequestSchema,
+    withRoots(async (request, extra) => {
+      const target = completionTarget(catalog, request.params.ref, await servers());
+      if (!target) throw new McpError(ErrorCode.InvalidParams, 'Completion reference not found');
+      return downstream(catalog, target.server).complete(
+        { ...request.params, ref: target.ref },
+        { signal: extra.signal },
+      );
+    }),
+  );
+
+  server.setRequestHandler(
+    SetLevelRequestSchema,
+    withRoots(async (request) => {
+      await relay.setLevel(peer, request.params.level);
+      return {};
+    }),
+  );
+  // The client's roots are offered to every downstream server: read with its first request, and
+  // again with the next one after they change.
+  server.oninitialized = () => relay.rootsChanged(peer);
+  server.setNotificationHandler(RootsListChangedNotificationSchema, () => relay.rootsChanged(peer));
+
+  return { server, callTool, peer };
+}
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+type ProgressExtra = {
+  sendNotification: (n: {
+    method: 'notifications/progress';
+    params: Progress & { progressToken: string | number };
+  }) => Promise<void>;
+};
+
+/**
+ * The server a `completion/complete` reference belongs to, and the reference in its own names: a
+ * prompt by its `<server>__<name>`, a resource template by the server that lists it (else that owns
+ * a matching URI).
+ */
+function completionTarget(
+  catalog: Catalog,
+  ref: CompleteRequest['params']['ref'],
+  servers: ReadonlySet<string>,
+): { server: string; ref: CompleteRequest['params']['ref'] } | undefined {
+  if (ref.type === 'ref/prompt') {
+    const parts = catalog.promptOwner(ref.name, servers);
+    return parts && { server: parts.server, ref: { ...ref, name: parts.name } };
+  }
+  for (const [server, ds] of catalog.downstreams) {
+    if (servers.has(server) && ds.resourceTemplates.some((t) => t.uriTemplate === ref.uri))
+      return { server, ref };
+  }
+  const server = catalog.resourceServer(ref.uri, servers);
+  return server === undefined ? undefined : { server, ref };
 }
 
 /**
  * The one path by which a session's `tools/call` reaches a downstream server, shared by the SDK
  * `Server` and the stdio transport's direct path: look the tool up, let the enforcer decide, forward.
  */
-function toolCallHandler(deps: SessionDeps, session: Session, server: Server): ToolCallHandler {
+function toolCallHandler(deps: SessionDeps, session: Session, server: Server, peer: Peer): ToolCallHandler {
   const { catalog, enforcer } = deps;
   // The user confirms through their client (MCP elicitation), where the client can ask them.
   // The SDK's default request timeout (60 s) would drop an answer a person takes longer to give:
@@ -119,7 +270,9 @@ function toolCallHandler(deps: SessionDeps, session: Session, server: Server): T
       );
       return answer.action;
     };
-  return (params, signal, onprogress, requestId) => {
+  return async (params, signal, onprogress, requestId) => {
+    // The direct paths (stdio, HTTP) come here without the SDK's handlers: roots are read here too.
+    await deps.relay.readRoots(peer, requestId);
     const { name, arguments: args = {}, _meta } = params;
     if (name === DECLARE_INTENT_TOOL) return declareIntent(enforcer, session, args);
     // Counted before anything can refuse the call (the SDK path and the stdio direct path both land
@@ -133,10 +286,15 @@ function toolCallHandler(deps: SessionDeps, session: Session, server: Server): T
       // span in place of the caller's as its trace parent when tracing is on.
       const { progressToken: _drop, [INTENT_META_KEY]: _intent, ...rest } = _meta ?? {};
       const meta = { ...rest, ...trace };
-      return ds.callTool(
-        { name: live.tool, arguments: args, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) },
-        { signal, onprogress },
-      );
+      const done = deps.relay.calling(peer, live.server, requestId);
+      try {
+        return await ds.callTool(
+          { name: live.tool, arguments: args, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) },
+          { signal, onprogress },
+        );
+      } finally {
+        done();
+      }
     };
     const confirm = server.getClientCapabilities()?.elicitation ? elicit(requestId) : undefined;
     return enforcer.call(session, name, args, live, forward, _meta, {
@@ -163,6 +321,7 @@ export class SessionServers {
   constructor(
     private readonly kernel: Kernel,
     private readonly catalog: Catalog,
+    private readonly relay: ClientRelay,
     private readonly serverInfo: { name: string; version: string },
   ) {
     catalog.onChange((kind) => this.notify(kind));
@@ -175,17 +334,27 @@ export class SessionServers {
     // The stdio client launched this gateway; an HTTP caller is whoever reached the port.
     const channel = transport instanceof LineStdioServerTransport ? 'launcher' : 'network';
     const session = await this.kernel.openSession(identity, sessionId, channel);
-    const deps = { catalog: this.catalog, enforcer: this.kernel.enforcer, serverInfo: this.serverInfo };
-    const { server, callTool } = createSessionServer(deps, session);
+    const deps = {
+      catalog: this.catalog,
+      enforcer: this.kernel.enforcer,
+      relay: this.relay,
+      serverInfo: this.serverInfo,
+    };
+    const { server, callTool, peer } = createSessionServer(deps, session);
     if (transport instanceof LineStdioServerTransport) transport.toolCalls = callTool;
     if (transport instanceof HttpSession) {
       transport.toolCalls = callTool;
-      // A client that may be asked something during a call (elicitation) gets the SDK's SSE stream.
-      transport.directCalls = () => !server.getClientCapabilities()?.elicitation;
+      // A client that may be asked something during a call (elicitation, sampling) gets the SDK's SSE
+      // stream: a question relates to the call, on the call's own response stream.
+      transport.directCalls = () => {
+        const caps = server.getClientCapabilities();
+        return !caps?.elicitation && !caps?.sampling && !peer.rootsWanted;
+      };
     }
     this.servers.add(server);
     server.onclose = () => {
       this.servers.delete(server);
+      void this.relay.detach(peer);
       void this.kernel.closeSession(session);
     };
     await server.connect(transport);

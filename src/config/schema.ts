@@ -450,8 +450,30 @@ export const ToolEntrySchema = z.strictObject({
 });
 export type ToolEntry = z.infer<typeof ToolEntrySchema>;
 
+/**
+ * A resource registry entry: what reading the resources whose URIs match `uri` (a glob) involves.
+ * A read that no entry matches is governed as the server's tools are: allowed to an agent that may
+ * use at least one of them.
+ */
+export const ResourceEntrySchema = z.strictObject({
+  uri: z.string().min(1),
+  /** Only this server's resources (any server's when left out). */
+  server: z.string().optional(),
+  description: z.string().optional(),
+  owner: z.string().min(1),
+  risk_tier: RiskTierSchema,
+  data_classes: z.array(z.string()).default([]),
+  mode: ModeSchema.optional(),
+});
+export type ResourceEntry = z.infer<typeof ResourceEntrySchema>;
+
 export const ToolsFileSchema = z.strictObject({
   tools: z.array(ToolEntrySchema).default([]),
+  /**
+   * Resources by URI pattern, first match in file order (`resources/read` is governed like a call).
+   * No default: a registry without the section keeps the policy digest it had before the section existed.
+   */
+  resources: z.array(ResourceEntrySchema).optional(),
   /** Named tool sets: each member is an exposed tool name or a glob. */
   groups: z.record(z.string(), z.array(z.string())).default({}),
 });

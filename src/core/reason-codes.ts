@@ -44,6 +44,11 @@ export const REASON_CODES = {
     meaning: 'the tool handles a data class the agent is not cleared for',
     hidden: true,
   },
+  resource_not_visible: {
+    meaning: 'the resource or prompt belongs to a server none of whose tools the agent may use',
+    hidden: true,
+  },
+  resource_not_cleared: { meaning: 'the resource handles a data class the agent is not cleared for' },
   // caps
   rate_limited: { meaning: "the agent exceeded the tool's calls-per-minute cap" },
   spend_cap_exceeded: { meaning: "the call would exceed the agent's daily spend cap" },

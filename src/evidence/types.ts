@@ -265,6 +265,31 @@ export const WaiverEventSchema = z.object({
   waived_effect: z.enum(['deny', 'escalate']).optional(),
 });
 
+/**
+ * A request a downstream server sent its client through the gateway (`sampling/createMessage`,
+ * `elicitation/create`): `requested` before it is relayed to the client whose call is in flight,
+ * then `answered` (with what came back), `refused` (no client to ask, or one that cannot answer) or
+ * `failed` (the client answered with an error, or the request was cancelled).
+ */
+export const RelayInfoSchema = z.object({
+  event: z.enum(['requested', 'answered', 'refused', 'failed']),
+  method: z.string(),
+  /** The downstream server that asked. */
+  server: z.string(),
+  /** `sha256:` of the request's params (RFC 8785). */
+  params_digest: Sha256Schema,
+  /** On `requested`: what the client is asked, masked like arguments (the elicitation's message, the last sampling message's text). */
+  message: z.string().optional(),
+  /** On `answered`: the client's elicitation action, or the model that answered a sampling request. */
+  action: z.string().optional(),
+  model: z.string().optional(),
+  result_digest: Sha256Schema.optional(),
+  duration_ms: z.number().nonnegative().optional(),
+  /** On `refused` and `failed`: a stable code and one line. */
+  code: z.string().optional(),
+  error: z.string().optional(),
+});
+
 /** Fields a PEP supplies; `seq`, `prev` and `hash` are assigned by the store at append time. */
 export const RecordBodySchema = z.object({
   v: z.literal(EVIDENCE_VERSION),
@@ -279,6 +304,7 @@ export const RecordBodySchema = z.object({
     'drift',
     'chain',
     'definition',
+    'relay',
   ]),
   chain: z.string(),
   time: z.string(),
@@ -294,6 +320,7 @@ export const RecordBodySchema = z.object({
   definition: DefinitionFindingSchema.optional(),
   approval: ApprovalEventSchema.optional(),
   waiver: WaiverEventSchema.optional(),
+  relay: RelayInfoSchema.optional(),
 });
 export type RecordBody = z.infer<typeof RecordBodySchema>;
 

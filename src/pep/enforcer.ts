@@ -33,6 +33,7 @@ import {
   outcomeRecord,
 } from './records.js';
 import { freezeInput, truthy } from '../policy/json-logic.js';
+import { governRead, type ReadTarget } from './read-governance.js';
 import type { Decision } from '../core/decision.js';
 import { hidesTool } from '../core/reason-codes.js';
 import type { Identity } from '../core/identity.js';
@@ -171,6 +172,20 @@ export class Enforcer {
       chainRecord(session.state, session.identity, this.opts.pep, 'close', false, session.received),
     );
     await this.opts.evidence.checkpoint?.();
+  }
+
+  /**
+   * Governs a `resources/read` or `prompts/get` like a call (src/pep/read-governance.ts): decided,
+   * recorded before `forward` runs, refused with a JSON-RPC error when blocked.
+   */
+  read<T>(session: Session, target: ReadTarget, forward: () => Promise<T>): Promise<T> {
+    const { evidence, pep, defaultMode, log } = this.opts;
+    return governRead(
+      { policy: this.policy, evidence, pep, defaultMode, log, now: this.clock() },
+      session,
+      target,
+      forward,
+    );
   }
 
   /** Whether the session's agent may ever call this tool; tools it may not are left out of `tools/list`. */

@@ -112,6 +112,8 @@ export function decisionRecord(
   traceId?: string,
   /** The arguments as recorded, when not the masked `ctx.arguments` (arguments refused by a limit). */
   recorded: { args: unknown; masked: string[] } = maskedArguments(ctx.arguments),
+  /** What was asked of which server, when not a `tools/call` of the live tool (`resources/read`, `prompts/get`). */
+  target: { method: string; server?: string } = { method: 'tools/call', server: ctx.liveTool?.server },
 ): RecordBody {
   const masked = recorded;
   return {
@@ -123,8 +125,8 @@ export function decisionRecord(
       args_digest: argsDigest,
       definition_digest: ctx.liveTool?.digest,
       masked: masked.masked,
-      method: 'tools/call',
-      server: ctx.liveTool?.server,
+      method: target.method,
+      server: target.server,
       session: {
         call_count: ctx.session.callCount,
         id: ctx.session.id,
@@ -213,6 +215,8 @@ export function actionRecord(
   pep: PepInfo,
   argsDigest: string,
   facts: ActionFacts,
+  /** The server asked, when not the live tool's (`resources/read`, `prompts/get`). */
+  server: string | undefined = ctx.liveTool?.server,
 ): RecordBody {
   return {
     ...recordBase('action', ctx.session.id, pep),
@@ -227,7 +231,7 @@ export function actionRecord(
       is_error: facts.isError,
       result_bytes: facts.result?.bytes ?? 0,
       result_digest: facts.result?.digest,
-      server: ctx.liveTool?.server,
+      server,
       tool: maskText(ctx.toolName),
       tool_hints: toolHints(ctx),
     },
@@ -253,4 +257,36 @@ export function definitionDriftRecord(
   drift: NonNullable<RecordBody['drift']>,
 ): RecordBody {
   return { ...recordBase('drift', DEFINITIONS_CHAIN, pep, time), drift };
+}
+
+/** The chain of relayed requests no session can be named for (no call was in flight to their server). */
+export const RELAY_CHAIN = 'relay';
+
+/**
+ * A downstream server's request to a client (sampling, elicitation) relayed through the enforcement
+ * point, or refused: the server that asked, in the chain of the session asked (`RELAY_CHAIN` when
+ * none could be), naming who the session belongs to.
+ */
+export function relayRecord(
+  pep: PepInfo,
+  session: { id: string; identity: Identity } | undefined,
+  relay: NonNullable<RecordBody['relay']>,
+): RecordBody {
+  return {
+    ...recordBase('relay', session?.id ?? RELAY_CHAIN, pep),
+    subject: session && subjectOf(session.identity),
+    relay: {
+      action: relay.action,
+      code: relay.code,
+      duration_ms: relay.duration_ms,
+      error: relay.error === undefined ? undefined : maskText(relay.error),
+      event: relay.event,
+      message: relay.message === undefined ? undefined : maskText(relay.message),
+      method: relay.method,
+      model: relay.model,
+      params_digest: relay.params_digest,
+      result_digest: relay.result_digest,
+      server: relay.server,
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import type { AgentEntry, AgentsFile, ToolEntry, ToolsFile } from '../config/schema.js';
+import type { AgentEntry, AgentsFile, ResourceEntry, ToolEntry, ToolsFile } from '../config/schema.js';
 import { globMatch, isGlob } from './glob.js';
 import type { Identity } from '../core/identity.js';
 
@@ -17,6 +17,13 @@ export class ToolRegistry {
   /** The entry for an exposed tool name: an exact entry first, else the first glob entry in file order. */
   match(toolName: string): ToolEntry | undefined {
     return this.exact.get(toolName) ?? this.globs.find((e) => globMatch(e.name, toolName));
+  }
+
+  /** The first resource entry in file order whose `uri` glob matches and whose `server`, if set, is this one. */
+  matchResource(uri: string, server: string): ResourceEntry | undefined {
+    return (this.file.resources ?? []).find(
+      (e) => (e.server === undefined || e.server === server) && globMatch(e.uri, uri),
+    );
   }
 
   /** True when any member of any of the named groups matches the tool name. */

@@ -1,13 +1,13 @@
 import type { Prompt, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { ServerSchema } from '../../../src/config/schema.js';
+import { StdioServerSchema } from '../../../src/config/schema.js';
 import { liveTool } from '../../../src/registry/live-tool.js';
 import { Catalog } from '../../../mcp-gateway/catalog.js';
 import { Downstream } from '../../../mcp-gateway/downstream.js';
 
 /** A downstream server that is never started: its lists are the ones given, as if it had sent them. */
 function server(name: string, config: Record<string, unknown>, tools: string[], prompts: string[] = []) {
-  const ds = new Downstream(name, ServerSchema.parse({ command: 'node', ...config }));
+  const ds = new Downstream(name, StdioServerSchema.parse({ command: 'node', ...config }));
   ds.tools = tools.map((t): Tool => ({ name: t, inputSchema: { type: 'object' } }));
   ds.prompts = prompts.map((p): Prompt => ({ name: p }));
   return ds;
