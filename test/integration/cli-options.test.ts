@@ -1,0 +1,165 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { buildProgram } from '../../src/cli/program.js';
+import { mcpgov } from '../helpers/cli.js';
+import { CLI, REFERENCE_SERVERS, REPO, writeFixture, type FixtureSpec } from '../helpers/fixture.js';
+
+const minimal: FixtureSpec = {
+  config: {
+    identity: { default_agent: 'dev' },
+    servers: { everything: { command: 'node', args: [REFERENCE_SERVERS.everything, 'stdio'] } },
+  },
+  tools: {
+    tools: [{ name: 'everything__*', owner: 'platform', risk_tier: 'low' }],
+    groups: { all: ['everything__*'] },
+  },
+  agents: { agents: [{ id: 'dev', owner: 'platform', tool_groups: ['all'] }] },
+};
+
+/** The commands that run something (no subcommands of their own), by their words after `mcpgov`. */
+function leaves(command: Command = buildProgram(), words: string[] = []): [string, Command][] {
+  const subs = command.commands.filter((c) => c.name() !== 'help');
+  if (subs.length === 0) return [[words.join(' '), command]];
+  return subs.flatMap((c) => leaves(c, [...words, c.name()]));
+}
+
+/** Commands that read no config: they work on files or URLs named on the command line. */
+const NO_CONFIG = [
+  'connect',
+  'keys generate',
+  'evidence verify',
+  'evidence pull',
+  'evals convert-rjudge',
+  'version',
+  'completion',
+];
+/** Commands whose output is not a report: MCP on stdio, the data itself, a token, a script. */
+const NO_JSON = [
+  'gateway',
+  'sidecar',
+  'connect',
+  'evidence export',
+  'approvals token',
+  'version',
+  'completion',
+];
+
+describe('mcpgov options shared by the commands', { timeout: 120_000 }, () => {
+  it('gives every command that reads a config -c/--config, from MCPGOV_CONFIG when not given', () => {
+    for (const [name, command] of leaves()) {
+      const config = command.options.find((o) => o.long === '--config');
+      if (NO_CONFIG.includes(name)) {
+        expect(config, name).toBeUndefined();
+        continue;
+      }
+      expect(config?.short, name).toBe('-c');
+      // The eval suite's config is its own, not the deployment's.
+      expect(config?.envVar, name).toBe(name === 'evals run' ? undefined : 'MCPGOV_CONFIG');
+    }
+  });
+
+  it('gives every command that reports something --json', () => {
+    for (const [name, command] of leaves()) {
+      const json = command.options.some((o) => o.long === '--json');
+      expect(json, name).toBe(!NO_JSON.includes(name));
+    }
+  });
+
+  it('reads the config named by MCPGOV_CONFIG, and -c wins over it', async () => {
+    const fixture = await writeFixture(minimal);
+    const other = await writeFixture(minimal);
+    const env = { MCPGOV_CONFIG: fixture.configFile };
+    const fromEnv = await mcpgov(['validate', '--json'], { env });
+    expect(fromEnv.code, fromEnv.stderr).toBe(0);
+    expect(JSON.parse(fromEnv.stdout)).toMatchObject({ ok: true, config: fixture.configFile, servers: 1 });
+    const given = await mcpgov(['validate', '--json', '-c', other.configFile], { env });
+    expect(JSON.parse(given.stdout)).toMatchObject({ config: other.configFile });
+    // A command that used to take only --config: the approvals store of the config from the variable.
+    const listed = await mcpgov(['approvals', 'list', '--json'], { env });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual({ requests: [] });
+  });
+
+  it('warns on a config with no servers: a line on stderr, a warnings array with --json, exit 1 only with --strict', async () => {
+    const fixture = await writeFixture({ ...minimal, config: { identity: { default_agent: 'dev' } } });
+    const plain = await mcpgov(['validate', '-c', fixture.configFile]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stderr).toMatch(/^warning: .*no servers configured/);
+    expect(plain.stdout).toMatch(/^ok: .*0 servers/);
+    const json = await mcpgov(['validate', '-c', fixture.configFile, '--json']);
+    expect(json.code).toBe(0);
+    const report = JSON.parse(json.stdout) as { ok: boolean; warnings: string[]; problems: unknown[] };
+    expect(report).toMatchObject({ ok: true, problems: [] });
+    expect(report.warnings).toHaveLength(1);
+    expect(report.warnings[0]).toMatch(/no servers configured/);
+    const strict = await mcpgov(['validate', '-c', fixture.configFile, '--strict']);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toMatch(/failing with --strict/);
+  });
+
+  it('prints JSON with --json: keys generate, registry pin against a live server', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mcpgov-keys-'));
+    const keys = await mcpgov(['keys', 'generate', '--out', dir, '--name', 'k', '--json']);
+    expect(keys.code, keys.stderr).toBe(0);
+    const files = JSON.parse(keys.stdout) as { privateKey: string; publicJwks: string; kid: string };
+    expect(files.privateKey).toBe(path.join(dir, 'k.private.jwk'));
+    expect(JSON.parse(await readFile(files.publicJwks, 'utf8'))).toMatchObject({
+      keys: [{ kid: files.kid }],
+    });
+
+    const fixture = await writeFixture(minimal);
+    const pinned = await mcpgov(['registry', 'pin', '-c', fixture.configFile, '--dry-run', '--json']);
+    expect(pinned.code, pinned.stderr).toBe(0);
+    const plan = JSON.parse(pinned.stdout) as { written: unknown; counts: { not_exact: number } };
+    expect(plan.written).toBeNull();
+    // Only a glob entry covers the server's tools: none is pinned, each is counted.
+    expect(plan.counts.not_exact).toBeGreaterThan(0);
+  });
+});
+
+describe("mcpgov sidecar and the wrapped command's own options", { timeout: 120_000 }, () => {
+  /** Runs the sidecar around a script that records its arguments and exits; returns them and our stdout. */
+  async function wrapped(form: 'dashes' | 'bare'): Promise<{ argv: string[]; stdout: string }> {
+    const fixture = await writeFixture(minimal);
+    const script = path.join(fixture.dir, 'record-argv.mjs');
+    const out = path.join(fixture.dir, 'argv.json');
+    await writeFile(
+      script,
+      `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(out)}, JSON.stringify(process.argv.slice(2)));\n`,
+    );
+    const args = [
+      'sidecar',
+      '-c',
+      fixture.configFile,
+      ...(form === 'dashes' ? ['--'] : []),
+      'node',
+      script,
+      '--help',
+      '-c',
+      'x',
+    ];
+    // stdin stays open: the sidecar ends because the wrapped command exits, not because its client left.
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'ignore'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    await new Promise((resolve) => child.once('exit', resolve));
+    child.stdin.destroy();
+    return { argv: JSON.parse(await readFile(out, 'utf8')) as string[], stdout };
+  }
+
+  it('passes --help after "--" to the wrapped server, not printing ours', async () => {
+    const { argv, stdout } = await wrapped('dashes');
+    expect(argv).toEqual(['--help', '-c', 'x']);
+    expect(stdout).not.toContain('Usage: mcpgov');
+  });
+
+  it('passes --help after the command without "--" too', async () => {
+    const { argv, stdout } = await wrapped('bare');
+    expect(argv).toEqual(['--help', '-c', 'x']);
+    expect(stdout).not.toContain('Usage: mcpgov');
+  });
+});
