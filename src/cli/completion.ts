@@ -5,7 +5,7 @@ interface Node {
   /** Words after `mcpgov`, joined by spaces ('' for mcpgov itself). */
   path: string;
   subcommands: { name: string; summary: string }[];
-  options: { flags: string[]; takesValue: boolean; description: string }[];
+  options: { flags: string[]; takesValue: boolean; choices: string[]; description: string }[];
 }
 
 /** Every command under `root` with its subcommands and options, in tree order. */
@@ -21,6 +21,7 @@ function nodes(root: Command, prefix = ''): Node[] {
       .map((o) => ({
         flags: [o.short, o.long].filter((f): f is string => f !== undefined),
         takesValue: o.required || o.optional,
+        choices: o.argChoices ?? [],
         description: o.description,
       })),
   };
@@ -46,21 +47,31 @@ export function completionScript(root: Command, shell: 'bash' | 'zsh'): string {
 function pathFinder(all: Node[], words: string): string {
   const known = all.map((n) => n.path).filter(Boolean);
   return [
-    '  local path="" w next',
+    '  local cmd_path="" w next',
     `  for w in ${words}; do`,
     '    case "$w" in -*) continue ;; esac',
-    '    if [[ -z "$path" ]]; then next="$w"; else next="$path $w"; fi',
+    '    if [[ -z "$cmd_path" ]]; then next="$w"; else next="$cmd_path $w"; fi',
     '    case "$next" in',
-    `      ${known.map((p) => `"${p}"`).join('|')}) path="$next" ;;`,
+    `      ${known.map((p) => `"${p}"`).join('|')}) cmd_path="$next" ;;`,
     '    esac',
     '  done',
   ].join('\n');
 }
 
+/** Options that take a value: those with choices (all the choices a flag has anywhere), the rest. */
+function valueOptions(all: Node[]): { choices: Map<string, Set<string>>; free: string[] } {
+  const choices = new Map<string, Set<string>>();
+  const free = new Set<string>();
+  for (const o of all.flatMap((n) => n.options).filter((o) => o.takesValue))
+    for (const flag of o.flags) {
+      if (o.choices.length === 0) free.add(flag);
+      else o.choices.forEach((c) => choices.set(flag, (choices.get(flag) ?? new Set()).add(c)));
+    }
+  return { choices, free: [...free].filter((f) => !choices.has(f)) };
+}
+
 function bashScript(all: Node[]): string {
-  const valueFlags = [
-    ...new Set(all.flatMap((n) => n.options.filter((o) => o.takesValue).flatMap((o) => o.flags))),
-  ];
+  const { choices, free } = valueOptions(all);
   const cases = all.map((n) => {
     const words = [...n.subcommands.map((s) => s.name), ...n.options.flatMap((o) => o.flags)].join(' ');
     return `    "${n.path}") words="${words}" ;;`;
@@ -71,12 +82,15 @@ function bashScript(all: Node[]): string {
     '  local cur prev words',
     '  cur="${COMP_WORDS[COMP_CWORD]}"',
     '  prev="${COMP_WORDS[COMP_CWORD-1]}"',
-    '  # An option that takes a value: complete file names.',
+    '  # An option that takes a value: its choices, else file names.',
     '  case "$prev" in',
-    `    ${valueFlags.join('|')}) COMPREPLY=($(compgen -f -- "$cur")); return ;;`,
+    ...[...choices].map(
+      ([flag, c]) => `    ${flag}) COMPREPLY=($(compgen -W "${[...c].join(' ')}" -- "$cur")); return ;;`,
+    ),
+    `    ${free.join('|')}) COMPREPLY=($(compgen -f -- "$cur")); return ;;`,
     '  esac',
     pathFinder(all, '"${COMP_WORDS[@]:1:COMP_CWORD-1}"'),
-    '  case "$path" in',
+    '  case "$cmd_path" in',
     ...cases,
     '  esac',
     '  COMPREPLY=($(compgen -W "$words" -- "$cur"))',
@@ -92,9 +106,7 @@ function zshItem(name: string, description: string): string {
 }
 
 function zshScript(all: Node[]): string {
-  const valueFlags = [
-    ...new Set(all.flatMap((n) => n.options.filter((o) => o.takesValue).flatMap((o) => o.flags))),
-  ];
+  const { choices, free } = valueOptions(all);
   const cases = all.map((n) => {
     const subs = n.subcommands.map((s) => zshItem(s.name, s.summary)).join(' ');
     const opts = n.options.flatMap((o) => o.flags.map((f) => zshItem(f, o.description))).join(' ');
@@ -106,10 +118,11 @@ function zshScript(all: Node[]): string {
     '_mcpgov() {',
     '  local -a subs opts',
     '  case "${words[CURRENT-1]}" in',
-    `    ${valueFlags.join('|')}) _files; return ;;`,
+    ...[...choices].map(([flag, c]) => `    ${flag}) compadd -- ${[...c].join(' ')}; return ;;`),
+    `    ${free.join('|')}) _files; return ;;`,
     '  esac',
     pathFinder(all, '"${(@)words[2,CURRENT-1]}"'),
-    '  case "$path" in',
+    '  case "$cmd_path" in',
     ...cases,
     '  esac',
     '  if [[ "$PREFIX" == -* ]]; then',

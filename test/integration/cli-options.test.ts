@@ -163,3 +163,71 @@ describe("mcpgov sidecar and the wrapped command's own options", { timeout: 120_
     expect(stdout).not.toContain('Usage: mcpgov');
   });
 });
+
+describe('mcpgov completion', { timeout: 120_000 }, () => {
+  /** Every command of the tree by its words after `mcpgov`, with its subcommands and long options. */
+  function tree(command: Command = buildProgram(), words: string[] = []) {
+    const subs = command.commands.filter((c) => c.name() !== 'help');
+    const longs = [...command.options.map((o) => o.long!), '--help'];
+    const node = { words, subs: subs.map((c) => c.name()), longs };
+    return [node, ...subs.flatMap((c): (typeof node)[] => tree(c, [...words, c.name()]))];
+  }
+
+  it('completes every subcommand and option of the tree in bash', async () => {
+    const script = await mcpgov(['completion', 'bash']);
+    expect(script.code, script.stderr).toBe(0);
+    const dir = await mkdtemp(path.join(tmpdir(), 'mcpgov-completion-'));
+    await writeFile(path.join(dir, 'mcpgov.bash'), script.stdout);
+    const nodes = tree();
+    // One bash run: for each command, what TAB offers after it, and after "--".
+    const driver = [
+      `source ${JSON.stringify(path.join(dir, 'mcpgov.bash'))}`,
+      'offer() { COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMPREPLY=(); _mcpgov; echo "${COMPREPLY[*]}"; }',
+      ...nodes.flatMap(({ words }) => [
+        `offer mcpgov ${words.join(' ')} ''`,
+        `offer mcpgov ${words.join(' ')} --`,
+      ]),
+      'offer mcpgov pol',
+      'offer mcpgov policy s',
+      'offer mcpgov sidecar -c sidecar.yaml --',
+      'offer mcpgov evals run --stage p',
+    ].join('\n');
+    const bash = await new Promise<string>((resolve, reject) => {
+      const child = spawn('bash', ['--norc', '--noprofile'], { cwd: dir });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => reject(new Error(c.toString())));
+      child.once('exit', () => resolve(out));
+      child.stdin.end(driver);
+    });
+    const lines = bash.split('\n');
+    nodes.forEach(({ words, subs, longs }, i) => {
+      const all = lines[2 * i]!.split(' ');
+      const dashed = lines[2 * i + 1]!.split(' ');
+      for (const sub of subs) expect(all, `mcpgov ${words.join(' ')} <TAB>`).toContain(sub);
+      for (const long of longs) expect(dashed, `mcpgov ${words.join(' ')} --<TAB>`).toContain(long);
+    });
+    const tail = lines.slice(2 * nodes.length);
+    expect(tail[0]).toBe('policy');
+    expect(tail[1]!.split(' ').sort()).toEqual(['sign', 'status']);
+    expect(tail[2]!.split(' ')).toEqual(
+      expect.arrayContaining(['--config', '--name', '--prefix', '--gateway']),
+    );
+    // An option with choices completes them.
+    expect(tail[3]).toBe('pipeline');
+  });
+
+  it('prints a zsh script with every command, subcommand and option of the tree', async () => {
+    const script = await mcpgov(['completion', 'zsh']);
+    expect(script.code, script.stderr).toBe(0);
+    expect(script.stdout).toMatch(/^#compdef mcpgov\n/);
+    for (const { words, subs, longs } of tree()) {
+      const entry = new RegExp(`^ {4}"${words.join(' ')}"\\) subs=\\((.*)\\); opts=\\((.*)\\) ;;$`, 'm').exec(
+        script.stdout,
+      );
+      expect(entry, words.join(' ')).not.toBeNull();
+      for (const sub of subs) expect(entry![1], words.join(' ')).toContain(`'${sub}:`);
+      for (const long of longs) expect(entry![2], words.join(' ')).toContain(`'${long}:`);
+    }
+  });
+});
