@@ -1,8 +1,14 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/program.js';
 import { VERSION } from '../../src/util/version.js';
 import { inBatches, mcpgov } from '../helpers/cli.js';
+import { CLI, REPO } from '../helpers/fixture.js';
 
 /** Every command of the tree as the words after `mcpgov` ([] for mcpgov itself), with its command. */
 function commandTree(command: Command = buildProgram(), words: string[] = []): [string[], Command][] {
@@ -86,5 +92,42 @@ describe('mcpgov help', { timeout: 120_000 }, () => {
       expect(code, args[0]).toBe(0);
       expect(stdout).toBe(`${VERSION}\n`);
     }
+  });
+});
+
+describe('mcpgov start-up', { timeout: 120_000 }, () => {
+  /** The modules `mcpgov ARGS` loads, as file paths relative to the repository. */
+  async function modulesLoaded(args: string[]): Promise<string[]> {
+    const log = path.join(await mkdtemp(path.join(tmpdir(), 'mcpgov-imports-')), 'imports.log');
+    await new Promise<void>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ['--import', path.join(REPO, 'test/helpers/record-imports.mjs'), CLI, ...args],
+        { cwd: REPO, env: { ...process.env, MCPGOV_IMPORT_LOG: log } },
+        (error) => (error && error.code !== 0 ? reject(error) : resolve()),
+      ),
+    );
+    const urls = (await readFile(log, 'utf8')).split('\n').filter((u) => u.startsWith('file:'));
+    return urls.map((u) => path.relative(REPO, fileURLToPath(u)));
+  }
+
+  it("loads no command implementation for --help, --version or a subcommand's help", async () => {
+    for (const args of [['--help'], ['--version'], ['policy', 'sign', '--help'], ['gateway', '--help']]) {
+      const loaded = await modulesLoaded(args);
+      expect(loaded, args.join(' ')).toContain('dist/src/cli/program.js');
+      const heavy = loaded.filter(
+        (f) =>
+          /^dist\/(mcp-gateway|mcp-sidecar)\//.test(f) ||
+          /^dist\/src\/(pipeline|evidence|policy|semantic|approvals)\//.test(f) ||
+          /^dist\/src\/cli\/(gateway|sidecar|validate|policy-release|evidence|report|evals)\.js$/.test(f) ||
+          /node_modules\/(@modelcontextprotocol|pg|ioredis|openai|@nats-io)\//.test(f),
+      );
+      expect(heavy, args.join(' ')).toEqual([]);
+    }
+  });
+
+  it("loads a command's implementation when it runs", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mcpgov-keys-'));
+    expect(await modulesLoaded(['keys', 'generate', '--out', dir])).toContain('dist/src/cli/keys.js');
   });
 });

@@ -27,7 +27,8 @@ export function evidenceCommands(program: McpgovCommand): void {
         'inclusion proof. Prints the first bad record and why, and exits 1.',
     )
     .argument('<path>', 'an evidence folder or pack')
-    .requiredOption('--jwks <file>', 'the public keys you trust, e.g. from "mcpgov keys generate"')
+    // Checked by the command, which says why it is required.
+    .option('--jwks <file>', 'required: the public keys you trust, e.g. from "mcpgov keys generate"')
     .addOption(jsonOption("print each log's verification as JSON"))
     .run(async (opts: EvidenceOptions, [p]) => (await load()).verifyCommand(opts, p!));
 

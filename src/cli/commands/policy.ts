@@ -88,7 +88,7 @@ export function policyCommands(program: McpgovCommand): void {
     "check a bundle's signature, files, hashes, scope and expiry",
     'Checks a bundle as an enforcement point does: signature, files, hashes, scope and expiry.',
   )
-    .requiredOption('--jwks <file>', 'the public keys you trust: verification trusts only keys you pin')
+    .option('--jwks <file>', 'required: the public keys you trust (verification trusts only keys you pin)')
     .option('--scope <scope>', "the scope to expect (default: the config's policies.scope)")
     .addOption(jsonOption())
     .run(refusing(async (opts: PolicyReleaseOptions, [b]) => (await load()).policyVerifyCommand(opts, b!)));
