@@ -24,16 +24,19 @@ export async function gatewayCommand(values: GatewayOptions): Promise<number> {
   if (!stdio && !http)
     throw new UsageError('nothing to serve: give --stdio or --http, or set listen in the config');
   // A port already taken is said in one line before anything starts (servers, evidence, keys).
-  for (const [where, at] of [
-    ['--http HOST:PORT', http],
-    [`admin.http in ${config.file}`, config.admin?.http],
+  for (const [hint, at] of [
+    ['pass --http HOST:PORT', http],
+    [`set another admin.http in ${config.file}`, config.admin?.http],
   ] as const)
-    if (at) await assertPortFree(at, where);
+    if (at) await assertPortFree(at, hint);
   const log = createLogger('gateway');
   const tracing = await startTracing({ service: 'mcpgov-gateway', stdio, log });
   const gateway = await startGateway({ config, stdio, http, log }).catch((e: NodeJS.ErrnoException) => {
     // Taken between the check above and the listener: the same one line.
-    if (e.code === 'EADDRINUSE') throw new Failure(`${e.message}; pass --http HOST:PORT`, { cause: e });
+    if (e.code === 'EADDRINUSE')
+      throw new Failure(`port ${(e as { port?: number }).port} is in use; pass --http HOST:PORT`, {
+        cause: e,
+      });
     throw e;
   });
 
