@@ -15,14 +15,14 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   let running = 'mcpgov';
   program.hook('preAction', (_root, action) => {
-    running = `mcpgov ${(action as McpgovCommand).path()}`;
+    running = commandName(action as McpgovCommand);
   });
-  // Usage errors: one line naming the command, with commander's suggestion folded in.
-  const oneLine = (command: McpgovCommand) => (message: string) =>
-    err(`${['mcpgov', command.path()].filter(Boolean).join(' ')}: ${usageLine(message, command)}`);
+  // Parse errors: one line naming the command, with commander's suggestion folded in.
   walk(program, (command) => {
     command.exitOverride();
-    command.configureOutput({ outputError: (message) => oneLine(command)(message) });
+    command.configureOutput({
+      outputError: (message) => err(`${commandName(command)}: ${usageLine(message, command)}`),
+    });
   });
 
   if (argv.length === 0) {
@@ -59,7 +59,12 @@ function usageLine(message: string, command: McpgovCommand): string {
     .replace(/'([^']*)'/g, '"$1"')
     .replace(/\n+/g, ' ');
   if (/did you mean/.test(text)) return text;
-  return `${text} (see "${['mcpgov', command.path()].filter(Boolean).join(' ')} --help")`;
+  return `${text} (see "${commandName(command)} --help")`;
+}
+
+/** `mcpgov policy sign`, as the user typed it. */
+function commandName(command: McpgovCommand): string {
+  return ['mcpgov', command.path()].filter(Boolean).join(' ');
 }
 
 /** Prints an error from an action: one line when it is expected, the stack when it is a fault. */
