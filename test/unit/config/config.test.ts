@@ -24,7 +24,7 @@ describe('strict config files', () => {
       'tools:\n  - name: a__b\n    risk_tier: extreme\n  - name: c\n    owner: o\n    risk_tier: low\n    mode: block\n';
     const problems = problemsOf(text);
     expect(problems).toHaveLength(3);
-    expect(problems.join('\n')).toMatch(/tools\[0\]\.owner/);
+    expect(problems.join('\n')).toMatch(/:2: tools\[0\]: missing required key "owner"/);
     expect(problems.join('\n')).toMatch(/:3: tools\[0\]\.risk_tier/);
     expect(problems.join('\n')).toMatch(/:7: tools\[1\]\.mode/);
   });
