@@ -29,6 +29,18 @@ describe('strict config files', () => {
     expect(problems.join('\n')).toMatch(/:7: tools\[1\]\.mode/);
   });
 
+  it("names every choice of a server missing both, and the meant one's own problem otherwise", () => {
+    const missing = 'servers:\n  fs:\n    args: [server.js]\n';
+    expect(problemsOf(missing, ConfigSchema)).toEqual([
+      '/r/tools.yaml:2: servers.fs: missing required key "command" (or "url")',
+    ]);
+    // It has a command, so it is a local server: its command is what is wrong, not a missing url.
+    const wrong = 'servers:\n  fs:\n    command: 3\n';
+    expect(problemsOf(wrong, ConfigSchema)).toEqual([
+      '/r/tools.yaml:3: servers.fs.command: Invalid input: expected string, received number',
+    ]);
+  });
+
   it('reports YAML syntax errors with a line', () => {
     expect(problemsOf('tools:\n  - name: [unclosed\n')[0]).toMatch(/^\/r\/tools\.yaml:\d+: /);
   });
