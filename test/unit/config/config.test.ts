@@ -2,11 +2,12 @@ import { mkdir, mkdtemp, realpath, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import { checkConfig, interpolate, resolveConfig } from '../../../src/config/load-config.js';
 import { ConfigSchema, ToolsFileSchema } from '../../../src/config/schema.js';
 import { formatProblem, YamlFile } from '../../../src/config/yaml-file.js';
 
-function problemsOf(text: string, schema = ToolsFileSchema) {
+function problemsOf(text: string, schema: z.ZodType = ToolsFileSchema) {
   const { yaml, problems } = YamlFile.parse('/r/tools.yaml', text);
   if (!yaml) return problems.map(formatProblem);
   return yaml.validate(schema).problems.map(formatProblem);
