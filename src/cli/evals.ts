@@ -1,82 +1,33 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config.js';
 import { ConfigError } from '../config/yaml-file.js';
 import { CaseLoadError, loadCases } from '../evals/load.js';
 import { formatReport } from '../evals/report.js';
 import { convertRJudgeFile } from '../evals/rjudge.js';
-import { EVAL_STAGES, runEvals, type EvalStage } from '../evals/runner.js';
+import { runEvals, type EvalStage } from '../evals/runner.js';
 import { checkThresholds, formatThresholdFailure, readThresholds } from '../evals/thresholds.js';
 import { readPolicySet } from '../policy/policy-set.js';
 import { createVerifier } from '../semantic/factory.js';
-import { PACKAGE_ROOT } from '../util/version.js';
 import { EXIT, UsageError, err, out } from './io.js';
 
-export const evalsHelp = `Usage: mcpgov evals <subcommand>
-
-  run [--cases GLOB...] [--stage deterministic|semantic|pipeline] [--verifier heuristic|llm|replay]
-      [--record] [--json]
-      runs eval cases (JSONL, one case a line) and prints precision, recall, F1, false-positive
-      rate, accuracy (positive class: blocked = deny or escalate), the confusion matrix, latency
-      p50/p99 and the misclassified cases. Exits 1 when a metric is outside evals/thresholds.json.
-        deterministic  stage 1 only: registries and rules, no semantic check
-        semantic       the verifier alone on each case (needs no registry)
-        pipeline       the whole decision, with the verifier as stage 2 (default)
-  convert-rjudge [--in FILE] --out DIR
-      turns the R-Judge dataset into eval cases: DIR/rjudge-dev.jsonl and DIR/rjudge-test.jsonl
-      (a fixed split by id hash; tune on dev, report test)
-
-Options:
-  --config FILE       the suite's config: registries, policies, paths and the semantic verifier
-                      (default: evals/mcpgov.yaml of this mcpgov install)
-  --cases GLOB        case files, repeatable (default: cases/*.jsonl beside the config)
-  --stage S           deterministic, semantic or pipeline (default: pipeline)
-  --verifier V        heuristic, llm or replay (default: the config's semantic.verifier)
-  --json              print only the JSON report
-  --thresholds FILE   metric bounds per stage (default: thresholds.json beside the config, if any)
-  --no-thresholds     report only, never fail on metrics
-  --failures N        misclassified cases listed in the table (default: 20)
-  --record            with --verifier llm: store each live answer as a cassette (semantic.llm.cassettes)
-                      for --verifier replay; never run against a test double
-  --in FILE           (convert-rjudge) the dataset (default: ../shared/datasets/rjudge.json)
-  --out DIR           (convert-rjudge) where the case files go
-  -h, --help          show this help`;
-
-/** `mcpgov evals ...`. */
-export async function evalsCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === 'run') return runCommand(rest);
-  if (sub === 'convert-rjudge') return convertCommand(rest);
-  throw new UsageError(sub === undefined ? 'a subcommand is required' : `unknown subcommand "${sub}"`);
+/** Options of `mcpgov evals run` (commands/evidence.ts). */
+export interface EvalsRunOptions {
+  config: string;
+  cases?: string[];
+  stage: EvalStage;
+  verifier?: 'heuristic' | 'llm' | 'replay';
+  json?: boolean;
+  /** A file, or false for --no-thresholds. */
+  thresholds?: string | false;
+  failures: number;
+  record?: boolean;
 }
 
-const VERIFIERS = ['heuristic', 'llm', 'replay'] as const;
-
-async function runCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      // The suite mcpgov ships, wherever mcpgov is installed (a clone, node_modules, a global install).
-      config: { type: 'string', default: path.join(PACKAGE_ROOT, 'evals', 'mcpgov.yaml') },
-      cases: { type: 'string', multiple: true },
-      stage: { type: 'string', default: 'pipeline' },
-      verifier: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      thresholds: { type: 'string' },
-      'no-thresholds': { type: 'boolean', default: false },
-      failures: { type: 'string', default: '20' },
-      record: { type: 'boolean', default: false },
-    },
-  });
-  const stage = values.stage as EvalStage;
-  if (!EVAL_STAGES.includes(stage)) throw new UsageError(`--stage must be one of ${EVAL_STAGES.join(', ')}`);
-  const verifierName = values.verifier as (typeof VERIFIERS)[number] | undefined;
-  if (verifierName !== undefined && !VERIFIERS.includes(verifierName)) {
-    throw new UsageError(`--verifier must be one of ${VERIFIERS.join(', ')}`);
-  }
-  const failures = Number(values.failures);
-  if (!Number.isInteger(failures) || failures < 0) throw new UsageError('--failures takes a whole number');
+/** `mcpgov evals run`: metrics per stage, gated by thresholds. */
+export async function evalsRunCommand(values: EvalsRunOptions): Promise<number> {
+  const { stage, failures } = values;
+  const verifierName = values.verifier;
 
   const config = await loadConfig(values.config);
   const patterns = values.cases ?? [path.relative(process.cwd(), path.join(config.dir, 'cases', '*.jsonl'))];
@@ -94,7 +45,9 @@ async function runCommand(argv: string[]): Promise<number> {
   let verifier;
   try {
     verifier =
-      stage === 'deterministic' ? undefined : createVerifier(semantic, config.dir, { record: values.record });
+      stage === 'deterministic'
+        ? undefined
+        : createVerifier(semantic, config.dir, { record: values.record ?? false });
   } catch (e) {
     // A verifier the config cannot build (an LLM judge without `semantic.llm`, a missing key) is a
     // configuration problem, reported in one line.
@@ -121,24 +74,37 @@ async function runCommand(argv: string[]): Promise<number> {
     out(formatReport(report, { stage, verifier: verifier?.name, files }, { failures }));
   }
 
+  if (values.thresholds === false) return EXIT.ok;
   const thresholdsFile = values.thresholds ?? path.join(config.dir, 'thresholds.json');
-  if (values['no-thresholds'] || (values.thresholds === undefined && !existsSync(thresholdsFile)))
-    return EXIT.ok;
+  if (values.thresholds === undefined && !existsSync(thresholdsFile)) return EXIT.ok;
   const broken = checkThresholds(report.metrics, stage, await readThresholds(thresholdsFile));
   for (const f of broken) err(`FAIL (${stage}): ${formatThresholdFailure(f)} (${thresholdsFile})`);
   return broken.length > 0 ? EXIT.failed : EXIT.ok;
 }
 
-async function convertCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      in: { type: 'string', default: path.join('..', 'shared', 'datasets', 'rjudge.json') },
-      out: { type: 'string' },
-    },
-  });
-  if (!values.out) throw new UsageError('--out DIR is required');
+/** `mcpgov evals convert-rjudge --out DIR`: the R-Judge dataset as eval cases. */
+export async function convertRJudgeCommand(values: {
+  in: string;
+  out: string;
+  json?: boolean;
+}): Promise<number> {
   const result = await convertRJudgeFile(values.in, values.out);
+  if (values.json) {
+    out(
+      JSON.stringify(
+        {
+          records: result.records,
+          cases: { dev: result.cases.dev.length, test: result.cases.test.length },
+          files: result.files,
+          skipped: result.skipped,
+          forms: result.forms,
+        },
+        null,
+        2,
+      ),
+    );
+    return EXIT.ok;
+  }
   const forms = Object.entries(result.forms)
     .map(([form, n]) => `${form} ${n}`)
     .join(', ');

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { parseClientConfig, type ClientConfig } from '../config/client-config.js';
 import { guessTier, planServers, type InitServer } from '../config/init-plan.js';
 import {
@@ -18,44 +17,16 @@ import { isSecretKey, secretSpans } from '../evidence/mask.js';
 import { EXIT, UsageError, err, out } from './io.js';
 import { probeServers } from './init-probe.js';
 
-export const initHelp = `Usage: mcpgov init [--dir DIR] [--from CLIENT_CONFIG [--sidecar] [--no-probe]] [--force] [--json]
-
-Writes a starting setup into DIR: a commented mcpgov.yaml (observe mode), registries/tools.yaml and
-registries/agents.yaml, and a starter policy (policies/starter.yaml). Existing files are never
-overwritten without --force.
-
-With --from, it reads an MCP client config: Claude Desktop's claude_desktop_config.json or Cursor's
-.cursor/mcp.json ("mcpServers"), or VS Code's mcp.json ("servers", with type stdio or http). Each of
-its servers goes into mcpgov.yaml; each is started (or reached) once and its tools are registered with
-a risk tier guessed from their MCP annotations (readOnlyHint: low, destructiveHint: high, otherwise
-medium), marked for review. Secret-looking env, header and argument values are not written to
-mcpgov.yaml: it reads them as \${env:NAME}, and the printed client entry passes them. Then it prints
-the client config block that replaces those servers: one "mcpgov" entry running the gateway over
-stdio, or with --sidecar one entry per server, each wrapped in a sidecar (a config per server under
-sidecars/).
-
-Options:
-  --dir DIR             where to write (default: the current folder)
-  --from FILE           the client config whose servers to put behind mcpgov
-  --sidecar             wrap each stdio server in its own sidecar instead of one gateway
-  --no-probe            do not start the servers: write the config, register no tools
-  --force               overwrite existing files
-  --json                print the result as one JSON object (files, servers, tools, snippet)
-  -h, --help            show this help
-
-Exit status: 0 when every server listed its tools; 1 when one did not (it is still in mcpgov.yaml,
-its tools unregistered), one was left out (SSE; HTTP with --sidecar), or nothing could be written;
-2 for a usage error.`;
-
-/** The options of `mcpgov init`, in one place. */
-const OPTIONS = {
-  from: { type: 'string' },
-  sidecar: { type: 'boolean', default: false },
-  dir: { type: 'string', default: '.' },
-  force: { type: 'boolean', default: false },
-  json: { type: 'boolean', default: false },
-  'no-probe': { type: 'boolean', default: false },
-} as const;
+/** The options of `mcpgov init` (commands/init.ts defines and parses them). */
+export interface InitOptions {
+  from?: string;
+  sidecar?: boolean;
+  dir: string;
+  force?: boolean;
+  json?: boolean;
+  /** false with --no-probe. */
+  probe: boolean;
+}
 
 /** What `mcpgov init` did, as `--json` prints it. */
 interface InitResult {
@@ -77,8 +48,8 @@ interface InitResult {
 const isSecret = (key: string, value: string) => isSecretKey(key) || secretSpans(value).length > 0;
 
 /** `mcpgov init`: writes a starting setup, or one that governs a client config's servers. */
-export async function initCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
+export async function initCommand(values: InitOptions): Promise<number> {
+  const noProbe = values.probe === false;
   if (values.sidecar && !values.from) throw new UsageError('--sidecar needs --from CLIENT_CONFIG');
   const dir = path.resolve(values.dir);
   let client: ClientConfig | undefined;
@@ -114,7 +85,7 @@ export async function initCommand(argv: string[]): Promise<number> {
     return EXIT.failed;
   }
 
-  const listed: ServerTools[] = values['no-probe']
+  const listed: ServerTools[] = noProbe
     ? servers.map((s) => ({ server: s.name, missing: 'not started: --no-probe' }))
     : await probeServers(servers, dir);
   const files = new Map<string, string>([
@@ -138,10 +109,10 @@ export async function initCommand(argv: string[]): Promise<number> {
   const result = summarize(dir, [...files.keys()], servers, listed, client);
   // A sidecar wraps a command it starts: a server reached over HTTP stays with the gateway.
   result.unwrapped = values.sidecar ? servers.filter((s) => s.entry.type !== 'stdio').map((s) => s.name) : [];
-  if (client) result.snippet = snippetFor(client, dir, servers, values.sidecar);
-  const failed = result.servers.filter((s) => s.error !== undefined && !values['no-probe']);
+  if (client) result.snippet = snippetFor(client, dir, servers, values.sidecar === true);
+  const failed = result.servers.filter((s) => s.error !== undefined && !noProbe);
   if (values.json) out(JSON.stringify(result, null, 2));
-  else report(result, values['no-probe']);
+  else report(result, noProbe);
   if (failed.length > 0)
     err(
       `mcpgov init: ${failed.map((s) => s.name).join(', ')} did not list tools: in mcpgov.yaml, tools not registered`,

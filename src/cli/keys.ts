@@ -1,34 +1,32 @@
-import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { writeKeyPair } from '../evidence/signer.js';
-import { EXIT, UsageError, out } from './io.js';
+import { EXIT, Failure, out } from './io.js';
 
-export const keysHelp = `Usage: mcpgov keys generate --out DIR [--name NAME]
+/** Options of `mcpgov keys generate` (commands/operate.ts). */
+export interface KeysOptions {
+  out: string;
+  name: string;
+  json?: boolean;
+}
 
-Generates an Ed25519 signing key for evidence checkpoints and packs:
-  DIR/NAME.private.jwk   the private key (mode 0600): set it as evidence.key in mcpgov.yaml
-  DIR/NAME.jwks.json     the public key set: give it to auditors (mcpgov evidence verify --jwks)
-Existing files are never overwritten.
-
-Options:
-  --out DIR     folder to write to (created if missing)
-  --name NAME   file name stem (default: signing-key)
-  -h, --help    show this help`;
-
-/** `mcpgov keys generate`. */
-export async function keysCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { out: { type: 'string' }, name: { type: 'string', default: 'signing-key' } },
+/** `mcpgov keys generate`: refuses, writing nothing, when the folder already holds a key of that name. */
+export async function keysGenerateCommand(values: KeysOptions): Promise<number> {
+  const refuse = () =>
+    new Failure(
+      `${values.out} already holds a key named "${values.name}"; nothing was written (pass --name NAME or another --out DIR)`,
+    );
+  // Either file there is refused before anything is written, so no half pair is left behind.
+  const stems = ['.private.jwk', '.jwks.json'].map((ext) => path.join(values.out, values.name + ext));
+  if (stems.some((f) => existsSync(f))) throw refuse();
+  const files = await writeKeyPair(values.out, values.name).catch((e: NodeJS.ErrnoException) => {
+    throw e.code === 'EEXIST' ? refuse() : e;
   });
-  if (positionals[0] !== 'generate' || positionals.length !== 1)
-    throw new UsageError('expected: keys generate');
-  if (!values.out) throw new UsageError('--out DIR is required');
-  const files = await writeKeyPair(values.out, values.name).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EEXIST')
-      throw new Error(`refusing to overwrite an existing key in ${values.out}`, { cause: err });
-    throw err;
-  });
-  out(JSON.stringify(files, null, 2));
+  if (values.json) out(JSON.stringify(files, null, 2));
+  else {
+    out(`private key: ${files.privateKey} (mode 0600; set it as evidence.key, keep it secret)`);
+    out(`public keys: ${files.publicJwks} (give it to auditors: mcpgov evidence verify --jwks)`);
+    out(`kid: ${files.kid}`);
+  }
   return EXIT.ok;
 }

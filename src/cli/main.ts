@@ -1,142 +1,100 @@
+import { CommanderError } from 'commander';
 import { ConfigError } from '../config/yaml-file.js';
-import { VERSION } from '../util/version.js';
-import { EXIT, UsageError, err, out } from './io.js';
+import type { McpgovCommand } from './command.js';
+import { EXIT, Failure, UsageError, err } from './io.js';
+import { buildProgram } from './program.js';
 
-const HELP = `mcpgov ${VERSION}: runtime governance for AI agents that act through MCP tools
+/** Expected failures of other layers that say all there is to say in their message (matched by name). */
+const EXPECTED_ERRORS = ['EvidenceFolderLockedError', 'ApprovalSchemaError'];
 
-Usage: mcpgov <command> [options]
+/** System errors that are the environment's, not a fault of ours: a missing file, a refused connection. */
+const SYSTEM_ERRORS = ['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'EADDRINUSE', 'ECONNREFUSED'];
 
-Commands:
-  gateway    run the governing MCP gateway (stdio and/or Streamable HTTP)
-  sidecar    run one local MCP server over stdio, governed (in place of the bare server)
-  validate   check the config, registries and policies; print every problem with file and line
-  init       write a starting setup, or put a client config's servers (Claude Desktop, Cursor, VS Code) under governance
-  evidence   verify evidence offline, export it for a SIEM (JSONL, OCSF), pack one session
-  report     the pilot report from evidence: coverage, denies, approvals, drift, completeness (JSON, HTML)
-  keys       generate an Ed25519 key pair (evidence checkpoints, policy bundles)
-  policy     build, test, sign, approve, publish and roll back policy bundles; status and drift
-  evals      run the eval suite (metrics per stage, gated by thresholds); convert R-Judge into cases
-  registry   pin the live definitions of the servers' tools in the tool registry (or check the pins)
-  connect    relay stdio to a remote gateway over HTTP, presenting a bearer token
-  approvals  list, show, approve and deny approval requests (escalated calls waiting for a person)
-  waivers    add, list and revoke waivers (time-boxed exceptions to deny and escalate)
-  db         migrate (or check) the PostgreSQL schema of approvals and waivers
-
-Run "mcpgov <command> --help" for a command's options.`;
-
-/** A subcommand module: its entry point and help text. */
-interface CommandModule {
-  run: (argv: string[]) => Promise<number>;
-  help: string;
-  /** The arguments that are the command's own (the sidecar's end where the wrapped command starts). */
-  ownArgs?: (argv: string[]) => string[];
-}
-
-/**
- * Subcommands load on demand: a command pays only for what it uses (the gateway's SDK and servers,
- * the evals' lexicon), so `mcpgov --help` or `mcpgov keys` start at once.
- */
-const COMMANDS: Record<string, () => Promise<CommandModule>> = {
-  gateway: async () => {
-    const m = await import('./gateway.js');
-    return { run: m.gatewayCommand, help: m.gatewayHelp };
-  },
-  sidecar: async () => {
-    const m = await import('./sidecar.js');
-    return { run: m.sidecarCommand, help: m.sidecarHelp, ownArgs: m.sidecarOwnArgs };
-  },
-  validate: async () => {
-    const m = await import('./validate.js');
-    return { run: m.validateCommand, help: m.validateHelp };
-  },
-  init: async () => {
-    const m = await import('./init.js');
-    return { run: m.initCommand, help: m.initHelp };
-  },
-  connect: async () => {
-    const m = await import('./connect.js');
-    return { run: m.connectCommand, help: m.connectHelp };
-  },
-  keys: async () => {
-    const m = await import('./keys.js');
-    return { run: m.keysCommand, help: m.keysHelp };
-  },
-  evidence: async () => {
-    const m = await import('./evidence.js');
-    return { run: m.evidenceCommand, help: m.evidenceHelp };
-  },
-  report: async () => {
-    const m = await import('./report.js');
-    return { run: m.reportCommand, help: m.reportHelp };
-  },
-  policy: async () => {
-    const m = await import('./policy.js');
-    return { run: m.policyCommand, help: m.policyHelp };
-  },
-  evals: async () => {
-    const m = await import('./evals.js');
-    return { run: m.evalsCommand, help: m.evalsHelp };
-  },
-  registry: async () => {
-    const m = await import('./registry.js');
-    return { run: m.registryCommand, help: m.registryHelp };
-  },
-  approvals: async () => {
-    const m = await import('./approvals.js');
-    return { run: m.approvalsCommand, help: m.approvalsHelp };
-  },
-  waivers: async () => {
-    const m = await import('./waivers.js');
-    return { run: m.waiversCommand, help: m.waiversHelp };
-  },
-  db: async () => {
-    const m = await import('./db.js');
-    return { run: m.dbCommand, help: m.dbHelp };
-  },
-};
-
-/** Dispatches `mcpgov <command>`; returns the exit code. */
+/** Runs `mcpgov ARGV`; returns the exit code. Expected errors end in one line on stderr. */
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
-    out(HELP);
-    return name === undefined ? EXIT.usage : EXIT.ok;
-  }
-  if (name === '--version' || name === '-v') {
-    out(VERSION);
-    return EXIT.ok;
-  }
-  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!load) {
-    err(`mcpgov: unknown command "${name}"\n\n${HELP}`);
+  const program = buildProgram();
+  let running = 'mcpgov';
+  program.hook('preAction', (_root, action) => {
+    running = commandName(action as McpgovCommand);
+  });
+  // Parse errors: one line naming the command, with commander's suggestion folded in.
+  walk(program, (command) => {
+    command.exitOverride();
+    command.configureOutput({
+      outputError: (message) => err(`${commandName(command)}: ${usageLine(message, command)}`),
+    });
+  });
+
+  if (argv.length === 0) {
+    // No command: the overview, on stderr, as a usage error.
+    err(program.helpInformation().trimEnd());
     return EXIT.usage;
   }
-  const command = await load();
-  // A wrapped command's own options are not ours (mcpgov sidecar -c C node server.js --help).
-  const own = command.ownArgs ? command.ownArgs(rest) : rest;
-  if (own.includes('-h') || own.includes('--help')) {
-    out(command.help);
-    return EXIT.ok;
-  }
   try {
-    return await command.run(rest);
+    await program.parseAsync(helpAsOption(argv), { from: 'user' });
+    return program.exitCode ?? EXIT.ok;
   } catch (e) {
-    if (e instanceof ConfigError) {
-      err(e.message);
-      return EXIT.failed;
+    if (e instanceof CommanderError) {
+      // --help, --version and `help` exit 0; `mcpgov policy` without a subcommand printed that
+      // command's help on stderr, and every parse error its one line: usage.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    // Expected failures that say all there is to say in their message (not loaded here: --help stays fast).
-    if (['EvidenceFolderLockedError', 'ApprovalSchemaError'].includes((e as Error).name)) {
-      err(`mcpgov ${name}: ${(e as Error).message}`);
-      return EXIT.failed;
-    }
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      err(`mcpgov ${name}: ${(e as Error).message}\n\n${command.help}`);
-      return EXIT.usage;
-    }
-    err(`mcpgov ${name}: ${(e as Error).stack ?? String(e)}`);
+    return reportError(running, e);
+  }
+}
+
+/** `mcpgov help policy sign` is `mcpgov policy sign --help`, at any depth; `-v` is `-V`, as it was. */
+function helpAsOption(argv: string[]): string[] {
+  if (argv[0] === 'help' && argv.length > 1) return [...argv.slice(1), '--help'];
+  return argv[0] === '-v' ? ['-V', ...argv.slice(1)] : argv;
+}
+
+/** commander's "error: unknown option '--htp'\n(Did you mean --http?)" as one line, with a hint. */
+function usageLine(message: string, command: McpgovCommand): string {
+  const text = message
+    .trim()
+    .replace(/^error: /, '')
+    .replace(/\n\(Did you mean (.+)\?\)/, ' (did you mean $1?)')
+    .replace(/unknown command/, command.parent ? 'unknown subcommand' : 'unknown command')
+    .replace(/'([^']*)'/g, '"$1"')
+    .replace(/\n+/g, ' ');
+  if (/did you mean/.test(text)) return text;
+  return `${text} (see "${commandName(command)} --help")`;
+}
+
+/** `mcpgov policy sign`, as the user typed it. */
+function commandName(command: McpgovCommand): string {
+  return ['mcpgov', command.path()].filter(Boolean).join(' ');
+}
+
+/** Prints an error from an action: one line when it is expected, the stack when it is a fault. */
+function reportError(command: string, e: unknown): number {
+  const error = e instanceof Error ? e : new Error(String(e));
+  if (error instanceof ConfigError) {
+    err(error.message);
     return EXIT.failed;
   }
+  if (error instanceof UsageError) {
+    err(`${command}: ${error.message} (see "${command} --help")`);
+    return EXIT.usage;
+  }
+  const code = (error as NodeJS.ErrnoException).code;
+  if (
+    error instanceof Failure ||
+    EXPECTED_ERRORS.includes(error.name) ||
+    (code && SYSTEM_ERRORS.includes(code))
+  ) {
+    err(`${command}: ${error.message}`);
+    return EXIT.failed;
+  }
+  err(`${command}: ${error.stack ?? error.message}`);
+  return EXIT.failed;
+}
+
+/** Calls `visit` on a command and every command under it. */
+export function walk(command: McpgovCommand, visit: (command: McpgovCommand) => void): void {
+  visit(command);
+  for (const sub of command.commands) walk(sub as McpgovCommand, visit);
 }
 
 /** Runs `main` with this process's arguments and exits with its code. */

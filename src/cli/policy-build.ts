@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig, type ResolvedConfig } from '../config/load-config.js';
 import { formatProblem } from '../config/yaml-file.js';
 import { buildBundle, BuildRefused, testSources, type SourceSpec } from '../policy/release/build.js';
@@ -13,15 +12,24 @@ function sourcesOf(config: ResolvedConfig): SourceSpec {
   return { registries: config.registries, policies: config.policies, name: config.policy.name };
 }
 
+/** Options of `mcpgov policy test` (commands/policy.ts). */
+export interface PolicyTestOptions {
+  config: string;
+  json?: boolean;
+}
+
+/** Options of `mcpgov policy build` (commands/policy.ts). */
+export interface PolicyBuildOptions {
+  config: string;
+  out?: string;
+  seq?: number;
+  revision?: string;
+  evalReport?: string;
+  json?: boolean;
+}
+
 /** `mcpgov policy test`: the sources' policy tests; exit 1 when any fails. */
-export async function policyTestCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string', default: 'mcpgov.yaml' },
-      json: { type: 'boolean', default: false },
-    },
-  });
+export async function policyTestCommand(values: PolicyTestOptions): Promise<number> {
   const tested = await testSources(sourcesOf(await loadConfig(values.config)));
   for (const p of tested.problems) err(formatProblem(p));
   const { report } = tested;
@@ -40,24 +48,10 @@ export async function policyTestCommand(argv: string[]): Promise<number> {
 }
 
 /** `mcpgov policy build`: compile and test the sources into a new bundle folder. */
-export async function policyBuildCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', default: 'mcpgov.yaml' },
-      out: { type: 'string' },
-      seq: { type: 'string' },
-      revision: { type: 'string' },
-      'eval-report': { type: 'string' },
-    },
-  });
-  if (positionals.length > 0) throw new UsageError('build takes no positional arguments');
+export async function policyBuildCommand(values: PolicyBuildOptions): Promise<number> {
   const evalReport =
-    values['eval-report'] === undefined ? undefined : await readJson(values['eval-report'], '--eval-report');
-  const seq = values.seq === undefined ? undefined : Number(values.seq);
-  if (seq !== undefined && (!Number.isInteger(seq) || seq < 1))
-    throw new UsageError('--seq must be a positive integer');
+    values.evalReport === undefined ? undefined : await readJson(values.evalReport, '--eval-report');
+  const seq = values.seq;
   const config = await loadConfig(values.config);
   const name = config.policy.name;
   // The next seq follows the highest the registry has seen, so a build never reuses a published one.
@@ -72,21 +66,21 @@ export async function policyBuildCommand(argv: string[]): Promise<number> {
       revision: values.revision,
       evalReport,
     });
-    out(
-      JSON.stringify(
-        {
-          bundle: built.dir,
-          name: built.manifest.name,
-          revision: built.manifest.revision,
-          seq: built.manifest.seq,
-          digest: built.digest,
-          tests: { cases: built.report.cases, passed: built.report.passed },
-          ...(built.manifest.evals ? { evals: built.manifest.evals } : {}),
-        },
-        null,
-        2,
-      ),
-    );
+    const summary = {
+      bundle: built.dir,
+      name: built.manifest.name,
+      revision: built.manifest.revision,
+      seq: built.manifest.seq,
+      digest: built.digest,
+      tests: { cases: built.report.cases, passed: built.report.passed },
+      ...(built.manifest.evals ? { evals: built.manifest.evals } : {}),
+    };
+    if (values.json) out(JSON.stringify(summary, null, 2));
+    else
+      out(
+        `built ${summary.name}@${summary.seq} revision ${summary.revision}: ${summary.bundle} ` +
+          `(${summary.digest}; ${summary.tests.passed} of ${summary.tests.cases} policy tests passed)`,
+      );
     return EXIT.ok;
   } catch (e) {
     if (!(e instanceof BuildRefused)) throw e;

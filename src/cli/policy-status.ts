@@ -1,23 +1,16 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config.js';
 import type { ControlPlaneView } from '../control/control-plane.js';
 import { RegistryStore } from '../policy/release/registry-store.js';
 import { EXIT, UsageError, err, out } from './io.js';
 
 /** `mcpgov policy status`: the registry's channels and, from a gateway, every PEP's bundle and drift. */
-export async function policyStatusCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', default: 'mcpgov.yaml' },
-      url: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  if (positionals.length > 0) throw new UsageError('status takes no positional arguments');
+export async function policyStatusCommand(values: {
+  config: string;
+  url?: string;
+  json?: boolean;
+}): Promise<number> {
   const config = existsSync(values.config) ? await loadConfig(values.config) : undefined;
   const listen = config?.listen.http;
   const url = values.url ?? (listen ? `http://${listen}/policy/status` : undefined);

@@ -1,6 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config.js';
 import { scanDefinition } from '../pep/definition-scan.js';
 import { planPins, pinsDiffer, type LiveDigest, type PinChange } from '../registry/pin-file.js';
@@ -10,42 +9,18 @@ import { VERSION } from '../util/version.js';
 import { startDownstreams } from '../../mcp-gateway/downstream.js';
 import { EXIT, UsageError, err, out } from './io.js';
 
-export const registryHelp = `Usage: mcpgov registry pin [--config FILE] [--server NAME]... [--add] [--dry-run | --check]
-
-Starts the config's downstream servers, lists their tools, and writes each tool's live definition
-digest into the tool registry (<registries>/tools.yaml) as definition_digest, for entries that name
-the tool exactly. Only the pins change: comments, order and layout stay as they were. A pinned tool
-whose definition later changes is refused (definition_mismatch) until it is pinned again.
-
-Options:
-  --config FILE   config file (default: ./mcpgov.yaml)
-  --server NAME   only this server's tools (repeatable; default: every configured server)
-  --add           give a tool that only a glob entry covers its own exact entry: a copy of that
-                  glob entry (same owner, scopes and settings) with the pin, placed just before it
-  --dry-run       print what would change; write nothing
-  --check         write nothing; exit 1 when a pinned digest differs from the live definition or a
-                  pinned tool is no longer offered (for CI)
-  -h, --help      show this help
-
-Prints one line per tool that changes (or differs, with --check), then a summary.`;
+/** Options of `mcpgov registry pin` (commands/operate.ts). */
+export interface RegistryPinOptions {
+  config: string;
+  server?: string[];
+  add?: boolean;
+  dryRun?: boolean;
+  check?: boolean;
+  json?: boolean;
+}
 
 /** `mcpgov registry pin`: pins the live definitions of the config's servers' tools. */
-export async function registryCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'pin')
-    throw new UsageError(sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`);
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      config: { type: 'string', default: 'mcpgov.yaml' },
-      server: { type: 'string', multiple: true },
-      add: { type: 'boolean', default: false },
-      'dry-run': { type: 'boolean', default: false },
-      check: { type: 'boolean', default: false },
-    },
-  });
-  if (values.check && (values['dry-run'] || values.add))
-    throw new UsageError('--check takes neither --dry-run nor --add');
+export async function registryPinCommand(values: RegistryPinOptions): Promise<number> {
   const config = await loadConfig(values.config);
   const names = values.server ?? Object.keys(config.servers);
   for (const name of names) {
@@ -59,34 +34,47 @@ export async function registryCommand(argv: string[]): Promise<number> {
 
   const file = path.join(config.registries, 'tools.yaml');
   const text = await readFile(file, 'utf8');
-  const plan = planPins(file, text, live, { add: values.add, servers: new Set(names) });
+  const plan = planPins(file, text, live, { add: values.add ?? false, servers: new Set(names) });
+  const count = (kind: PinChange['kind']) => plan.changes.filter((c) => c.kind === kind).length;
+  const counts = {
+    pinned: count('pin'),
+    added: count('add'),
+    unchanged: count('unchanged'),
+    missing: count('missing'),
+    not_exact: count('not_exact'),
+  };
+  const differ = pinsDiffer(plan.changes);
+  const write = !values.check && !values.dryRun && plan.text !== text;
+  if (write) await writeFile(file, plan.text);
+  const code = values.check && differ ? EXIT.failed : EXIT.ok;
+  if (values.json) {
+    const result = values.check ? { ok: !differ } : { written: write ? file : null };
+    out(JSON.stringify({ ...result, file, counts, changes: plan.changes }, null, 2));
+    return code;
+  }
+
   for (const change of plan.changes) {
-    const line = describe(change, values.check);
+    const line = describe(change, values.check ?? false);
     if (line) out(line);
   }
-  const count = (kind: PinChange['kind']) => plan.changes.filter((c) => c.kind === kind).length;
   if (values.check) {
     const repinned = plan.changes.filter((c) => c.kind === 'pin' && c.previous !== undefined).length;
-    const differ = repinned + count('missing');
+    const differing = repinned + counts.missing;
     out(
-      pinsDiffer(plan.changes)
-        ? `${differ} of ${differ + count('unchanged')} pinned tools differ from their live definitions`
-        : `ok: ${count('unchanged')} pinned tools match their live definitions`,
+      differ
+        ? `${differing} of ${differing + counts.unchanged} pinned tools differ from their live definitions`
+        : `ok: ${counts.unchanged} pinned tools match their live definitions`,
     );
-    return pinsDiffer(plan.changes) ? EXIT.failed : EXIT.ok;
+    return code;
   }
   const globOnly = plan.changes.flatMap((c) => (c.kind === 'not_exact' && c.entry ? [c.tool] : []));
   if (globOnly.length > 0) {
     out(`not pinned, only a glob entry covers them (--add gives them their own): ${globOnly.join(', ')}`);
   }
-  const summary = `${count('pin')} pinned, ${count('add')} added, ${count('unchanged')} unchanged, ${count('not_exact')} without an exact entry`;
-  if (values['dry-run'] || plan.text === text) {
-    out(`${summary}; ${values['dry-run'] ? 'dry run: nothing written' : 'nothing to write'}`);
-    return EXIT.ok;
-  }
-  await writeFile(file, plan.text);
-  out(`${summary}; wrote ${file}`);
-  return EXIT.ok;
+  const summary = `${counts.pinned} pinned, ${counts.added} added, ${counts.unchanged} unchanged, ${counts.not_exact} without an exact entry`;
+  if (!write) out(`${summary}; ${values.dryRun ? 'dry run: nothing written' : 'nothing to write'}`);
+  else out(`${summary}; wrote ${file}`);
+  return code;
 }
 
 /** Starts the servers, lists their tools, stops them; undefined (after saying why) when one did not start. */

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config.js';
 import { renderHtml } from '../metrics/report/html.js';
 import { buildReport } from '../metrics/report/report.js';
@@ -8,51 +7,24 @@ import { NoEvidenceError } from '../metrics/report/sources.js';
 import { EXIT, UsageError, err } from './io.js';
 import { progressBar } from './progress.js';
 
-export const reportHelp = `Usage: mcpgov report [--config FILE] [PATH] [--format json|html] [--out FILE]
-                     [--since TIME] [--until TIME] [--agent ID] [--tool NAME]
-
-The pilot report from evidence: coverage, deny rate and top deny reasons, escalations and approvals
-with time to approve, waivers, semantic signals, drift, evidence completeness, per agent, per tool and
-over time. Reads an evidence folder (its segments, and the replicas of other enforcement points' logs
-under peps/<id>/) or an evidence pack, streaming: memory stays flat however long the log.
-Definitions and the JSON shape: README, "Pilot report".
-
-Arguments:
-  PATH              an evidence folder or pack (default: the config's evidence.dir)
-
-Options:
-  --format F        json (default): one JSON object; html: one self-contained HTML file with charts
-  --out FILE        write here instead of stdout
-  --since TIME      count records at or after TIME: ISO 8601, or a duration back from now (30m, 24h, 7d)
-  --until TIME      count records at or before TIME (same forms); waivers in force are judged then
-  --agent ID        only this agent's calls, sessions, approvals and waivers
-  --tool NAME       only this tool's calls, approvals, waivers and drift (coverage is per session: n/a)
-  --config FILE     the config naming the evidence folder (default: ./mcpgov.yaml)
-  --stats           also print, on stderr, one JSON line: records read, wall time, peak RSS, CPU time
-  -h, --help        show this help
-
-A progress bar is drawn on stderr when it is a terminal and the work takes more than 2 seconds.`;
+/** Options of `mcpgov report` (commands/operate.ts). */
+export interface ReportOptions {
+  config: string;
+  format: 'json' | 'html';
+  json?: boolean;
+  out?: string;
+  since?: string;
+  until?: string;
+  agent?: string;
+  tool?: string;
+  stats?: boolean;
+}
 
 /** `mcpgov report`. */
-export async function reportCommand(argv: string[]): Promise<number> {
+export async function reportCommand(values: ReportOptions, positionals: string[]): Promise<number> {
   const started = performance.now();
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      format: { type: 'string', default: 'json' },
-      out: { type: 'string' },
-      since: { type: 'string' },
-      until: { type: 'string' },
-      agent: { type: 'string' },
-      tool: { type: 'string' },
-      config: { type: 'string', default: 'mcpgov.yaml' },
-      stats: { type: 'boolean', default: false },
-    },
-  });
-  if (values.format !== 'json' && values.format !== 'html')
-    throw new UsageError('--format must be json or html');
-  if (positionals.length > 1) throw new UsageError('report takes at most one PATH');
+  if (values.json && values.format !== 'json')
+    throw new UsageError('--json is --format json: give one of them');
   const now = Date.now();
   const since = values.since === undefined ? undefined : parseTime('--since', values.since, now);
   const until = values.until === undefined ? undefined : parseTime('--until', values.until, now);

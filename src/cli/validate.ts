@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { checkConfig, loadConfig, type ResolvedConfig } from '../config/load-config.js';
 import { ConfigError, formatProblem, type Problem } from '../config/yaml-file.js';
 import { usesBundles } from '../config/check-policies.js';
@@ -8,27 +7,31 @@ import { readPolicySet, type PolicySet } from '../policy/policy-set.js';
 import { createVerifier } from '../semantic/factory.js';
 import { EXIT, err, out } from './io.js';
 
-export const validateHelp = `Usage: mcpgov validate [--config FILE]
+/** Options of `mcpgov validate` (commands/operate.ts). */
+export interface ValidateOptions {
+  config: string;
+  json?: boolean;
+  strict?: boolean;
+}
 
-Checks the config, the registries (tools.yaml, agents.yaml) and the policy rules it points to,
-and prints every problem as FILE:LINE: PATH: MESSAGE. Exits 1 when there is any.
-
-With policies.bundle or policies.channel, it also checks the policy lifecycle settings (key files,
-channels, approvers) and fetches and verifies the bundle the gateway would activate now, with every
-check the gateway runs (signature, files, hashes, scope, expiry, approvals, compile, tests).
-
-Options:
-  --config FILE   config file (default: ./mcpgov.yaml)
-  -h, --help      show this help`;
+/** What `validate --json` prints. */
+interface ValidateReport {
+  ok: boolean;
+  config: string;
+  servers?: number;
+  tool_entries?: number;
+  agents?: number;
+  rules?: number;
+  policy?: string;
+  problems: Problem[];
+  warnings: string[];
+}
 
 /** `mcpgov validate`: the same loaders the gateway uses, reporting every problem at once. */
-export async function validateCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { config: { type: 'string', default: 'mcpgov.yaml' } },
-  });
+export async function validateCommand(values: ValidateOptions): Promise<number> {
   const problems: Problem[] = [];
-  let summary = '';
+  const warnings: string[] = [];
+  const report: ValidateReport = { ok: false, config: values.config, problems: [], warnings };
   try {
     const config = await loadConfig(values.config);
     const bundles = usesBundles(config.policy);
@@ -58,22 +61,46 @@ export async function validateCommand(argv: string[]): Promise<number> {
         policy = undefined;
       }
     }
+    // Valid, but governing nothing: a gateway on it serves no tools.
+    if (Object.keys(config.servers).length === 0)
+      warnings.push(
+        `${config.file}: no servers configured: the gateway would serve no tools (add some under servers:)`,
+      );
     if (policy) {
       problems.push(...agentProblems(config, policy));
-      if (problems.length === 0)
-        summary = `ok: ${values.config}: ${Object.keys(config.servers).length} servers, ${policy.tools.file.tools.length} tool entries, ${policy.agents.file.agents.length} agents, ${policy.rules.length} rules (${source})`;
+      Object.assign(report, {
+        servers: Object.keys(config.servers).length,
+        tool_entries: policy.tools.file.tools.length,
+        agents: policy.agents.file.agents.length,
+        rules: policy.rules.length,
+        policy: source,
+      });
     }
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     problems.push(...e.problems);
   }
+  report.problems = problems;
+  report.ok = problems.length === 0 && !(values.strict && warnings.length > 0);
+  const code = report.ok ? EXIT.ok : EXIT.failed;
+  if (values.json) {
+    out(JSON.stringify(report, null, 2));
+    return code;
+  }
   for (const p of problems) err(formatProblem(p));
+  for (const w of warnings) err(`warning: ${w}`);
   if (problems.length > 0) {
     err(`${problems.length} problem${problems.length === 1 ? '' : 's'} found`);
     return EXIT.failed;
   }
-  out(summary);
-  return EXIT.ok;
+  if (!report.ok && values.strict) {
+    err(`${warnings.length} warning${warnings.length === 1 ? '' : 's'}, failing with --strict`);
+    return EXIT.failed;
+  }
+  out(
+    `ok: ${values.config}: ${report.servers} servers, ${report.tool_entries} tool entries, ${report.agents} agents, ${report.rules} rules (${report.policy})`,
+  );
+  return code;
 }
 
 /** The config's references into the agent registry of the policy that would be enforced. */

@@ -115,17 +115,50 @@ export function validateData<S extends z.ZodType>(
   const result = schema.safeParse(data);
   if (result.success) return { value: result.data, problems: [] };
   const problems: Problem[] = [];
-  for (const issue of result.error.issues) {
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) {
-        const path = [...issue.path, key];
-        problems.push({ file, line: lineOf(path, true), path: formatPath(path), message: 'unknown key' });
+  const report = (issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]) => {
+    for (const issue of issues) {
+      const at = [...prefix, ...issue.path];
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) {
+          const path = [...at, key];
+          problems.push({ file, line: lineOf(path, true), path: formatPath(path), message: 'unknown key' });
+        }
+        continue;
       }
-      continue;
+      if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+        // Every shape lacks its own required key: name them all. Otherwise the shape the entry
+        // has the keys of is the one meant: report its issues, not zod's "Invalid input".
+        const missing = issue.errors.map((branch) => branch.flatMap(missingKey));
+        if (missing.every((keys) => keys.length > 0)) {
+          const [first, ...others] = missing.map((keys) => `"${String(keys[0])}"`);
+          const message = `missing required key ${first}${others.map((k) => ` (or ${k})`).join('')}`;
+          problems.push({ file, line: lineOf(at, true), path: formatPath(at), message });
+          continue;
+        }
+        const closest = [...issue.errors].sort(
+          (a, b) => a.flatMap(missingKey).length - b.flatMap(missingKey).length || a.length - b.length,
+        )[0]!;
+        report(closest, at);
+        continue;
+      }
+      if (issue.code === 'invalid_type' && at.length > 0 && / received undefined$/.test(issue.message)) {
+        const parent = at.slice(0, -1);
+        const message = `missing required key "${String(at.at(-1))}"`;
+        problems.push({ file, line: lineOf(parent, true), path: formatPath(parent), message });
+        continue;
+      }
+      problems.push({ file, line: lineOf(at), path: formatPath(at), message: issue.message });
     }
-    problems.push({ file, line: lineOf(issue.path), path: formatPath(issue.path), message: issue.message });
-  }
+  };
+  report(result.error.issues, []);
   return { problems };
+}
+
+/** The key an issue says is missing, when it is one directly under the object checked. */
+function missingKey(issue: z.core.$ZodIssue): PropertyKey[] {
+  const missing =
+    issue.code === 'invalid_type' && issue.path.length === 1 && / received undefined$/.test(issue.message);
+  return missing ? [issue.path[0]!] : [];
 }
 
 /** A JSON document (a file of a policy bundle) validated like a YAML source, without line numbers. */

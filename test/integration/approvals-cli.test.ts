@@ -372,9 +372,9 @@ describe('mcpgov approvals and waivers on the local store (no gateway running)',
     }
     const usage: [string[], RegExp][] = [
       [['approvals', 'approve', 'x'], /approvals approve needs --reason TEXT/],
-      [['approvals', 'approve', '--reason', 'x'], /takes one request ID/],
+      [['approvals', 'approve', '--reason', 'x'], /missing required argument "id"/],
       [['approvals', 'list', '--state', 'maybe'], /--state must be one of pending, approved/],
-      [['approvals', 'list', '--reason', 'x'], /approvals list takes no --reason/],
+      [['approvals', 'list', '--reason', 'x'], /approvals list: unknown option "--reason"/],
       [
         ['approvals', 'approve', 'x', '--reason', 'y', '--args-digest', 'abc'],
         /--args-digest must be sha256/,

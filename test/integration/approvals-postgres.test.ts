@@ -87,10 +87,11 @@ describe.runIf(reachable)('PostgreSQL approval store: migrations', () => {
   it('migrates through `mcpgov db migrate --url`, and `db check` then passes', async () => {
     const schema = await freshSchema(false);
     const url = `${POSTGRES_URL}?schema=${schema}`;
-    await expect(dbCommand(['check', '--url', url])).rejects.toThrow(/run `mcpgov db migrate/);
-    expect(await dbCommand(['migrate', '--url', url])).toBe(0);
-    expect(await dbCommand(['migrate', '--url', url])).toBe(0);
-    expect(await dbCommand(['check', '--url', url])).toBe(0);
+    const opts = { config: 'mcpgov.yaml', url };
+    await expect(dbCommand('check', opts)).rejects.toThrow(/run `mcpgov db migrate/);
+    expect(await dbCommand('migrate', opts)).toBe(0);
+    expect(await dbCommand('migrate', opts)).toBe(0);
+    expect(await dbCommand('check', opts)).toBe(0);
   });
 
   it('fails at once, not hanging, when nothing answers at the address', async () => {

@@ -82,7 +82,7 @@ describe('policy lifecycle', { timeout: 120_000 }, () => {
   };
   /** build, sign, approve by the given approvers; returns the folder and digest. */
   const release = async (out: string, approvers: ('ciso' | 'grc' | 'secarch')[]) => {
-    const built = await cli('policy', 'build', '--out', out);
+    const built = await cli('policy', 'build', '--out', out, '--json');
     expect(built.code, built.stderr).toBe(0);
     const info = JSON.parse(built.stdout) as { digest: string; seq: number; revision: string };
     expect((await cli('policy', 'sign', out, '--key', keys.build.privateKey)).code).toBe(0);

@@ -2,11 +2,12 @@ import { mkdir, mkdtemp, realpath, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import { checkConfig, interpolate, resolveConfig } from '../../../src/config/load-config.js';
 import { ConfigSchema, ToolsFileSchema } from '../../../src/config/schema.js';
 import { formatProblem, YamlFile } from '../../../src/config/yaml-file.js';
 
-function problemsOf(text: string, schema = ToolsFileSchema) {
+function problemsOf(text: string, schema: z.ZodType = ToolsFileSchema) {
   const { yaml, problems } = YamlFile.parse('/r/tools.yaml', text);
   if (!yaml) return problems.map(formatProblem);
   return yaml.validate(schema).problems.map(formatProblem);
@@ -24,9 +25,21 @@ describe('strict config files', () => {
       'tools:\n  - name: a__b\n    risk_tier: extreme\n  - name: c\n    owner: o\n    risk_tier: low\n    mode: block\n';
     const problems = problemsOf(text);
     expect(problems).toHaveLength(3);
-    expect(problems.join('\n')).toMatch(/tools\[0\]\.owner/);
+    expect(problems.join('\n')).toMatch(/:2: tools\[0\]: missing required key "owner"/);
     expect(problems.join('\n')).toMatch(/:3: tools\[0\]\.risk_tier/);
     expect(problems.join('\n')).toMatch(/:7: tools\[1\]\.mode/);
+  });
+
+  it("names every choice of a server missing both, and the meant one's own problem otherwise", () => {
+    const missing = 'servers:\n  fs:\n    args: [server.js]\n';
+    expect(problemsOf(missing, ConfigSchema)).toEqual([
+      '/r/tools.yaml:2: servers.fs: missing required key "command" (or "url")',
+    ]);
+    // It has a command, so it is a local server: its command is what is wrong, not a missing url.
+    const wrong = 'servers:\n  fs:\n    command: 3\n';
+    expect(problemsOf(wrong, ConfigSchema)).toEqual([
+      '/r/tools.yaml:3: servers.fs.command: Invalid input: expected string, received number',
+    ]);
   });
 
   it('reports YAML syntax errors with a line', () => {
