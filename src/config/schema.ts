@@ -155,8 +155,6 @@ function serverShapeProblem(entry: unknown): { path: string[]; message: string }
     return { path: [], message: 'give command or package (a stdio server), not both' };
   if (stdio && has('url'))
     return { path: [], message: 'give command (a stdio server) or url (Streamable HTTP), not both' };
-  if (type === undefined && !stdio && !has('url'))
-    return { path: [], message: 'needs command (a stdio server) or url (Streamable HTTP)' };
   return undefined;
 }
 /** A server as the config file may state it. */

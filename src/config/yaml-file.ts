@@ -131,7 +131,7 @@ export function validateData<S extends z.ZodType>(
         const missing = issue.errors.map((branch) => branch.flatMap(missingKey));
         if (missing.every((keys) => keys.length > 0)) {
           const [first, ...others] = missing.map((keys) => `"${String(keys[0])}"`);
-          const message = `missing required key ${first}${others.map((k) => ` (or ${k})`).join('')}`;
+          const message = `missing required key ${first}${others.length > 0 ? ` (or ${others.join(' or ')})` : ''}`;
           problems.push({ file, line: lineOf(at, true), path: formatPath(at), message });
           continue;
         }

@@ -76,7 +76,7 @@ describe('mcpgov expected errors', { timeout: 120_000 }, () => {
       fixture.configFile,
       'identity: { default_agent: dev }\nservers:\n  fs:\n    args: [server.js]\n',
     );
-    const expected = `${fixture.configFile}:3: servers.fs: missing required key "command" (or "url")`;
+    const expected = `${fixture.configFile}:3: servers.fs: missing required key "command" (or "package" or "url")`;
     expectOneLine(await mcpgov(['gateway', '-c', fixture.configFile, '--stdio']), 1, expected);
     const validated = await mcpgov(['validate', '-c', fixture.configFile]);
     expect(validated.code).toBe(1);

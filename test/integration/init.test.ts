@@ -372,6 +372,8 @@ describe('mcpgov init, plain and refused', () => {
   it('takes --sidecar only with --from, as a usage error', async () => {
     const init = await mcpgov('init', '--sidecar');
     expect(init.code).toBe(2);
-    expect(init.stderr).toMatch(/^mcpgov init: --sidecar needs --from CLIENT_CONFIG\n/);
+    expect(init.stderr).toMatch(
+      /^mcpgov init: --sidecar needs --from CLIENT_CONFIG \(see "mcpgov init --help"\)\n/,
+    );
   });
 });

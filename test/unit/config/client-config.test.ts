@@ -33,7 +33,7 @@ describe('client-config keys in mcpgov.yaml', () => {
       '/r/mcpgov.yaml:2: servers.a.url: type http needs a url',
       '/r/mcpgov.yaml:3: servers.b.command: type stdio needs a command',
       '/r/mcpgov.yaml:4: servers.c: give command (a stdio server) or url (Streamable HTTP), not both',
-      '/r/mcpgov.yaml:5: servers.d: needs command (a stdio server) or url (Streamable HTTP)',
+      '/r/mcpgov.yaml:5: servers.d: missing required key "command" (or "package" or "url")',
     ]);
   });
 

@@ -33,7 +33,7 @@ describe('strict config files', () => {
   it("names every choice of a server missing both, and the meant one's own problem otherwise", () => {
     const missing = 'servers:\n  fs:\n    args: [server.js]\n';
     expect(problemsOf(missing, ConfigSchema)).toEqual([
-      '/r/tools.yaml:2: servers.fs: missing required key "command" (or "url")',
+      '/r/tools.yaml:2: servers.fs: missing required key "command" (or "package" or "url")',
     ]);
     // It has a command, so it is a local server: its command is what is wrong, not a missing url.
     const wrong = 'servers:\n  fs:\n    command: 3\n';
