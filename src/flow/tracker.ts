@@ -11,6 +11,12 @@ export interface FlowLimits {
   tokensPerSource: number;
   /** Shortest argument (normalized) that is looked for as a substring of a result. */
   minSubstring: number;
+  /**
+   * Shortest whole argument looked for as a word of a result when it is shorter than `minSubstring`
+   * (`cfo`, `prod`); 0 turns word matches off. Short values are common words, so only a caller that
+   * narrows the sources (the offline verifier reads instructions only) turns this on.
+   */
+  minWord?: number;
 }
 
 export const DEFAULT_FLOW_LIMITS: FlowLimits = {
@@ -30,8 +36,8 @@ export interface FlowMatch {
   digest: string;
   integrity: Integrity;
   confidentiality: Confidentiality;
-  /** How it matched: the kind of token, or `substring` for a copied span of text. */
-  via: TokenKind | 'substring';
+  /** How it matched: the kind of token, `substring` for a copied span of text, `word` for a short value. */
+  via: TokenKind | 'substring' | 'word';
 }
 
 /** What flow tracking found for one call: the rule input `flow`, and the flows a decision names. */
@@ -132,6 +138,12 @@ export class FlowTracker {
           for (const source of this.index.get(key) ?? []) match(path, source, token.kind);
         }
         const text = normalizeText(leaf);
+        const minWord = this.limits.minWord ?? 0;
+        if (minWord > 0 && text.length >= minWord && text.length < this.limits.minSubstring) {
+          if (intentText.includes(text)) return;
+          for (const source of this.stored) if (containsWord(source.text, text)) match(path, source, 'word');
+          return;
+        }
         if (text.length < this.limits.minSubstring) return;
         for (const probe of probes(text)) {
           if (intentText.includes(probe)) continue;

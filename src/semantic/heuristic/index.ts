@@ -5,6 +5,7 @@ import { DEFAULT_THRESHOLDS, verdictFor, type Thresholds } from './combine.js';
 import { extractFeatures } from './features.js';
 import { intentMismatch, unrequestedAction } from './intent-fit.js';
 import { unreadContent } from './limits.js';
+import { instructedByUntrusted } from './flow.js';
 import { injectionProvenance } from './provenance.js';
 import { poisonedDescription } from './tool-description.js';
 
@@ -57,6 +58,7 @@ export function heuristicSignals(input: SemanticInput): SemanticSignal[] {
   return [
     ...poisonedDescription(input),
     ...injectionProvenance(features),
+    ...instructedByUntrusted(features, input),
     ...unrequestedAction(features),
     ...intentMismatch(features),
     ...argumentRisk(features),
