@@ -610,7 +610,8 @@ export class Enforcer {
     if (failure !== undefined) throw failure; // protocol errors from downstream stay protocol errors
     // Only stage 2 reads the history: a policy that never asks for it does not pay for keeping it.
     if (result && usesSemantic(policy)) {
-      recordHistory(session.state, ctx.toolName, ctx.arguments, result, this.history);
+      const labels = resultLabels(ctx.toolEntry?.results, ctx.toolEntry?.data_classes ?? []);
+      recordHistory(session.state, ctx.toolName, ctx.arguments, result, this.history, labels);
     }
     // Only a rule that reads `flow` needs the session's labelled values.
     if (result && facts && usesFlow(policy)) observeFlow(session.state, ctx, result, facts.digest);

@@ -1,5 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { maskedArguments } from '../evidence/mask.js';
+import type { ResultLabels } from '../flow/labels.js';
 import type { SessionState } from '../pipeline/types.js';
 
 /** How much of a session stage 2 may read: the last `calls` forwarded calls, each result cut to `resultChars`. */
@@ -40,6 +41,7 @@ export function recordHistory(
   args: Record<string, unknown>,
   result: CallToolResult,
   limits: HistoryLimits,
+  labels?: ResultLabels,
 ): void {
   if (limits.calls === 0) return;
   const text = resultText(result, limits.resultChars);
@@ -47,6 +49,7 @@ export function recordHistory(
     tool,
     arguments: maskedArguments(args).args as Record<string, unknown>,
     ...(text === undefined ? {} : { result: text }),
+    ...(labels === undefined ? {} : { labels }),
   });
   if (state.history.length > limits.calls) state.history.splice(0, state.history.length - limits.calls);
 }

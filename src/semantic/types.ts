@@ -1,3 +1,5 @@
+import type { ResultLabels } from '../flow/labels.js';
+import type { FlowMatch } from '../flow/tracker.js';
 import type { Effect } from '../core/effect.js';
 import type { SemanticProvenance, SemanticResult } from '../core/semantic-verdict.js';
 
@@ -25,6 +27,8 @@ export interface HistoryEntry {
   arguments: Record<string, unknown>;
   /** The tool's result as text; absent when the result was not kept (too large, or not text). */
   result?: string;
+  /** The result's flow labels from the tool registry; absent: untrusted, as any unvouched result. */
+  labels?: ResultLabels;
 }
 
 /** Where the intent came from, most trustworthy first. */
@@ -48,6 +52,11 @@ export interface SemanticInput {
   arguments: Record<string, unknown>;
   /** Earlier calls of the session, oldest first. */
   history: HistoryEntry[];
+  /**
+   * Which arguments carry values of earlier results, as the enforcement point traced them
+   * (src/flow/); absent: traced from `history` when a verifier needs it.
+   */
+  flow?: FlowMatch[];
 }
 
 /** A verifier's answer: the result plus what it knows of its own provenance. */

@@ -70,8 +70,14 @@ function copiesInstruction(args: Record<string, unknown>, path: string, instruct
  */
 function deferredByIntent(f: Features, path: string): boolean {
   if (!f.intent.known || !DEFERS.test(f.intent.text)) return false;
-  const key = path.replace(/\[\d+\]/g, '').split('.').pop() ?? '';
-  return [...termSet(key.replace(/[_-]+/g, ' '))].some((t) => t.length > 2 && t !== 'id' && f.intent.terms.has(t));
+  const key =
+    path
+      .replace(/\[\d+\]/g, '')
+      .split('.')
+      .pop() ?? '';
+  return [...termSet(key.replace(/[_-]+/g, ' '))].some(
+    (t) => t.length > 2 && t !== 'id' && f.intent.terms.has(t),
+  );
 }
 const DEFERS =
   /\b(?:it|they|he|she|(?:the|that|this) \w+)\s+(?:asks?|requests?|wants?|needs?|mentions?|names?|says?|gives?|lists?)\b/i;
