@@ -1,3 +1,6 @@
+import { digest } from '../evidence/hash.js';
+import { resultLabels } from '../flow/labels.js';
+import { FlowTracker } from '../flow/tracker.js';
 import { MemoryCounterStore } from '../pipeline/counters.js';
 import { decide, evaluate } from '../pipeline/evaluate.js';
 import type { StageEnv } from '../pipeline/stage.js';
@@ -74,6 +77,9 @@ export function reportOf(results: readonly CaseResult[]): EvalReport {
 
 /** Decides one case at the given stage and times it. */
 export async function runCase(c: EvalCase, options: RunOptions): Promise<CaseResult> {
+  // The enforcement point files each result as it arrives, not when the next call comes: only the
+  // trace of this call's arguments belongs to its latency.
+  const flow = options.stage === 'semantic' ? undefined : flowOfSession(c, options.policy);
   const started = performance.now();
   if (options.stage === 'semantic') {
     if (!options.verifier) throw new Error('the semantic stage needs a verifier');
@@ -96,7 +102,7 @@ export async function runCase(c: EvalCase, options: RunOptions): Promise<CaseRes
     paths: options.paths ?? {},
     semantic,
   };
-  const decision = await evaluate(callContextOf(c, options), env, 'enforce');
+  const decision = await evaluate(callContextOf(c, options, flow), env, 'enforce');
   for (const r of decision.reservations) r.release();
   const latency = round(performance.now() - started);
   if (options.stage === 'pipeline') {
@@ -132,6 +138,7 @@ export function semanticInputOf(c: EvalCase): SemanticInput {
 export function callContextOf(
   c: EvalCase,
   options: Pick<RunOptions, 'policy' | 'defaultAgent' | 'now'>,
+  flow?: FlowTracker,
 ): CallContext {
   const policy = options.policy;
   const agentId = c.agent ?? options.defaultAgent;
@@ -149,6 +156,7 @@ export function callContextOf(
     toolEntry: policy?.tools.match(c.tool.name),
     liveTool: liveTool(prefixed ? server : '', definition, prefixed),
     arguments: c.arguments,
+    flow: flow?.trace(c.arguments, c.intent, [c.tool.name, definition.name, server]),
     session: {
       id: `eval:${c.id}`,
       intent: c.intent,
@@ -159,6 +167,26 @@ export function callContextOf(
     },
     now: options.now ?? EVAL_TIME,
   };
+}
+
+/**
+ * The case's session as flow tracking saw it, when a rule of the policy reads `flow`: each earlier
+ * result filed under its tool's registry labels.
+ */
+export function flowOfSession(c: EvalCase, policy: PolicySet | undefined): FlowTracker | undefined {
+  if (!policy?.rules.some((r) => r.readsFlow)) return undefined;
+  const tracker = new FlowTracker();
+  for (const h of c.history) {
+    if (h.result === undefined) continue;
+    const entry = policy.tools.match(h.tool);
+    tracker.observe(
+      h.tool,
+      digest(h.result),
+      h.result,
+      resultLabels(entry?.results, entry?.data_classes ?? []),
+    );
+  }
+  return tracker;
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
