@@ -22,6 +22,9 @@ export const evalsHelp = `Usage: mcpgov evals <subcommand>
         deterministic  stage 1 only: registries and rules, no semantic check
         semantic       the verifier alone on each case (needs no registry)
         pipeline       the whole decision, with the verifier as stage 2 (default)
+  splits [--stage S] [--splits FILE] [--session-length N] [--json]
+      every split of evals/splits.yaml (own cases, holdouts, R-Judge dev and test) measured and
+      reported separately, each with its role: tune, holdout or test (default stage: semantic)
   convert-rjudge [--in FILE] --out DIR
       turns the R-Judge dataset into eval cases: DIR/rjudge-dev.jsonl and DIR/rjudge-test.jsonl
       (a fixed split by id hash; tune on dev, report test)
@@ -36,6 +39,8 @@ Options:
   --thresholds FILE   metric bounds per stage (default: thresholds.json beside the config, if any)
   --no-thresholds     report only, never fail on metrics
   --failures N        misclassified cases listed in the table (default: 20)
+  --session-length N  decide each case as call N of a session: plain earlier calls fill its history
+                      (measures what a long session costs flow tracking and the verifier)
   --record            with --verifier llm: store each live answer as a cassette (semantic.llm.cassettes)
                       for --verifier replay; never run against a test double
   --in FILE           (convert-rjudge) the dataset (default: ../shared/datasets/rjudge.json)
@@ -47,6 +52,7 @@ export async function evalsCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'run') return runCommand(rest);
   if (sub === 'convert-rjudge') return convertCommand(rest);
+  if (sub === 'splits') return (await import('./evals-splits.js')).splitsCommand(rest);
   throw new UsageError(sub === undefined ? 'a subcommand is required' : `unknown subcommand "${sub}"`);
 }
 
@@ -65,8 +71,13 @@ async function runCommand(argv: string[]): Promise<number> {
       'no-thresholds': { type: 'boolean', default: false },
       failures: { type: 'string', default: '20' },
       record: { type: 'boolean', default: false },
+      'session-length': { type: 'string' },
     },
   });
+  const sessionLength = values['session-length'] === undefined ? undefined : Number(values['session-length']);
+  if (sessionLength !== undefined && (!Number.isInteger(sessionLength) || sessionLength < 1)) {
+    throw new UsageError('--session-length takes a whole number of calls');
+  }
   const stage = values.stage as EvalStage;
   if (!EVAL_STAGES.includes(stage)) throw new UsageError(`--stage must be one of ${EVAL_STAGES.join(', ')}`);
   const verifierName = values.verifier as (typeof VERIFIERS)[number] | undefined;
@@ -111,7 +122,7 @@ async function runCommand(argv: string[]): Promise<number> {
 
   const report = await runEvals(
     cases.map((c) => c.case),
-    { stage, policy, verifier, paths: config.paths, timeoutMs: semantic.timeout_ms },
+    { stage, policy, verifier, paths: config.paths, timeoutMs: semantic.timeout_ms, sessionLength },
   );
   if (values.json) out(JSON.stringify(report));
   else {

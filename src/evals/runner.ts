@@ -11,6 +11,7 @@ import type { PolicySet } from '../policy/policy-set.js';
 import type { SemanticInput, SemanticVerifier } from '../semantic/types.js';
 import type { Effect } from '../core/effect.js';
 import type { EvalCase } from './case.js';
+import { verifierWindow, withSessionLength } from './session-filler.js';
 import { confusionOf, metricsOf, percentile, type Confusion, type Metrics } from './metrics.js';
 
 /** Which part of the decision path a run measures. */
@@ -50,6 +51,11 @@ export interface RunOptions {
   timeoutMs?: number;
   /** The instant every case is decided at, so time-based rules are reproducible. */
   now?: number;
+  /**
+   * Decide each case as call N of a session of N calls: plain earlier calls fill its history up
+   * (session-filler.ts). Measures what a long session costs; the verdicts should not move.
+   */
+  sessionLength?: number;
 }
 
 /** A fixed weekday morning (UTC): cases do not depend on when they are run. */
@@ -76,10 +82,13 @@ export function reportOf(results: readonly CaseResult[]): EvalReport {
 }
 
 /** Decides one case at the given stage and times it. */
-export async function runCase(c: EvalCase, options: RunOptions): Promise<CaseResult> {
+export async function runCase(original: EvalCase, options: RunOptions): Promise<CaseResult> {
+  const session = options.sessionLength ? withSessionLength(original, options.sessionLength) : original;
   // The enforcement point files each result as it arrives, not when the next call comes: only the
   // trace of this call's arguments belongs to its latency.
-  const flow = options.stage === 'semantic' ? undefined : flowOfSession(c, options.policy);
+  const flow = options.stage === 'semantic' ? undefined : flowOfSession(session, options.policy);
+  // Stage 2 reads the window of the session an enforcement point keeps (a long session's last calls).
+  const c = session === original ? original : { ...session, history: verifierWindow(session.history) };
   const started = performance.now();
   if (options.stage === 'semantic') {
     if (!options.verifier) throw new Error('the semantic stage needs a verifier');

@@ -3,13 +3,7 @@ import { maskedArguments } from '../evidence/mask.js';
 import type { ResultLabels } from '../flow/labels.js';
 import type { SessionState } from '../pipeline/types.js';
 
-/** How much of a session stage 2 may read: the last `calls` forwarded calls, each result cut to `resultChars`. */
-export interface HistoryLimits {
-  calls: number;
-  resultChars: number;
-}
-
-export const DEFAULT_HISTORY_LIMITS: HistoryLimits = { calls: 20, resultChars: 4000 };
+import type { HistoryLimits } from '../semantic/types.js';
 
 /**
  * The text an agent read from a tool result: its text parts (and structured content), cut to a

@@ -31,6 +31,14 @@ export interface HistoryEntry {
   labels?: ResultLabels;
 }
 
+/** How much of a session stage 2 may read: the last `calls` forwarded calls, each result cut to `resultChars`. */
+export interface HistoryLimits {
+  calls: number;
+  resultChars: number;
+}
+
+export const DEFAULT_HISTORY_LIMITS: HistoryLimits = { calls: 20, resultChars: 4000 };
+
 /** Where the intent came from, most trustworthy first. */
 export type IntentSource = 'meta' | 'declared' | 'registry' | 'case' | 'none';
 
