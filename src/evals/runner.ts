@@ -165,7 +165,7 @@ export function callContextOf(
     toolEntry: policy?.tools.match(c.tool.name),
     liveTool: liveTool(prefixed ? server : '', definition, prefixed),
     arguments: c.arguments,
-    flow: flow?.trace(c.arguments, c.intent, [c.tool.name, definition.name, server]),
+    flow: flow?.trace(c.arguments, c.intent, [c.tool.name, definition.name]),
     session: {
       id: `eval:${c.id}`,
       intent: c.intent,

@@ -49,7 +49,7 @@ export interface FlowTrace {
   maxConfidentialityInArgs?: Confidentiality;
   /** Tools whose results the arguments came from, oldest first. */
   sources: string[];
-  /** Whether untrusted content named this tool (or its server) while the user's intent did not. */
+  /** Whether untrusted content named this tool while the user's intent did not. */
   toolNamedOnlyInUntrusted: boolean;
 }
 

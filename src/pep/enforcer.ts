@@ -715,7 +715,8 @@ function usesFlow(policy: PolicySet): boolean {
 /** Which of the call's arguments carry values of the session's earlier results. */
 function traceFlow(state: SessionState, ctx: CallContext): FlowTrace {
   state.flow ??= new FlowTracker();
-  const names = [ctx.toolName, ctx.liveTool?.tool, ctx.liveTool?.server].filter((n) => n !== undefined);
+  // The tool's names, not its server's: a server named `memory` or `everything` is a common word.
+  const names = [ctx.toolName, ctx.liveTool?.tool].filter((n) => n !== undefined);
   return state.flow.trace(ctx.arguments, state.intent, names);
 }
 
