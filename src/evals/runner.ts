@@ -165,7 +165,12 @@ export function callContextOf(
     toolEntry: policy?.tools.match(c.tool.name),
     liveTool: liveTool(prefixed ? server : '', definition, prefixed),
     arguments: c.arguments,
-    flow: flow?.trace(c.arguments, c.intent, [c.tool.name, definition.name]),
+    flow: flow?.trace(
+      c.arguments,
+      c.intent,
+      [c.tool.name, definition.name],
+      c.history.map((h) => h.tool),
+    ),
     session: {
       id: `eval:${c.id}`,
       intent: c.intent,

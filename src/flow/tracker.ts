@@ -112,6 +112,8 @@ export class FlowTracker {
     args: Record<string, unknown>,
     intent: string | undefined,
     toolNames: readonly string[] = [],
+    /** Tools the session called before: one of them named in a result is not a new suggestion. */
+    calledBefore: readonly string[] = [],
   ): FlowTrace {
     const intentText = intent === undefined ? '' : normalizeText(intent);
     const intentTokens = new Set(intent === undefined ? [] : extractTokens(intent).map(tokenKey));
@@ -159,7 +161,8 @@ export class FlowTracker {
         undefined,
       ),
       sources: unique(matches.map((m) => m.source)),
-      toolNamedOnlyInUntrusted: this.namedOnlyInUntrusted(toolNames, intentText),
+      toolNamedOnlyInUntrusted:
+        !toolNames.some((n) => calledBefore.includes(n)) && this.namedOnlyInUntrusted(toolNames, intentText),
     };
   }
 

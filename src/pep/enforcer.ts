@@ -717,7 +717,7 @@ function traceFlow(state: SessionState, ctx: CallContext): FlowTrace {
   state.flow ??= new FlowTracker();
   // The tool's names, not its server's: a server named `memory` or `everything` is a common word.
   const names = [ctx.toolName, ctx.liveTool?.tool].filter((n) => n !== undefined);
-  return state.flow.trace(ctx.arguments, state.intent, names);
+  return state.flow.trace(ctx.arguments, state.intent, names, state.tools);
 }
 
 /** Files a forwarded call's result under its tool's labels, for the calls after it. */

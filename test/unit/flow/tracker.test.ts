@@ -109,6 +109,10 @@ describe('flow tracker', () => {
     ).toBe(false);
     expect(flow.trace({}, undefined, ['post']).toolNamedOnlyInUntrusted).toBe(true);
     expect(flow.trace({}, undefined, ['account']).toolNamedOnlyInUntrusted).toBe(false);
+    // A tool the session already used is not a new suggestion, even when a result names it.
+    expect(
+      flow.trace({}, undefined, ['get_account_details'], ['get_account_details']).toolNamedOnlyInUntrusted,
+    ).toBe(false);
   });
 
   it('keeps at most the configured number of results, forgetting the oldest', () => {
