@@ -22,11 +22,13 @@ export interface EvalsRunOptions {
   thresholds?: string | false;
   failures: number;
   record?: boolean;
+  /** Decide each case as call N of a session (session-filler.ts). */
+  sessionLength?: number;
 }
 
 /** `mcpgov evals run`: metrics per stage, gated by thresholds. */
 export async function evalsRunCommand(values: EvalsRunOptions): Promise<number> {
-  const { stage, failures } = values;
+  const { stage, failures, sessionLength } = values;
   const verifierName = values.verifier;
 
   const config = await loadConfig(values.config);
@@ -66,7 +68,7 @@ export async function evalsRunCommand(values: EvalsRunOptions): Promise<number> 
 
   const report = await runEvals(
     cases.map((c) => c.case),
-    { stage, policy, verifier, paths: config.paths, timeoutMs: semantic.timeout_ms },
+    { stage, policy, verifier, paths: config.paths, timeoutMs: semantic.timeout_ms, sessionLength },
   );
   if (values.json) out(JSON.stringify(report));
   else {

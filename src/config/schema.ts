@@ -445,6 +445,28 @@ export const ToolEntrySchema = z.strictObject({
    * file's path is reported back). Its result is recorded as an `outcome` record.
    */
   outcome: z.strictObject({ description: z.string().min(1), check: z.json() }).optional(),
+  /**
+   * Flow labels of the tool's results (README: Information flow): `integrity` defaults to
+   * `untrusted` (a result is data nobody vouched for), `confidentiality` to what `data_classes` say.
+   */
+  results: z
+    .strictObject({
+      integrity: z.enum(['trusted', 'untrusted']).optional(),
+      confidentiality: z.enum(['public', 'internal', 'secret']).optional(),
+    })
+    .optional(),
+  /**
+   * The tool moves data out of the session (send, post, share, transfer, write outside): `targets`
+   * are the arguments that say where to (recipient, URL, channel; all of them when empty), and
+   * `external` whether that is outside the organisation.
+   */
+  sink: z
+    .strictObject({
+      kind: z.enum(['send', 'post', 'share', 'transfer', 'write_outside']),
+      targets: z.array(z.string().min(1)).default([]),
+      external: z.boolean().default(true),
+    })
+    .optional(),
 });
 export type ToolEntry = z.infer<typeof ToolEntrySchema>;
 

@@ -1,3 +1,6 @@
+import { digest } from '../evidence/hash.js';
+import { resultLabels } from '../flow/labels.js';
+import { FlowTracker } from '../flow/tracker.js';
 import { MemoryCounterStore } from '../pipeline/counters.js';
 import { decide, evaluate } from '../pipeline/evaluate.js';
 import type { StageEnv } from '../pipeline/stage.js';
@@ -8,6 +11,7 @@ import type { PolicySet } from '../policy/policy-set.js';
 import type { SemanticInput, SemanticVerifier } from '../semantic/types.js';
 import type { Effect } from '../core/effect.js';
 import type { EvalCase } from './case.js';
+import { verifierWindow, withSessionLength } from './session-filler.js';
 import { confusionOf, metricsOf, percentile, type Confusion, type Metrics } from './metrics.js';
 
 /** Which part of the decision path a run measures. */
@@ -47,6 +51,11 @@ export interface RunOptions {
   timeoutMs?: number;
   /** The instant every case is decided at, so time-based rules are reproducible. */
   now?: number;
+  /**
+   * Decide each case as call N of a session of N calls: plain earlier calls fill its history up
+   * (session-filler.ts). Measures what a long session costs; the verdicts should not move.
+   */
+  sessionLength?: number;
 }
 
 /** A fixed weekday morning (UTC): cases do not depend on when they are run. */
@@ -73,7 +82,13 @@ export function reportOf(results: readonly CaseResult[]): EvalReport {
 }
 
 /** Decides one case at the given stage and times it. */
-export async function runCase(c: EvalCase, options: RunOptions): Promise<CaseResult> {
+export async function runCase(original: EvalCase, options: RunOptions): Promise<CaseResult> {
+  const session = options.sessionLength ? withSessionLength(original, options.sessionLength) : original;
+  // The enforcement point files each result as it arrives, not when the next call comes: only the
+  // trace of this call's arguments belongs to its latency.
+  const flow = options.stage === 'semantic' ? undefined : flowOfSession(session, options.policy);
+  // Stage 2 reads the window of the session an enforcement point keeps (a long session's last calls).
+  const c = session === original ? original : { ...session, history: verifierWindow(session.history) };
   const started = performance.now();
   if (options.stage === 'semantic') {
     if (!options.verifier) throw new Error('the semantic stage needs a verifier');
@@ -96,7 +111,7 @@ export async function runCase(c: EvalCase, options: RunOptions): Promise<CaseRes
     paths: options.paths ?? {},
     semantic,
   };
-  const decision = await evaluate(callContextOf(c, options), env, 'enforce');
+  const decision = await evaluate(callContextOf(c, options, flow), env, 'enforce');
   for (const r of decision.reservations) r.release();
   const latency = round(performance.now() - started);
   if (options.stage === 'pipeline') {
@@ -132,6 +147,7 @@ export function semanticInputOf(c: EvalCase): SemanticInput {
 export function callContextOf(
   c: EvalCase,
   options: Pick<RunOptions, 'policy' | 'defaultAgent' | 'now'>,
+  flow?: FlowTracker,
 ): CallContext {
   const policy = options.policy;
   const agentId = c.agent ?? options.defaultAgent;
@@ -149,6 +165,12 @@ export function callContextOf(
     toolEntry: policy?.tools.match(c.tool.name),
     liveTool: liveTool(prefixed ? server : '', definition, prefixed),
     arguments: c.arguments,
+    flow: flow?.trace(
+      c.arguments,
+      c.intent,
+      [c.tool.name, definition.name],
+      c.history.map((h) => h.tool),
+    ),
     session: {
       id: `eval:${c.id}`,
       intent: c.intent,
@@ -159,6 +181,26 @@ export function callContextOf(
     },
     now: options.now ?? EVAL_TIME,
   };
+}
+
+/**
+ * The case's session as flow tracking saw it, when a rule of the policy reads `flow`: each earlier
+ * result filed under its tool's registry labels.
+ */
+export function flowOfSession(c: EvalCase, policy: PolicySet | undefined): FlowTracker | undefined {
+  if (!policy?.rules.some((r) => r.readsFlow)) return undefined;
+  const tracker = new FlowTracker();
+  for (const h of c.history) {
+    if (h.result === undefined) continue;
+    const entry = policy.tools.match(h.tool);
+    tracker.observe(
+      h.tool,
+      digest(h.result),
+      h.result,
+      resultLabels(entry?.results, entry?.data_classes ?? []),
+    );
+  }
+  return tracker;
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

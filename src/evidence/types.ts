@@ -91,6 +91,23 @@ export const DecisionInfoSchema = z.object({
     .string()
     .regex(/^[0-9a-f]{32}$/)
     .optional(),
+  /**
+   * Arguments that carry values of earlier tool results, when a rule reads `flow` (README:
+   * Information flow): the argument's path, the tool and result digest it came from, and the
+   * result's labels. Never the value itself.
+   */
+  flow: z
+    .array(
+      z.object({
+        path: z.string(),
+        source: z.string(),
+        digest: z.string(),
+        integrity: z.enum(['trusted', 'untrusted']),
+        confidentiality: z.enum(['public', 'internal', 'secret']),
+        via: z.string(),
+      }),
+    )
+    .optional(),
 });
 
 export const ActionInfoSchema = z.object({

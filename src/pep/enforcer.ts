@@ -5,7 +5,10 @@ import { MemoryCounterStore, type CounterStore } from '../pipeline/counters.js';
 import { evaluate, evaluateStatic } from '../pipeline/evaluate.js';
 import type { SemanticEnv, StageEnv } from '../pipeline/stage.js';
 import type { IntentSource } from '../semantic/types.js';
-import { DEFAULT_HISTORY_LIMITS, recordHistory, type HistoryLimits } from './session-history.js';
+import { recordHistory, resultText } from './session-history.js';
+import { DEFAULT_HISTORY_LIMITS, type HistoryLimits } from '../semantic/types.js';
+import { resultLabels } from '../flow/labels.js';
+import { FlowTracker, type FlowTrace } from '../flow/tracker.js';
 import type { CallContext, SessionState } from '../pipeline/types.js';
 import { digestOnce, wellFormed } from '../evidence/hash.js';
 import { maskedArguments, maskText } from '../evidence/mask.js';
@@ -293,6 +296,7 @@ export class Enforcer {
     }
     const policy = this.policy;
     const ctx = this.context(session, toolName, args, liveTool, policy);
+    if (usesFlow(policy)) ctx.flow = traceFlow(session.state, ctx);
     // Rules see the session as it was before this call; the live state moves on for the next one.
     countCall(session, toolName);
 
@@ -622,8 +626,11 @@ export class Enforcer {
     if (failure !== undefined) throw failure; // protocol errors from downstream stay protocol errors
     // Only stage 2 reads the history: a policy that never asks for it does not pay for keeping it.
     if (result && usesSemantic(policy)) {
-      recordHistory(session.state, ctx.toolName, ctx.arguments, result, this.history);
+      const labels = resultLabels(ctx.toolEntry?.results, ctx.toolEntry?.data_classes ?? []);
+      recordHistory(session.state, ctx.toolName, ctx.arguments, result, this.history, labels);
     }
+    // Only a rule that reads `flow` needs the session's labelled values.
+    if (result && facts && usesFlow(policy)) observeFlow(session.state, ctx, result, facts.digest);
     return result as CallToolResult;
   }
 
@@ -707,6 +714,40 @@ function usesSemantic(policy: PolicySet): boolean {
   }
   return uses;
 }
+
+const flowUse = new WeakMap<PolicySet, boolean>();
+
+/** Whether any rule of a policy reads `flow`: only then does a session track its flows. */
+function usesFlow(policy: PolicySet): boolean {
+  let uses = flowUse.get(policy);
+  if (uses === undefined) {
+    uses = policy.rules.some((r) => r.readsFlow);
+    flowUse.set(policy, uses);
+  }
+  return uses;
+}
+
+/** Which of the call's arguments carry values of the session's earlier results. */
+function traceFlow(state: SessionState, ctx: CallContext): FlowTrace {
+  state.flow ??= new FlowTracker();
+  // The tool's names, not its server's: a server named `memory` or `everything` is a common word.
+  const names = [ctx.toolName, ctx.liveTool?.tool].filter((n) => n !== undefined);
+  return state.flow.trace(ctx.arguments, state.intent, names, state.tools);
+}
+
+/** Files a forwarded call's result under its tool's labels, for the calls after it. */
+function observeFlow(state: SessionState, ctx: CallContext, result: CallToolResult, digest: string): void {
+  const text = resultText(result, FLOW_TEXT_CHARS);
+  if (text === undefined) return;
+  state.flow ??= new FlowTracker();
+  state.flow.observe(
+    ctx.toolName,
+    digest,
+    text,
+    resultLabels(ctx.toolEntry?.results, ctx.toolEntry?.data_classes ?? []),
+  );
+}
+const FLOW_TEXT_CHARS = 32_768;
 
 /** Counts a decided call in the session's live state (rules of later calls see it). */
 function countCall(session: Session, toolName: string): void {

@@ -1,4 +1,5 @@
 import { recordBase, type PepInfo, type RecordBody } from '../evidence/types.js';
+import type { FlowTrace } from '../flow/tracker.js';
 import { canonicalJson, digest, sha256Hex } from '../evidence/hash.js';
 import { maskedArguments, maskText } from '../evidence/mask.js';
 import type { BundleRef } from '../policy/policy-set.js';
@@ -141,6 +142,7 @@ export function decisionRecord(
       effect: decision.effect,
       enforced: decision.enforced,
       eval_us: evalUs,
+      flow: ctx.flow && ctx.flow.matches.length > 0 ? flowInfo(ctx.flow) : undefined,
       id: decision.id,
       mode: decision.mode,
       reasons: decision.reasons,
@@ -156,6 +158,19 @@ export function decisionRecord(
     },
   };
 }
+
+/** The flows a decision names, at most `MAX_FLOWS`, masked like every other text of the record. */
+function flowInfo(trace: FlowTrace): NonNullable<NonNullable<RecordBody['decision']>['flow']> {
+  return trace.matches.slice(0, MAX_FLOWS).map((m) => ({
+    confidentiality: m.confidentiality,
+    digest: m.digest,
+    integrity: m.integrity,
+    path: maskText(m.path),
+    source: maskText(m.source),
+    via: m.via,
+  }));
+}
+const MAX_FLOWS = 32;
 
 /**
  * What the live tool's MCP annotations say it does, where they say it (`readOnlyHint`,

@@ -1,14 +1,9 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { maskedArguments } from '../evidence/mask.js';
+import type { ResultLabels } from '../flow/labels.js';
 import type { SessionState } from '../pipeline/types.js';
 
-/** How much of a session stage 2 may read: the last `calls` forwarded calls, each result cut to `resultChars`. */
-export interface HistoryLimits {
-  calls: number;
-  resultChars: number;
-}
-
-export const DEFAULT_HISTORY_LIMITS: HistoryLimits = { calls: 20, resultChars: 4000 };
+import type { HistoryLimits } from '../semantic/types.js';
 
 /**
  * The text an agent read from a tool result: its text parts (and structured content), cut to a
@@ -40,6 +35,7 @@ export function recordHistory(
   args: Record<string, unknown>,
   result: CallToolResult,
   limits: HistoryLimits,
+  labels?: ResultLabels,
 ): void {
   if (limits.calls === 0) return;
   const text = resultText(result, limits.resultChars);
@@ -47,6 +43,7 @@ export function recordHistory(
     tool,
     arguments: maskedArguments(args).args as Record<string, unknown>,
     ...(text === undefined ? {} : { result: text }),
+    ...(labels === undefined ? {} : { labels }),
   });
   if (state.history.length > limits.calls) state.history.splice(0, state.history.length - limits.calls);
 }

@@ -3,6 +3,8 @@ import { freezeInput } from '../policy/json-logic.js';
 import type { StageEnv } from './stage.js';
 import type { CallContext } from './types.js';
 import type { LiveTool } from '../core/live-tool.js';
+import { resultLabels } from '../flow/labels.js';
+import type { FlowTrace } from '../flow/tracker.js';
 
 /** Frozen rule views of registry entries, built once per entry rather than once per call. */
 const agentDocs = new WeakMap<AgentEntry, unknown>();
@@ -36,6 +38,8 @@ function toolDoc(name: string, entry: ToolEntry | undefined, live: LiveTool | un
       risk_tier: entry?.risk_tier ?? null,
       scopes: entry?.scopes ?? [],
       data_classes: entry?.data_classes ?? [],
+      sink: entry?.sink ?? null,
+      results: resultLabels(entry?.results, entry?.data_classes ?? []),
     });
     if (byName.size < 10_000) byName.set(key, doc);
   }
@@ -75,6 +79,40 @@ function serverDoc(name: string | undefined, roots: StageEnv['roots']): unknown 
   }
   return doc;
 }
+/** `flow`: which arguments carry values of earlier results (README: Information flow). */
+function flowDoc(trace: FlowTrace | undefined, entry: ToolEntry | undefined): unknown {
+  if (!trace) return NO_FLOW;
+  const targets = entry?.sink?.targets ?? [];
+  const isTarget = (path: string) => targets.length === 0 || targets.includes(path.split(/[.[]/, 1)[0]!);
+  return {
+    args_from_untrusted: trace.argsFromUntrusted,
+    // Only a sink has targets: where its data goes.
+    targets_from_untrusted: entry?.sink ? trace.argsFromUntrusted.filter(isTarget) : [],
+    max_confidentiality_in_args: trace.maxConfidentialityInArgs ?? null,
+    sources: trace.sources,
+    untrusted_sources: [
+      ...new Set(trace.matches.filter((m) => m.integrity === 'untrusted').map((m) => m.source)),
+    ],
+    tool_named_only_in_untrusted: trace.toolNamedOnlyInUntrusted,
+    matches: trace.matches.map(({ path, source, integrity, confidentiality, via }) => ({
+      path,
+      source,
+      integrity,
+      confidentiality,
+      via,
+    })),
+  };
+}
+const NO_FLOW = freezeInput({
+  args_from_untrusted: [],
+  targets_from_untrusted: [],
+  max_confidentiality_in_args: null,
+  sources: [],
+  untrusted_sources: [],
+  tool_named_only_in_untrusted: false,
+  matches: [],
+});
+
 const NO_ROOTS: Readonly<Record<string, readonly string[]>> = {};
 const EMPTY_SERVER = freezeInput({ name: null, roots: [] });
 
@@ -98,6 +136,7 @@ export function buildRuleInput(ctx: CallContext, env: StageEnv): object {
     identity: identityDoc(identity),
     paths: pathsDoc(env.paths),
     server: serverDoc(ctx.liveTool?.server, env.roots),
+    flow: flowDoc(ctx.flow, ctx.toolEntry),
     time: {
       iso: time.toISOString(),
       epoch_ms: ctx.now,

@@ -1,6 +1,7 @@
 import type { AgentEntry, ToolEntry } from '../config/schema.js';
 import type { Identity } from '../core/identity.js';
 import type { LiveTool } from '../core/live-tool.js';
+import type { FlowTrace, FlowTracker } from '../flow/tracker.js';
 import type { HistoryEntry, IntentSource } from '../semantic/types.js';
 
 /** Per-session facts the rules and later stages see. */
@@ -14,6 +15,8 @@ export interface SessionState {
   tools: string[];
   /** Earlier forwarded calls with their result text, oldest first, bounded: what stage 2 reads. */
   history: HistoryEntry[];
+  /** The labelled values of earlier results, when a rule reads `flow` (src/flow/tracker.ts). */
+  flow?: FlowTracker;
 }
 
 /** Everything `evaluate` needs to decide one call. Built by the PEP; the core never touches transports. */
@@ -29,6 +32,8 @@ export interface CallContext {
   liveTool?: LiveTool;
   arguments: Record<string, unknown>;
   session: SessionState;
+  /** Which arguments carry values of earlier results, when a rule reads `flow`. */
+  flow?: FlowTrace;
   /** Milliseconds since the epoch; injected so tests control time. */
   now: number;
 }

@@ -13,6 +13,8 @@ export interface CompiledRule {
   mode?: Mode;
   /** How the rule's escalations reach a person, over the tool's settings. */
   approval?: ApprovalSettings;
+  /** Whether the condition reads `flow`: the enforcement point then tracks the session's flows. */
+  readsFlow: boolean;
   /** Whether the rule's condition holds; throws when the condition fails on this input. */
   evaluate(input: object): boolean;
 }
@@ -49,10 +51,25 @@ export function compileRules(sources: readonly { rule: RuleSource; location: str
       reason: rule.reason as RuleReason,
       mode: rule.mode,
       approval: rule.approval,
+      readsFlow: readsVar(rule.when, 'flow'),
       evaluate: (input) => truthy(logic.evaluate(input)),
     });
   }
   return { rules, problems };
+}
+
+/** Whether json-logic reads a variable under `root` (`{var: "flow.x"}` or `{var: ["flow.x", default]}`). */
+function readsVar(logic: unknown, root: string): boolean {
+  if (Array.isArray(logic)) return logic.some((item) => readsVar(item, root));
+  if (logic === null || typeof logic !== 'object') return false;
+  for (const [op, arg] of Object.entries(logic)) {
+    if (op === 'var') {
+      const name = Array.isArray(arg) ? arg[0] : arg;
+      if (typeof name === 'string' && (name === root || name.startsWith(`${root}.`))) return true;
+    }
+    if (readsVar(arg, root)) return true;
+  }
+  return false;
 }
 
 /** What the rules concluded about one call. */

@@ -7,8 +7,12 @@ import { costOf, JudgeError, parseResponseBody, readJudgeReply, type JudgeReply 
 import { buildJudgeRequest, type JudgeRequest, type ResponseFormatKind } from './llm-prompt.js';
 import type { SemanticAnswer, SemanticInput, SemanticVerifier } from './types.js';
 
-/** Used when the config names no `base_url`; set here rather than left to the SDK's environment lookup. */
+/**
+ * Used when the config names no `base_url`: `OPENAI_BASE_URL` from the environment the judge reads
+ * (the variable OpenAI-compatible tools share), else OpenAI's own. Looked up here, not left to the SDK.
+ */
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+const BASE_URL_ENV = 'OPENAI_BASE_URL';
 
 /** First retry delay and the cap on later ones, when the endpoint does not say how long to wait. */
 const RETRY_BASE_MS = 250;
@@ -44,13 +48,14 @@ export class LlmJudge implements SemanticVerifier {
     private readonly config: LlmJudgeConfig,
     options: LlmJudgeOptions = {},
   ) {
-    const apiKey = (options.env ?? process.env)[config.api_key_env];
+    const env = options.env ?? process.env;
+    const apiKey = env[config.api_key_env];
     if (!apiKey) {
       throw new Error(
         `the LLM judge reads its API key from the environment variable ${config.api_key_env}, which is not set`,
       );
     }
-    const baseURL = config.base_url ?? DEFAULT_BASE_URL;
+    const baseURL = config.base_url ?? (env[BASE_URL_ENV] || DEFAULT_BASE_URL);
     this.endpoint = new URL(baseURL);
     // Retries are ours (bounded by the deadline, abortable while waiting); the SDK's logger is off
     // because stdout carries JSON-RPC in stdio mode, and failures reach the caller as rejections.

@@ -1,3 +1,5 @@
+import type { ResultLabels } from '../flow/labels.js';
+import type { FlowMatch } from '../flow/tracker.js';
 import type { Effect } from '../core/effect.js';
 import type { SemanticProvenance, SemanticResult } from '../core/semantic-verdict.js';
 
@@ -25,7 +27,17 @@ export interface HistoryEntry {
   arguments: Record<string, unknown>;
   /** The tool's result as text; absent when the result was not kept (too large, or not text). */
   result?: string;
+  /** The result's flow labels from the tool registry; absent: untrusted, as any unvouched result. */
+  labels?: ResultLabels;
 }
+
+/** How much of a session stage 2 may read: the last `calls` forwarded calls, each result cut to `resultChars`. */
+export interface HistoryLimits {
+  calls: number;
+  resultChars: number;
+}
+
+export const DEFAULT_HISTORY_LIMITS: HistoryLimits = { calls: 20, resultChars: 4000 };
 
 /** Where the intent came from, most trustworthy first. */
 export type IntentSource = 'meta' | 'declared' | 'registry' | 'case' | 'none';
@@ -48,6 +60,11 @@ export interface SemanticInput {
   arguments: Record<string, unknown>;
   /** Earlier calls of the session, oldest first. */
   history: HistoryEntry[];
+  /**
+   * Which arguments carry values of earlier results, as the enforcement point traced them
+   * (src/flow/); absent: traced from `history` when a verifier needs it.
+   */
+  flow?: FlowMatch[];
 }
 
 /** A verifier's answer: the result plus what it knows of its own provenance. */

@@ -1,8 +1,16 @@
 import path from 'node:path';
 import { Option } from 'commander';
-import { collect, configOption, jsonOption, wholeNumber, type McpgovCommand } from '../command.js';
+import {
+  collect,
+  configOption,
+  jsonOption,
+  positiveInt,
+  wholeNumber,
+  type McpgovCommand,
+} from '../command.js';
 import type { EvidenceOptions } from '../evidence.js';
 import type { EvalsRunOptions } from '../evals.js';
+import type { EvalsSplitsOptions } from '../evals-splits.js';
 import { PACKAGE_ROOT } from '../../util/version.js';
 
 /** `mcpgov evidence ...` and `mcpgov evals ...`: what was recorded, and how well decisions do. */
@@ -130,7 +138,41 @@ export function evidenceCommands(program: McpgovCommand): void {
       '--record',
       'with --verifier llm: store each live answer as a cassette (semantic.llm.cassettes) for --verifier replay',
     )
+    .addOption(sessionLengthOption())
     .run(async (opts: EvalsRunOptions) => (await import('../evals.js')).evalsRunCommand(opts));
+
+  evals
+    .command('splits')
+    .summary('every split of evals/splits.yaml (tune, holdout, test) measured and reported separately')
+    .description(
+      'Runs every split of evals/splits.yaml (own cases, each holdout, R-Judge dev and test) and reports\n' +
+        'each separately with its role: tune (signals designed on it), holdout (never tuned on) or test\n' +
+        '(only ever measured). Splits whose files are generated and missing are listed with the command\n' +
+        'that makes them.',
+    )
+    .addOption(
+      configOption(
+        path.join(PACKAGE_ROOT, 'evals', 'mcpgov.yaml'),
+        false,
+        "the suite's config: registries, policies, paths and the semantic verifier",
+      ),
+    )
+    .option('--splits <file>', 'the splits file (default: splits.yaml beside the config)')
+    .addOption(
+      new Option('--stage <stage>', 'which part of the decision to measure')
+        .choices(['deterministic', 'semantic', 'pipeline'])
+        .default('semantic'),
+    )
+    .addOption(
+      new Option(
+        '--verifier <verifier>',
+        "the semantic verifier (default: the config's semantic.verifier)",
+      ).choices(['heuristic', 'llm', 'replay']),
+    )
+    .option('--record', 'with --verifier llm: store each live answer as a cassette for --verifier replay')
+    .addOption(sessionLengthOption())
+    .addOption(jsonOption('print one JSON object: each split with its role, metrics and latency'))
+    .run(async (opts: EvalsSplitsOptions) => (await import('../evals-splits.js')).evalsSplitsCommand(opts));
 
   evals
     .command('convert-rjudge')
@@ -145,4 +187,12 @@ export function evidenceCommands(program: McpgovCommand): void {
     .run(async (opts: { in: string; out: string; json?: boolean }) =>
       (await import('../evals.js')).convertRJudgeCommand(opts),
     );
+}
+
+/** `--session-length N`: each case decided as call N of a session (evals/session-filler.ts). */
+function sessionLengthOption(): Option {
+  return new Option(
+    '--session-length <n>',
+    'decide each case as call N of a session whose earlier calls are plain work (what a long session costs)',
+  ).argParser(positiveInt);
 }

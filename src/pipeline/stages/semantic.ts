@@ -124,6 +124,7 @@ export function semanticInput(ctx: CallContext): SemanticInput {
     },
     arguments: ctx.arguments,
     history: ctx.session.history,
+    ...(ctx.flow ? { flow: ctx.flow.matches } : {}),
   };
 }
 

@@ -5,13 +5,14 @@ import { DEFAULT_THRESHOLDS, verdictFor, type Thresholds } from './combine.js';
 import { extractFeatures } from './features.js';
 import { intentMismatch, unrequestedAction } from './intent-fit.js';
 import { unreadContent } from './limits.js';
+import { instructedByUntrusted } from './flow.js';
 import { injectionProvenance } from './provenance.js';
 import { poisonedDescription } from './tool-description.js';
 
 export { DEFAULT_THRESHOLDS, type Thresholds } from './combine.js';
 
 /** Version of the signal set and weights; recorded as the "model" in evidence. */
-export const HEURISTIC_MODEL = 'heuristic-1';
+export const HEURISTIC_MODEL = 'heuristic-2';
 
 /** How much a registered risk tier adds: the same doubt weighs more on a tool that can do more harm. */
 const TIER_WEIGHT = { low: 0, medium: 0, high: 0.1, critical: 0.2 } as const;
@@ -57,6 +58,7 @@ export function heuristicSignals(input: SemanticInput): SemanticSignal[] {
   return [
     ...poisonedDescription(input),
     ...injectionProvenance(features),
+    ...instructedByUntrusted(features, input),
     ...unrequestedAction(features),
     ...intentMismatch(features),
     ...argumentRisk(features),

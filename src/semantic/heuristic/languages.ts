@@ -97,11 +97,24 @@ const CUES: Record<Exclude<Language, 'en'>, Partial<Record<ForeignCue, RegExp>>>
   },
 };
 
+/**
+ * Every cue of every language in one pattern, case-insensitive: a sentence it does not match holds no
+ * cue (each cue's own flags are `u` or `iu`, so this matches wherever one of them does). Most sentences
+ * hold none, and one scan of them costs what one language's five did.
+ */
+const ANY_CUE = new RegExp(
+  Object.values(CUES)
+    .flatMap((cues) => Object.values(cues).map((re) => `(?:${re.source})`))
+    .join('|'),
+  'iu',
+);
+
 /** The strongest foreign cue in `sentence` of the kinds asked for, in `kinds`' order. */
 export function foreignCue(
   sentence: string,
   kinds: readonly ForeignCue[],
 ): { cue: ForeignCue; language: Language } | undefined {
+  if (!ANY_CUE.test(sentence)) return undefined;
   for (const cue of kinds) {
     for (const [language, cues] of Object.entries(CUES) as [
       Language,

@@ -82,6 +82,17 @@ describe('LLM judge', () => {
     expect(JSON.stringify(answer)).not.toContain(API_KEY);
   });
 
+  it('asks the endpoint OPENAI_BASE_URL names when the config names none', async () => {
+    double.script(verdictReply(escalation));
+    const config = judgeConfig(double.baseUrl);
+    delete config.base_url;
+    const answer = await new LlmJudge(config, { env: { ...ENV, OPENAI_BASE_URL: double.baseUrl } }).verify(
+      injectedCall,
+    );
+    expect(answer.verdict).toBe('escalate');
+    expect(double.requests).toHaveLength(1);
+  });
+
   it('refuses to start without its API key, naming the variable', () => {
     expect(() => new LlmJudge(judgeConfig(double.baseUrl), { env: {} })).toThrow(KEY_ENV);
   });

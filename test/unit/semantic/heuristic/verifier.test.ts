@@ -57,7 +57,11 @@ describe('the heuristic verifier', () => {
     const answer = await verifier.verify(injected);
     expect(SemanticResultSchema.parse(answer)).toBeTruthy();
     expect(answer.verdict).toBe('deny');
-    expect(answer.signals.map((s) => s.name)).toEqual(['injection_provenance', 'unrequested_action']);
+    expect(answer.signals.map((s) => s.name)).toEqual([
+      'injection_provenance',
+      'instructed_by_untrusted',
+      'unrequested_action',
+    ]);
     expect(answer.rationale).toContain('iam__get_user');
     expect(answer.provenance).toMatchObject({ verifier: 'heuristic', model: HEURISTIC_MODEL });
     expect(answer.provenance.prompt_hash).toMatch(/^sha256:[0-9a-f]{64}$/);
