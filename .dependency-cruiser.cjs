@@ -15,7 +15,14 @@ const LAYERS = [
     layer: 'components',
     // src/policy's own files (rules, policy set); its lifecycle folders run a bundle's tests through
     // the pipeline, so they sit in the next layer.
-    folders: ['^src/flow/', '^src/evidence/', '^src/registry/', '^src/identity/', '^src/semantic/', '^src/policy/[^/]+$'],
+    folders: [
+      '^src/flow/',
+      '^src/evidence/',
+      '^src/registry/',
+      '^src/identity/',
+      '^src/semantic/',
+      '^src/policy/[^/]+$',
+    ],
   },
   {
     layer: 'decisions',
