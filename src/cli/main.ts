@@ -5,7 +5,7 @@ import { EXIT, Failure, UsageError, err } from './io.js';
 import { buildProgram } from './program.js';
 
 /** Expected failures of other layers that say all there is to say in their message (matched by name). */
-const EXPECTED_ERRORS = ['EvidenceFolderLockedError', 'ApprovalSchemaError'];
+const EXPECTED_ERRORS = ['EvidenceFolderLockedError', 'ApprovalSchemaError', 'JudgeError'];
 
 /** System errors that are the environment's, not a fault of ours: a missing file, a refused connection. */
 const SYSTEM_ERRORS = ['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'EADDRINUSE', 'ECONNREFUSED'];

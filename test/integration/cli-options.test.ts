@@ -59,7 +59,7 @@ describe('mcpgov options shared by the commands', { timeout: 120_000 }, () => {
       }
       expect(config?.short, name).toBe('-c');
       // The eval suite's config is its own, not the deployment's.
-      expect(config?.envVar, name).toBe(name === 'evals run' ? undefined : 'MCPGOV_CONFIG');
+      expect(config?.envVar, name).toBe(name.startsWith('evals ') ? undefined : 'MCPGOV_CONFIG');
     }
   });
 

@@ -242,6 +242,52 @@ describe('mcpgov installed from the tarball', () => {
     expect(await filesUnder(installed)).toEqual(installedBefore);
   });
 
+  it('puts a Claude Desktop config under governance with npx mcpgov init, and serves its tools', async () => {
+    await writeFile(
+      path.join(project, 'claude_desktop_config.json'),
+      JSON.stringify({
+        mcpServers: { everything: { command: 'node', args: [REFERENCE_SERVERS.everything, 'stdio'] } },
+      }),
+    );
+    const init = await npx(
+      'mcpgov',
+      'init',
+      '--from',
+      'claude_desktop_config.json',
+      '--dir',
+      'gov',
+      '--json',
+    );
+    expect(init.stderr).toBe('');
+    expect(init.code).toBe(0);
+    const result = JSON.parse(init.stdout) as { tools: { name: string }[]; snippet: Record<string, unknown> };
+    expect(result.tools.map((t) => t.name)).toContain('everything__echo');
+    expect(JSON.stringify(result.snippet)).toContain('gov/mcpgov.yaml');
+    expect(await npx('mcpgov', 'validate', '-c', 'gov/mcpgov.yaml')).toMatchObject({ code: 0 });
+
+    const client = new Client({ name: 'package-test', version: '0' });
+    await client.connect(
+      new StdioClientTransport({
+        command: 'npx',
+        args: ['--no', '--', 'mcpgov', 'gateway', '--stdio', '-c', 'gov/mcpgov.yaml'],
+        cwd: project,
+        env: { ...(process.env as Record<string, string>), MCPGOV_HOME: home },
+        stderr: 'ignore',
+      }),
+    );
+    try {
+      expect((await client.listTools()).tools.map((t) => t.name)).toContain('everything__echo');
+      const echo = await callTool(client, 'everything__echo', { message: 'governed by init' });
+      expect(textOf(echo)).toBe('Echo: governed by init');
+    } finally {
+      await client.close();
+    }
+    const decisions = (await readEvidence(path.join(project, 'gov', '.mcpgov', 'evidence'))).filter(
+      (r) => r.kind === 'decision',
+    );
+    expect(decisions.map((d) => d.request?.tool)).toContain('everything__echo');
+  });
+
   it("import('mcpgov') and its subpaths resolve in the project and expose the documented names", async () => {
     await writeFile(
       path.join(project, 'api.mjs'),

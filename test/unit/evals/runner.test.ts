@@ -183,9 +183,40 @@ describe('mcpgov evals', () => {
   });
 
   it('run exits 1 in one line when the config cannot build the verifier asked for', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mcpgov-evals-nollm-'));
+    await writeFile(path.join(dir, 'mcpgov.yaml'), 'semantic: { verifier: heuristic }\n');
     capture();
-    expect(await main(['evals', 'run', '--stage', 'semantic', '--verifier', 'replay'])).toBe(1);
+    const cases = path.join(process.cwd(), 'evals/cases/holdout.jsonl');
+    const args = ['--config', path.join(dir, 'mcpgov.yaml'), '--cases', cases, '--stage', 'semantic'];
+    expect(await main(['evals', 'run', ...args, '--verifier', 'replay'])).toBe(1);
     expect(stderr.join('')).toMatch(/^mcpgov evals: cannot use the replay verifier: .*semantic\.llm/);
+  });
+
+  it('run exits 1 in one line when the judge has no answer for a case (no cassette recorded)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mcpgov-evals-nocassette-'));
+    await writeFile(
+      path.join(dir, 'mcpgov.yaml'),
+      'semantic: { verifier: replay, llm: { model: m, cassettes: ./cassettes } }\n',
+    );
+    capture();
+    const cases = path.join(process.cwd(), 'evals/cases/holdout.jsonl');
+    expect(
+      await main([
+        'evals',
+        'run',
+        '--config',
+        path.join(dir, 'mcpgov.yaml'),
+        '--cases',
+        cases,
+        '--stage',
+        'semantic',
+      ]),
+    ).toBe(1);
+    const printed = stderr.join('');
+    expect(printed).toMatch(
+      /^mcpgov evals run: no cassette for judge request sha256:[0-9a-f]{64} .*--record\n$/,
+    );
+    expect(printed).not.toContain('    at ');
   });
 
   it('convert-rjudge writes the dev and test case files and counts what it skipped', async () => {

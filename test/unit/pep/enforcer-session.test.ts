@@ -143,7 +143,13 @@ describe('enforcer session context', () => {
     expect(session.state.history).toHaveLength(2);
     expect(session.state.history[0]).toMatchObject({ arguments: { id: 2, api_key: '[masked]' } });
     expect(session.state.history[0]?.result).toMatch(/^x{20} \[\.\.\. 30 more characters\]$/);
-    expect(session.state.history[1]).toEqual({ tool: 'notes__read', arguments: { id: 3 }, result: 'third' });
+    expect(session.state.history[1]).toEqual({
+      tool: 'notes__read',
+      arguments: { id: 3 },
+      result: 'third',
+      // The registry's flow labels of the result: untrusted (unvouched), public (no data classes).
+      labels: { integrity: 'untrusted', confidentiality: 'public' },
+    });
   });
 
   it('shows stage 2 the injected result, and writes its verdict into the decision record', async () => {
