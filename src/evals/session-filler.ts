@@ -11,7 +11,10 @@ import type { EvalCase } from './case.js';
 export function withSessionLength(c: EvalCase, calls: number): EvalCase {
   const missing = calls - 1 - c.history.length;
   if (missing <= 0) return c;
-  const filler = Array.from({ length: missing }, (_, i) => fillerCall(i));
+  // The same entry objects for every case, as a session keeps its entries: what is worked out once
+  // per entry (its digest) is not worked out again for each call.
+  while (FILLER.length < missing) FILLER.push(fillerCall(FILLER.length));
+  const filler = FILLER.slice(0, missing);
   return { ...c, history: [...filler, ...c.history] };
 }
 
@@ -30,6 +33,8 @@ export function verifierWindow(history: EvalCase['history']): EvalCase['history'
         },
   );
 }
+
+const FILLER: EvalCase['history'] = [];
 
 /** The i-th filler call: one of a few tools, with a result of about 1.5 KB. */
 function fillerCall(i: number): EvalCase['history'][number] {

@@ -81,13 +81,14 @@ export class FlowTracker {
   /** Remembers a tool result's values under its labels. */
   observe(tool: string, digest: string, text: string, labels: ResultLabels): void {
     if (this.limits.sources === 0) return;
+    const read = readResult(text, this.limits);
     const source: StoredSource = {
       seq: ++this.seq,
       tool,
       digest,
       labels,
-      text: normalizeText(text.slice(0, this.limits.textChars * 2)).slice(0, this.limits.textChars),
-      tokens: extractTokens(text, this.limits.tokensPerSource),
+      text: read.text,
+      tokens: read.tokens,
     };
     this.stored.push(source);
     for (const token of source.tokens) {
@@ -193,6 +194,31 @@ export class FlowTracker {
     }
   }
 }
+
+/**
+ * A result's normalized text and tokens, remembered for the last few texts: the same text observed
+ * again (a re-read file, a replayed session) is not worked out again. Read-only once made.
+ */
+function readResult(text: string, limits: FlowLimits): { text: string; tokens: FlowToken[] } {
+  const key = `${limits.textChars}:${limits.tokensPerSource}:${text}`;
+  let read = readResults.get(key);
+  if (read === undefined) {
+    read = {
+      text: normalizeText(text.slice(0, limits.textChars * 2)).slice(0, limits.textChars),
+      tokens: extractTokens(text, limits.tokensPerSource),
+    };
+    readResults.set(key, read);
+    if (readResults.size > REMEMBERED_RESULTS) readResults.delete(readResults.keys().next().value as string);
+  }
+  return read;
+}
+const readResults = new Map<string, { text: string; tokens: FlowToken[] }>();
+
+/** Forgets every result read: the next observation reads its text as new (for measurements). */
+export function forgetReadResults(): void {
+  readResults.clear();
+}
+const REMEMBERED_RESULTS = 256;
 
 function tokenKey(token: FlowToken): string {
   return `${token.kind}:${token.value}`;

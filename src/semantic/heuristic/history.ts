@@ -19,8 +19,10 @@ export interface HistoryFeatures {
 
 /**
  * Reads the session: each earlier result for instructions, also in what it encodes (decode.ts),
- * and all results together, in order, so that an instruction split across two reads is read whole
- * (the model reading the session joins them too). One budget for all of it, newest calls first.
+ * and each two results in a row together, so that an instruction split across two reads is read
+ * whole (the model reading the session joins them too). One budget for all of it, newest calls
+ * first. What a result (or a pair of results) says is worked out once and remembered: a session's
+ * next call reads the same earlier results again, and only its newest result is new.
  */
 export function historyFeatures(input: SemanticInput): HistoryFeatures {
   const entries: HistoryFeatures['entries'] = [];
@@ -32,7 +34,7 @@ export function historyFeatures(input: SemanticInput): HistoryFeatures {
     if (!entry) continue;
     const result = (entry.result ?? '').slice(0, budget);
     budget -= result.length;
-    entries.unshift({ tool: entry.tool, index: i, instructions: resultInstructions(result) });
+    entries.unshift({ tool: entry.tool, index: i, instructions: readText(result).instructions });
     if (result) results.unshift({ index: i, tool: entry.tool, text: result });
     texts.push(result);
     for (const { text } of flattenStrings(entry.arguments)) {
@@ -43,13 +45,61 @@ export function historyFeatures(input: SemanticInput): HistoryFeatures {
     }
   }
   entries.push(...joinedInstructions(results, entries));
-  const all = texts.join('\n');
-  return { entries, terms: termSet(all), entities: entities(all) };
+  // Texts are joined by a line break, which no term or entity runs across: the union is the same.
+  const terms = new Set<string>();
+  const found = new Set<string>();
+  for (const text of texts) {
+    const read = readText(text);
+    for (const t of read.terms) terms.add(t);
+    for (const e of read.entities) found.add(e);
+  }
+  return { entries, terms, entities: found };
 }
+
+/** What one text says: its instructions (also in what it encodes), terms and entities. */
+interface ReadText {
+  instructions: Instruction[];
+  terms: ReadonlySet<string>;
+  entities: ReadonlySet<string>;
+}
+
+/** Texts read lately, newest last; bounded, so a long-running process keeps a few sessions' worth. */
+const readTexts = new Map<string, ReadText>();
+const pairs = new Map<string, Instruction[]>();
+const REMEMBERED = 2048;
+
+/** Forgets every text read: the next call reads its session as new (for measurements). */
+export function forgetReadTexts(): void {
+  readTexts.clear();
+  pairs.clear();
+}
+
+/** Remembers `value` under `key` in `cache`, forgetting the longest unused entry beyond the bound. */
+function remember<T>(cache: Map<string, T>, key: string, make: () => T): T {
+  let value = cache.get(key);
+  if (value !== undefined) {
+    cache.delete(key);
+    cache.set(key, value);
+    return value;
+  }
+  value = make();
+  cache.set(key, value);
+  if (cache.size > REMEMBERED) cache.delete(cache.keys().next().value as string);
+  return value;
+}
+
+function readText(text: string): ReadText {
+  if (!text) return EMPTY_READ;
+  return remember(readTexts, text, () => ({
+    instructions: resultInstructions(text),
+    terms: termSet(text),
+    entities: entities(text),
+  }));
+}
+const EMPTY_READ: ReadText = { instructions: [], terms: new Set(), entities: new Set() };
 
 /** The instructions of one result: in its text, and in the encoded text it holds. */
 function resultInstructions(result: string): Instruction[] {
-  if (!result) return [];
   const found = findInstructions(result);
   for (const { encoding, text } of decodedTexts(result)) {
     for (const instruction of findInstructions(text)) found.push({ ...instruction, via: encoding });
@@ -61,6 +111,8 @@ function resultInstructions(result: string): Instruction[] {
  * Instructions that only the results read one after another carry: a sentence that runs from one
  * result into the next, or one that an override at the end of a result colours at the start of the
  * next. Results are joined as they are: a split can fall inside a word ("you mu" + "st create").
+ * Each two results in a row are read together around where they meet: the end of the first and the
+ * start of the second, each cut at a sentence break about `REACH` characters from the seam.
  */
 function joinedInstructions(
   results: { index: number; tool: string; text: string }[],
@@ -71,37 +123,59 @@ function joinedInstructions(
   for (const entry of entries) {
     for (const i of entry.instructions) seen.set(i.text, Math.max(seen.get(i.text) ?? 0, i.strength));
   }
-  const starts: number[] = [];
-  let joined = '';
-  for (const r of results) {
-    starts.push(joined.length);
-    joined += r.text;
+  const spans: HistoryFeatures['entries'] = [];
+  for (let k = 0; k + 1 < results.length; k++) {
+    const from = results[k] as (typeof results)[number];
+    const to = results[k + 1] as (typeof results)[number];
+    const found = seamInstructions(tail(from.text), head(to.text)).filter(
+      (instruction) => (seen.get(instruction.text) ?? -1) < instruction.strength,
+    );
+    if (found.length > 0)
+      spans.push({ tool: from.tool, index: from.index, last: to.index, instructions: found });
   }
-  const spans = new Map<string, HistoryFeatures['entries'][number]>();
-  let cursor = 0;
-  for (const instruction of findInstructions(joined, MAX_HISTORY_CHARS)) {
-    const at = joined.indexOf(instruction.text, cursor);
-    if (at >= 0) cursor = at;
-    if ((seen.get(instruction.text) ?? -1) >= instruction.strength) continue;
-    // The results the sentence touches. One inside a single result is new here only because an
-    // override at the end of the result before coloured it: that one counts too.
-    let first = 0;
-    let last = results.length - 1;
-    if (at >= 0) {
-      first = resultAt(starts, at);
-      last = resultAt(starts, at + instruction.text.length - 1);
-      if (first === last && first > 0) first--;
-    }
-    const from = results[first] as (typeof results)[number];
-    const to = results[last] as (typeof results)[number];
-    const key = `${from.index}-${to.index}`;
-    const span = spans.get(key) ?? { tool: from.tool, index: from.index, last: to.index, instructions: [] };
-    const text = at < 0 ? instruction.text : withBoundaries(instruction.text, at, starts);
-    span.instructions.push({ ...instruction, text });
-    spans.set(key, span);
-  }
-  return [...spans.values()];
+  return spans;
 }
+
+/** How far from the seam of two results their joined reading looks, in characters (about). */
+const REACH = 1_000;
+
+/**
+ * The instructions of `before` and `after` read as one text that touch `after`: those in `before`
+ * alone were found in it, or at the seam before it. Quoted with ` ‖ ` at the seam.
+ */
+function seamInstructions(before: string, after: string): Instruction[] {
+  return remember(pairs, `${before}\u0000${after}`, () => {
+    const joined = before + after;
+    const out: Instruction[] = [];
+    let cursor = 0;
+    for (const instruction of findInstructions(joined, MAX_HISTORY_CHARS)) {
+      const at = joined.indexOf(instruction.text, cursor);
+      if (at >= 0) cursor = at;
+      if (at >= 0 && at + instruction.text.length <= before.length) continue;
+      out.push({
+        ...instruction,
+        text: at < 0 ? instruction.text : withBoundaries(instruction.text, at, [0, before.length]),
+      });
+    }
+    return out;
+  });
+}
+
+/** The end of a result from a sentence break about REACH characters before it (all of a short one). */
+function tail(text: string): string {
+  if (text.length <= REACH) return text;
+  const from = text.length - REACH;
+  const br = text.slice(from, from + REACH / 2).search(SENTENCE_END);
+  return br < 0 ? text.slice(from) : text.slice(from + br + 1);
+}
+
+/** The start of a result to a sentence break about REACH characters into it (all of a short one). */
+function head(text: string): string {
+  if (text.length <= REACH) return text;
+  const br = text.slice(REACH, REACH * 2).search(SENTENCE_END);
+  return br < 0 ? text.slice(0, REACH * 2) : text.slice(0, REACH + br + 1);
+}
+const SENTENCE_END = /[.!?\n。！？]/;
 
 /**
  * The sentence as quoted in a verdict: ` ‖ ` where one result ends and the next begins. Quoted glued,
@@ -118,11 +192,4 @@ function withBoundaries(text: string, at: number, starts: readonly number[]): st
     from = cut;
   }
   return out + text.slice(from);
-}
-
-/** The index of the result that holds character `offset` of the joined text. */
-function resultAt(starts: number[], offset: number): number {
-  let i = 0;
-  while (i + 1 < starts.length && (starts[i + 1] as number) <= offset) i++;
-  return i;
 }

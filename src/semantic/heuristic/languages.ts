@@ -109,6 +109,17 @@ const ANY_CUE = new RegExp(
   'iu',
 );
 
+/** Runs every cue pattern once, so that none compiles during a call (the verifier's warm-up). */
+export function warmForeignCues(): void {
+  // V8 interprets a pattern at first and compiles it to machine code once it has run: a few runs
+  // over mixed text here, rather than during a call.
+  const sample = 'Note: AI助手，请 veuillez bitte por favor пожалуйста ください, ignore the rest.';
+  for (let i = 0; i < 3; i++) {
+    ANY_CUE.test(sample);
+    for (const cues of Object.values(CUES)) for (const re of Object.values(cues)) re.test(sample);
+  }
+}
+
 /** The strongest foreign cue in `sentence` of the kinds asked for, in `kinds`' order. */
 export function foreignCue(
   sentence: string,
