@@ -64,7 +64,7 @@ export async function validateCommand(values: ValidateOptions): Promise<number> 
     // Valid, but governing nothing: a gateway on it serves no tools.
     if (Object.keys(config.servers).length === 0)
       warnings.push(
-        `${config.file}: no servers configured: the gateway would serve no tools (add some under servers:)`,
+        `${config.file}: no servers configured: a gateway on it serves no tools (add some under servers:; a sidecar's config needs none)`,
       );
     if (policy) {
       problems.push(...agentProblems(config, policy));

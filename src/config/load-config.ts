@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import { cp } from 'node:fs/promises';
 import path from 'node:path';
 import { checkPoliciesConfig } from './check-policies.js';
 import { launchPackage } from './package-server.js';
@@ -62,7 +63,22 @@ export async function loadConfig(file: string): Promise<ResolvedConfig> {
   if (!yaml) throw new ConfigError(problems);
   const { value, problems: invalid } = yaml.validate(ConfigSchema);
   if (!value) throw new ConfigError(invalid);
+  await seedState(value.seed, path.dirname(abs), stateRoot(abs));
   return resolveConfig(value, abs);
+}
+
+/**
+ * Copies each `seed` folder into the state root where it is not there yet (never over what is
+ * there: it is the user's now). A clone's state root is its config's folder, where the folder is
+ * already; an installed mcpgov's demo gets its own copy under the user state folder.
+ */
+async function seedState(seed: Record<string, string>, dir: string, root: string): Promise<void> {
+  for (const [to, from] of Object.entries(seed)) {
+    const target = path.resolve(root, to);
+    const source = path.resolve(dir, from);
+    if (target === source || existsSync(target) || !existsSync(source)) continue;
+    await cp(source, target, { recursive: true, errorOnExist: false, force: false });
+  }
 }
 
 /**
@@ -124,7 +140,7 @@ export function resolveConfig(
       ...config.identity,
       jwks: config.identity.jwks === undefined ? undefined : at(config.identity.jwks),
     },
-    paths: Object.fromEntries(Object.entries(config.paths).map(([k, v]) => [k, real(at(v))])),
+    paths: Object.fromEntries(Object.entries(config.paths).map(([k, v]) => [k, real(at(fill(v)))])),
     servers,
     state: {
       dir:

@@ -351,6 +351,11 @@ export const ConfigSchema = z.strictObject({
   limits: LimitsSchema.prefault({}),
   /** Named filesystem paths, resolved against the config file's folder, that rules read as `paths.<name>`. */
   paths: z.record(z.string(), z.string()).default({}),
+  /**
+   * Folders copied into the state root when missing, `{ <target under the state root>: <source beside
+   * the config> }`: the demo's files, so the demo of an installed mcpgov works on the user's own copy.
+   */
+  seed: z.record(z.string().min(1), z.string().min(1)).default({}),
   pep: z.strictObject({ id: z.string().min(1).optional() }).default({}),
   /** A sidecar's control channel to its gateway: policy pushes, status, and evidence forwarding. */
   control: z

@@ -190,6 +190,8 @@ describe('mcpgov installed from the tarball', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toMatch(/^ok: node_modules\/mcpgov\/mcpgov\.yaml: 3 servers, \d+ tool entries/);
+    // The demo's folder is the user's copy, under MCPGOV_HOME, not the installed package's.
+    expect(await readFile(path.join(home, 'demo', 'notes', 'welcome.txt'), 'utf8')).toMatch(/^Welcome/);
   });
 
   it('validates a config of the project, and names the problem in a broken one', async () => {

@@ -3,7 +3,7 @@ import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { resolveConfig } from '../../../src/config/load-config.js';
+import { loadConfig, resolveConfig } from '../../../src/config/load-config.js';
 import { launchPackage } from '../../../src/config/package-server.js';
 import { ConfigSchema } from '../../../src/config/schema.js';
 import { stateRoot, userStateFolder } from '../../../src/config/state-root.js';
@@ -146,5 +146,45 @@ describe('servers named by their npm package', () => {
       const installed = (JSON.parse(await readFile(manifest, 'utf8')) as { version: string }).version;
       expect(`${spec!.slice(0, at)}@${installed}`).toBe(spec);
     }
+  });
+});
+
+describe('seed folders', () => {
+  it('are copied to the user state folder on first load of an installed config, and never over the copy', async () => {
+    const tmp = await realpath(await mkdtemp(path.join(tmpdir(), 'mcpgov-seed-')));
+    const pkg = path.join(tmp, 'project', 'node_modules', 'mcpgov');
+    await mkdir(path.join(pkg, 'demo', 'notes'), { recursive: true });
+    await writeFile(path.join(pkg, 'demo', 'notes', 'welcome.txt'), 'shipped');
+    await writeFile(
+      path.join(pkg, 'mcpgov.yaml'),
+      "seed: { demo: ./demo }\npaths: { demo: '${state_root}/demo' }\n",
+    );
+    const home = path.join(tmp, 'home');
+    const before = process.env['MCPGOV_HOME'];
+    process.env['MCPGOV_HOME'] = home;
+    try {
+      const loaded = await loadConfig(path.join(pkg, 'mcpgov.yaml'));
+      expect(loaded.paths['demo']).toBe(path.join(home, 'demo'));
+      expect(await readFile(path.join(home, 'demo', 'notes', 'welcome.txt'), 'utf8')).toBe('shipped');
+      await writeFile(path.join(home, 'demo', 'notes', 'welcome.txt'), 'the user changed it');
+      await loadConfig(path.join(pkg, 'mcpgov.yaml'));
+      expect(await readFile(path.join(home, 'demo', 'notes', 'welcome.txt'), 'utf8')).toBe(
+        'the user changed it',
+      );
+    } finally {
+      if (before === undefined) delete process.env['MCPGOV_HOME'];
+      else process.env['MCPGOV_HOME'] = before;
+    }
+  });
+
+  it("leave a clone's folder where it is: the state root is the config's folder", async () => {
+    const tmp = await realpath(await mkdtemp(path.join(tmpdir(), 'mcpgov-seed-clone-')));
+    await mkdir(path.join(tmp, 'demo'));
+    await writeFile(
+      path.join(tmp, 'mcpgov.yaml'),
+      "seed: { demo: ./demo }\npaths: { demo: '${state_root}/demo' }\n",
+    );
+    const loaded = await loadConfig(path.join(tmp, 'mcpgov.yaml'));
+    expect(loaded.paths['demo']).toBe(path.join(tmp, 'demo'));
   });
 });
